@@ -1,0 +1,181 @@
+"""The `keep` command: root group, lazy command loading, and error -> exit-code mapping.
+
+Command modules are imported only when their command runs, so `keep --version` and
+`keep get` stay fast (boto3, rich, prompt_toolkit and starlette load only where used).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..model import KeepError
+
+# name -> ("module:attribute", one-line help). Help text lives here so `keep --help` does not
+# import every command module.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("project:init_cmd", "Create or repair .keep/ in this directory"),
+    "info": ("project:info_cmd", "Show version, paths, settings, vaults and stages"),
+    "vault:add": ("project:vault_add_cmd", "Add a vault"),
+    "vault:edit": ("project:vault_edit_cmd", "Edit a vault's configuration"),
+    "vault:list": ("project:vault_list_cmd", "List configured vaults"),
+    "vault:delete": ("project:vault_delete_cmd", "Remove a vault's configuration (remote secrets untouched)"),
+    "vault:default": ("project:vault_default_cmd", "Set the default vault"),
+    "stage:add": ("project:stage_add_cmd", "Add a stage"),
+    "stage:remove": ("project:stage_remove_cmd", "Remove a stage (local/staging/production are protected)"),
+    "env:add": ("project:stage_add_cmd", "Alias of stage:add"),
+    "env:remove": ("project:stage_remove_cmd", "Alias of stage:remove"),
+    "workspace": ("project:workspace_cmd", "Choose which vaults and stages you see"),
+    "set": ("secrets:set_cmd", "Create or update a secret"),
+    "get": ("secrets:get_cmd", "Show one secret"),
+    "show": ("secrets:show_cmd", "List the secrets of a vault and stage (masked)"),
+    "delete": ("secrets:delete_cmd", "Delete a secret (recoverable where the vault allows)"),
+    "restore": ("secrets:restore_cmd", "Undo a delete"),
+    "rename": ("secrets:rename_cmd", "Rename a secret"),
+    "search": ("secrets:search_cmd", "Find secrets by value (or key with --keys)"),
+    "history": ("secrets:history_cmd", "List a secret's versions, newest first"),
+    "rollback": ("secrets:rollback_cmd", "Make an earlier version current again"),
+    "rotate": ("secrets:rotate_cmd", "Rotate a secret (new random value, or AWS rotation with --lambda)"),
+    "copy": ("moving:copy_cmd", "Copy secrets between stages and vaults"),
+    "diff": ("moving:diff_cmd", "Compare secrets across stages and vaults"),
+    "import": ("moving:import_cmd", "Import secrets from a .env or JSON file"),
+    "export": ("exporting:export_cmd", "Export secrets (env, shell, json, yaml, csv, docker) or render a template"),
+    "template:add": ("exporting:template_add_cmd", "Generate a template from a stage's secrets"),
+    "template:validate": ("exporting:template_validate_cmd", "Check a template's placeholders"),
+    "run": ("run:run_cmd", "Run a command with secrets in its environment"),
+    "verify": ("access:verify_cmd", "Probe list/read/write/delete/history permissions"),
+    "iam": ("access:iam_cmd", "Print a least-privilege IAM policy"),
+    "replicate": ("aws:replicate_cmd", "Bring Secrets Manager replicas in line with replica_regions"),
+    "shell": ("shell:shell_cmd", "Interactive shell"),
+    "server": ("server:server_cmd", "Local web UI"),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target[0].partition(":")
+        import importlib
+
+        try:
+            module = importlib.import_module(f"{__name__}.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith(f"{__name__}."):
+                return _unavailable(cmd_name)
+            raise
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, help_text) in sorted(COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        if name is not None and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=3)
+            suggestion = f"; did you mean {', '.join(close)}?" if close else ""
+            raise click.UsageError(f"No such command '{name}'{suggestion}")
+        return super().resolve_command(ctx, args)
+
+
+def _unavailable(name: str) -> click.Command:
+    @click.command(name=name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    def _cmd() -> None:
+        raise KeepError(f"The '{name}' command is not available in this build")
+
+    return _cmd
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", "-V", prog_name="keep", message="keep %(version)s")
+@click.option("--stage", "--env", "stage", default=None, help="Stage (alias --env).")
+@click.option("--vault", default=None, help="Vault slug.")
+@click.option("-n", "--no-interaction", is_flag=True, default=False, help="Never prompt.")
+@click.option("-q", "--quiet", is_flag=True, default=False, help="Only print data.")
+@click.option("--no-color", is_flag=True, default=False, help="No colours (also NO_COLOR).")
+@click.pass_context
+def cli(ctx: click.Context, stage: str | None, vault: str | None, no_interaction: bool, quiet: bool,
+        no_color: bool) -> None:
+    """keep: secrets per stage in local, SSM and Secrets Manager vaults."""
+    from .context import Ctx
+
+    ctx.obj = Ctx(stage=stage, vault=vault, no_interaction=no_interaction, quiet=quiet, no_color=no_color)
+    if ctx.invoked_subcommand is None:
+        from ..project import find_root
+
+        name = "shell" if find_root() is not None else "init"
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        ctx.invoke(command)
+
+
+def _error(message: str, no_color: bool) -> None:
+    text = f"keep: {message}"
+    if not no_color:
+        text = click.style("keep: ", fg="red", bold=True) + message
+    click.echo(text, err=True, color=None if not no_color else False)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point: never lets a traceback reach the user for expected errors."""
+    args = sys.argv[1:] if argv is None else argv
+    no_color = bool(os.environ.get("NO_COLOR")) or "--no-color" in args or not sys.stderr.isatty()
+    debug = bool(os.environ.get("KEEP_DEBUG"))
+    try:
+        rv = cli.main(args=args, prog_name="keep", standalone_mode=False)
+    except KeepError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        _error(exc.one_line(), no_color)
+        sys.exit(exc.exit_code)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
+        sys.exit(2)
+    except click.UsageError as exc:
+        hint = ""
+        if exc.ctx is not None and exc.ctx.command_path and exc.ctx.command_path != "keep":
+            hint = f" (see `{exc.ctx.command_path} --help`)"
+        _error(f"{exc.format_message()}{hint}", no_color)
+        sys.exit(2)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):
+        _error("interrupted", no_color)
+        sys.exit(130)
+    except click.ClickException as exc:
+        _error(exc.format_message(), no_color)
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        # stdout closed early (`keep show | head`): not an error worth a message
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        finally:
+            sys.exit(1)
+    except Exception as exc:
+        if debug:
+            raise
+        _error(f"unexpected error: {type(exc).__name__}: {exc} (set KEEP_DEBUG=1 for details)", no_color)
+        sys.exit(1)
+    if isinstance(rv, int):
+        sys.exit(rv)
+    return rv

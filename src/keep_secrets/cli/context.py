@@ -1,0 +1,222 @@
+"""Per-invocation state shared by every command: options, the project, vault instances,
+prompts and message output.
+
+Rules it enforces (SPEC §5, §6): messages go to stderr and data to stdout; prompts only on a
+terminal (`-n` or a non-terminal stdin means never); a missing `--stage`/`--vault` is asked
+for on a terminal, resolved to the single configured choice otherwise, else exit 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..model import UsageError
+
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..vaults.base import Vault
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Ctx:
+    def __init__(
+        self,
+        stage: str | None = None,
+        vault: str | None = None,
+        no_interaction: bool = False,
+        quiet: bool = False,
+        no_color: bool = False,
+    ) -> None:
+        self.stage_option = stage
+        self.vault_option = vault
+        self.no_interaction = no_interaction
+        self.quiet = quiet
+        self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
+        self._project: Project | None = None
+        self._vaults: dict[str, Vault] = {}
+
+    # -- environment -------------------------------------------------------------------------
+    @property
+    def interactive(self) -> bool:
+        if self.no_interaction or os.environ.get("KEEP_NO_INTERACTION"):
+            return False
+        try:
+            return sys.stdin.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    @property
+    def color(self) -> bool:
+        if self.no_color:
+            return False
+        try:
+            return sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            from ..project import Project
+
+            self._project = Project.load()
+        return self._project
+
+    def set_project(self, project: Project) -> None:
+        self._project = project
+        self._vaults.clear()
+
+    # -- output ------------------------------------------------------------------------------
+    def out(self, text: str = "", nl: bool = True) -> None:
+        """Data: stdout, never coloured by us."""
+        click.echo(text, nl=nl)
+
+    def msg(self, text: str, fg: str | None = None) -> None:
+        """Human messages: stderr, suppressed by --quiet."""
+        if self.quiet:
+            return
+        click.echo(self.style(text, fg=fg), err=True, color=self.color)
+
+    def success(self, text: str) -> None:
+        self.msg(("✓ " if self.color else "") + text, fg="green")
+
+    def warn(self, text: str) -> None:
+        # warnings are shown even with --quiet: they report something the user must know
+        click.echo(self.style("warning: " + text, fg="yellow"), err=True, color=self.color)
+
+    def style(self, text: str, fg: str | None = None, bold: bool = False) -> str:
+        if not self.color or (fg is None and not bold):
+            return text
+        return click.style(text, fg=fg, bold=bold)
+
+    # -- prompts -----------------------------------------------------------------------------
+    def select(self, label: str, choices: list[str], default: str | None = None) -> str:
+        if not self.interactive:
+            raise UsageError(f"{label} is required (choices: {', '.join(choices)})")
+        return str(
+            click.prompt(
+                label,
+                type=click.Choice(choices),
+                default=default if default in choices else None,
+                err=True,
+                show_choices=True,
+            )
+        )
+
+    def confirm(self, question: str, default: bool = False, *, force_flag: str = "--force") -> bool:
+        """Ask on a terminal; without one, refuse rather than guess (exit 2)."""
+        if not self.interactive:
+            raise UsageError(f"{question.rstrip('?')}: not asked without a terminal; pass {force_flag}")
+        return bool(click.confirm(question, default=default, err=True))
+
+    def ask(self, label: str, default: str | None = None, hidden: bool = False) -> str:
+        if not self.interactive:
+            raise UsageError(f"{label} is required (no terminal to ask on)")
+        return str(click.prompt(label, default=default, hide_input=hidden, err=True, show_default=default is not None))
+
+    # -- stage / vault resolution ------------------------------------------------------------
+    def resolve_stage(self, stage: str | None = None, label: str = "Stage") -> str:
+        project = self.project
+        chosen = stage or self.stage_option
+        if chosen:
+            return project.check_stage(chosen)
+        visible = project.visible_stages()
+        if len(visible) == 1:
+            return visible[0]
+        if self.interactive:
+            return self.select(label, visible)
+        raise UsageError(f"--stage is required (configured stages: {', '.join(project.stages)})")
+
+    def resolve_vault(self, vault: str | None = None, label: str = "Vault") -> str:
+        project = self.project
+        chosen = vault or self.vault_option
+        if chosen:
+            project.check_vault(chosen)
+            return chosen
+        if not project.vaults:
+            raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+        default = project.settings.default_vault
+        if default and default in project.vaults:
+            return default
+        visible = project.visible_vaults()
+        if len(visible) == 1:
+            return visible[0]
+        if self.interactive:
+            return self.select(label, visible)
+        raise UsageError(f"--vault is required (configured vaults: {', '.join(sorted(project.vaults))})")
+
+    def vault(self, slug: str) -> Vault:
+        instance = self._vaults.get(slug)
+        if instance is None:
+            from ..vaults.base import open_vault
+
+            instance = open_vault(self.project, slug)
+            self._vaults[slug] = instance
+        return instance
+
+    def close(self) -> None:
+        for instance in self._vaults.values():
+            instance.close()
+        self._vaults.clear()
+
+
+def get_ctx() -> Ctx:
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    if not isinstance(root.obj, Ctx):
+        root.obj = Ctx()
+    obj: Ctx = root.obj
+    return obj
+
+
+def common_options(func: F) -> F:
+    """Add the global options to a command (`keep get K --stage=x` as well as
+    `keep --stage=x get K`) and pass the merged :class:`Ctx` as the first argument."""
+
+    @click.option("--stage", "--env", "_stage", default=None, help="Stage (alias --env).")
+    @click.option("--vault", "_vault", default=None, help="Vault slug.")
+    @click.option("-n", "--no-interaction", "_no_interaction", is_flag=True, default=False, help="Never prompt.")
+    @click.option("-q", "--quiet", "_quiet", is_flag=True, default=False, help="Only print data.")
+    @click.option("--no-color", "_no_color", is_flag=True, default=False, help="No colours (also NO_COLOR).")
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        _stage: str | None,
+        _vault: str | None,
+        _no_interaction: bool,
+        _quiet: bool,
+        _no_color: bool,
+        **kwargs: Any,
+    ) -> Any:
+        obj = get_ctx()
+        if _stage:
+            obj.stage_option = _stage
+        if _vault:
+            obj.vault_option = _vault
+        obj.no_interaction = obj.no_interaction or _no_interaction
+        obj.quiet = obj.quiet or _quiet
+        obj.no_color = obj.no_color or _no_color
+        try:
+            return func(obj, *args, **kwargs)
+        finally:
+            obj.close()
+
+    return wrapper  # type: ignore[return-value]
+
+
+def keep_command(name: str, **settings: Any) -> Callable[[F], click.Command]:
+    """`@keep_command("get")` = a click command with -h/--help and the global options."""
+
+    def decorate(func: F) -> click.Command:
+        context_settings = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+        context_settings.update(settings.pop("context_settings", {}))
+        return click.command(name=name, context_settings=context_settings, **settings)(common_options(func))
+
+    return decorate

@@ -1,0 +1,122 @@
+"""Naming rules (SPEC §3) and the `--only/--except` pattern filter (SPEC §5).
+
+Every check raises :class:`UsageError` (exit 2) with one line saying what is wrong and what is
+allowed. Keys read back from a vault are never passed through here: they are shown as stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .model import UsageError
+
+KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
+STAGE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
+SLUG_RE = STAGE_RE
+NAMESPACE_RE = re.compile(r"[A-Za-z0-9_-]{1,100}")
+ENV_VAR_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+KEY_RULE = "1-255 characters of A-Z a-z 0-9 _ -, not starting with '-'"
+STAGE_RULE = "1-50 characters of a-z 0-9 _ -, starting with a letter or digit"
+SLUG_RULE = STAGE_RULE
+NAMESPACE_RULE = "1-100 characters of A-Z a-z 0-9 _ -"
+
+
+def _show(raw: str) -> str:
+    shown = raw if len(raw) <= 60 else raw[:57] + "..."
+    return repr(shown)
+
+
+def validate_key(key: str) -> str:
+    """Return `key` unchanged if it is a valid secret key, else raise UsageError."""
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
+        if isinstance(key, str) and len(key) > 255:
+            raise UsageError(f"Invalid key {_show(key)}: too long ({len(key)} characters); {KEY_RULE}.")
+        raise UsageError(f"Invalid key {_show(key)}: use {KEY_RULE}.")
+    if key.startswith("-"):
+        raise UsageError(f"Invalid key {_show(key)}: a key cannot start with '-'; use {KEY_RULE}.")
+    return key
+
+
+def validate_stage_name(name: str) -> str:
+    if not STAGE_RE.fullmatch(name or ""):
+        raise UsageError(f"Invalid stage name {_show(name)}: use {STAGE_RULE}.")
+    return name
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG_RE.fullmatch(slug or ""):
+        raise UsageError(f"Invalid vault slug {_show(slug)}: use {SLUG_RULE}.")
+    return slug
+
+
+def validate_namespace(namespace: str) -> str:
+    if not NAMESPACE_RE.fullmatch(namespace or ""):
+        raise UsageError(f"Invalid namespace {_show(namespace)}: use {NAMESPACE_RULE}.")
+    return namespace
+
+
+def is_env_var_name(key: str) -> bool:
+    return ENV_VAR_RE.fullmatch(key) is not None
+
+
+def split_list(text: str | None) -> list[str]:
+    """Split a comma-separated option value; blanks are ignored."""
+    if not text:
+        return []
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _glob_to_regex(pattern: str) -> re.Pattern[str]:
+    # Only `*` is special (any run of characters); everything else is literal.
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Patterns:
+    """Comma-separated globs; a key is kept when it matches some `only` (or none are given)
+    and no `except`. Case-sensitive, full match. The same semantics in every command."""
+
+    only: tuple[str, ...] = ()
+    except_: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, only: str | Sequence[str] | None, except_: str | Sequence[str] | None) -> Patterns:
+        def norm(value: str | Sequence[str] | None) -> tuple[str, ...]:
+            if value is None:
+                return ()
+            if isinstance(value, str):
+                return tuple(split_list(value))
+            out: list[str] = []
+            for item in value:
+                out.extend(split_list(item))
+            return tuple(out)
+
+        return cls(norm(only), norm(except_))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.only or self.except_)
+
+    def matches(self, key: str) -> bool:
+        if self.only and not any(_glob_to_regex(p).fullmatch(key) for p in self.only):
+            return False
+        return not any(_glob_to_regex(p).fullmatch(key) for p in self.except_)
+
+    def filter_keys(self, keys: Iterable[str]) -> list[str]:
+        return [k for k in keys if self.matches(k)]
+
+    def filter(self, items: Iterable[T], key_of: object = None) -> list[T]:
+        """Keep items whose `.key` attribute (or `key_of(item)`) matches."""
+        out: list[T] = []
+        for item in items:
+            key = key_of(item) if callable(key_of) else item.key  # type: ignore[attr-defined]
+            if self.matches(key):
+                out.append(item)
+        return out

@@ -1,0 +1,110 @@
+"""The store interface every driver implements, and the lazy driver registry.
+
+A driver knows nothing of the CLI, of rendering or of other drivers. It raises the error
+types of :mod:`keep_secrets.model` (NotFound, AccessDenied, Conflict, RemoteError...) so
+callers map failures to exit codes without knowing the store.
+"""
+
+from __future__ import annotations
+
+import importlib
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, ClassVar
+
+from ..model import Secret, UsageError, Version, WriteResult
+
+if TYPE_CHECKING:
+    from ..project import Project, VaultConfig
+
+# driver name -> "module:Class"; modules are imported only when a vault of that driver is used
+# (boto3 must never load for a local-only command).
+DRIVER_CLASSES: dict[str, str] = {
+    "local": "keep_secrets.vaults.local:LocalVault",
+    "ssm": "keep_secrets.vaults.ssm:SsmVault",
+    "secretsmanager": "keep_secrets.vaults.secretsmanager:SecretsManagerVault",
+}
+
+DRIVER_LABELS: dict[str, str] = {
+    "local": "Local encrypted vault",
+    "ssm": "AWS SSM Parameter Store",
+    "secretsmanager": "AWS Secrets Manager",
+}
+
+
+class Vault(ABC):
+    """One configured vault. Methods take the stage explicitly; one instance serves all stages."""
+
+    driver: ClassVar[str]
+    #: whether `delete` is recoverable (`restore` works) without `purge`
+    supports_restore: ClassVar[bool] = False
+    #: whether values can be stored unencrypted (`--plain`)
+    supports_plain: ClassVar[bool] = False
+
+    def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
+        self.config = config
+        self.namespace = namespace
+        self.project_root = project_root
+
+    @property
+    def slug(self) -> str:
+        return self.config.slug
+
+    @abstractmethod
+    def remote_name(self, stage: str, key: str) -> str:
+        """The full name of the secret in the store (shown in messages)."""
+
+    @abstractmethod
+    def list(self, stage: str) -> list[Secret]:
+        """All current secrets of a stage, sorted by key."""
+
+    @abstractmethod
+    def get(self, stage: str, key: str, version: str | None = None) -> Secret:
+        """One secret (its current value, or `version`). Raises NotFound."""
+
+    @abstractmethod
+    def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
+        """Create or update a secret."""
+
+    @abstractmethod
+    def delete(self, stage: str, key: str, purge: bool = False) -> None:
+        """Delete (recoverably where the store allows, unless `purge`). Raises NotFound."""
+
+    def restore(self, stage: str, key: str) -> None:
+        raise UsageError(f"The {self.driver} driver cannot restore deleted secrets")
+
+    @abstractmethod
+    def history(self, stage: str, key: str, limit: int | None = None) -> list[Version]:
+        """Versions, newest first."""
+
+    @abstractmethod
+    def rollback(self, stage: str, key: str, version: str) -> WriteResult:
+        """Make an earlier version current again."""
+
+    def exists(self, stage: str, key: str) -> bool:
+        from ..model import NotFound
+
+        try:
+            self.get(stage, key)
+        except NotFound:
+            return False
+        return True
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or files."""
+
+
+def driver_class(driver: str) -> type[Vault]:
+    target = DRIVER_CLASSES.get(driver)
+    if target is None:
+        raise UsageError(f"Unknown vault driver '{driver}' (known: {', '.join(DRIVER_CLASSES)})")
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    cls: type[Vault] = getattr(module, class_name)
+    return cls
+
+
+def open_vault(project: Project, slug: str) -> Vault:
+    """Instantiate the configured vault `slug` (validated: unknown slugs are exit 2)."""
+    config = project.check_vault(slug)
+    cls = driver_class(config.driver)
+    return cls(config, project.namespace, str(project.root))

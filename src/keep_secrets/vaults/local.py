@@ -1,0 +1,382 @@
+"""The embedded `local` vault: SQLite, one row per secret version, values sealed with AES-256-GCM.
+
+* Each value has its own 96-bit nonce; `stage/key` is the associated data, so a ciphertext
+  moved to another row fails to open.
+* The 256-bit data key never sits in the project: `KEEP_LOCAL_KEY` (base64), else a key file
+  in the user's config dir (`~/.config/keep/keys/<vault-id>.key`, 0600) made on first use.
+* Writes run in `BEGIN IMMEDIATE` transactions so concurrent processes never lose an update.
+* Every version is kept; delete is soft (restorable) until purged.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import getpass
+import os
+import secrets as _random
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..model import AccessDenied, Conflict, KeepError, NotFound, Secret, UsageError, Version, WriteResult
+from .base import Vault
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from ..project import VaultConfig
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS secrets (
+    stage TEXT NOT NULL,
+    key TEXT NOT NULL,
+    current INTEGER NOT NULL,
+    deleted_at TEXT,
+    PRIMARY KEY (stage, key)
+);
+CREATE TABLE IF NOT EXISTS versions (
+    stage TEXT NOT NULL,
+    key TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    secure INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT,
+    PRIMARY KEY (stage, key, version)
+);
+"""
+
+_KEY_CHECK = b"keep-local-key-check"
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "keep"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # pragma: no cover - no passwd entry
+        return "unknown"
+
+
+def _create_private_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+class LocalVault(Vault):
+    driver = "local"
+    supports_restore = True
+    supports_plain = True
+
+    def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
+        super().__init__(config, namespace, project_root)
+        raw = config.get("path")
+        root = Path(project_root or ".")
+        if raw:
+            path = Path(os.path.expanduser(str(raw)))
+            self.path = path if path.is_absolute() else root / path
+        else:
+            self.path = root / ".keep" / "local" / f"{config.slug}.db"
+        self._conn: sqlite3.Connection | None = None
+        self._aead: AESGCM | None = None
+
+    # -- storage plumbing ------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if not self.path.exists():
+                _create_private_file(self.path)
+            try:
+                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+                conn.executescript(_SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                raise KeepError(f"Cannot open local vault database {self.path}: {exc}") from None
+            self._conn = conn
+        return self._conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._db()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def _meta(self, name: str) -> str | None:
+        row = self._db().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _cipher(self) -> AESGCM:
+        if self._aead is not None:
+            return self._aead
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        key = self._load_key()
+        aead = AESGCM(key)
+        check = self._meta("key_check")
+        if check is None:
+            nonce = os.urandom(12)
+            sealed = nonce + aead.encrypt(nonce, _KEY_CHECK, b"key-check")
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('key_check', ?)",
+                    (base64.b64encode(sealed).decode(),),
+                )
+            check = self._meta("key_check")
+        assert check is not None
+        blob = base64.b64decode(check)
+        try:
+            aead.decrypt(blob[:12], blob[12:], b"key-check")
+        except Exception:
+            raise AccessDenied(
+                f"The data key does not open local vault '{self.slug}' ({self.path})",
+                hint="check KEEP_LOCAL_KEY or the key file in ~/.config/keep/keys/",
+            ) from None
+        self._aead = aead
+        return aead
+
+    def _vault_id(self) -> str:
+        vault_id = self._meta("vault_id")
+        if vault_id is None:
+            with self._write() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('vault_id', ?)", (_random.token_hex(16),)
+                )
+            vault_id = self._meta("vault_id")
+        assert vault_id is not None
+        return vault_id
+
+    def key_file(self) -> Path:
+        return config_dir() / "keys" / f"{self._vault_id()}.key"
+
+    def _load_key(self) -> bytes:
+        env_key = os.environ.get("KEEP_LOCAL_KEY")
+        if env_key:
+            try:
+                key = base64.b64decode(env_key, validate=True)
+            except (binascii.Error, ValueError):
+                key = b""
+            if len(key) != 32:
+                raise UsageError("KEEP_LOCAL_KEY must be 32 random bytes, base64-encoded")
+            return key
+        path = self.key_file()
+        if path.exists():
+            try:
+                key = base64.b64decode(path.read_text().strip(), validate=True)
+            except (OSError, binascii.Error, ValueError) as exc:
+                raise KeepError(f"Cannot read key file {path}: {exc}") from None
+            if len(key) != 32:
+                raise KeepError(f"Key file {path} does not hold a 256-bit key")
+            return key
+        if self._meta("key_check") is not None:
+            raise AccessDenied(
+                f"The key for local vault '{self.slug}' is missing ({path})",
+                hint="restore the key file or set KEEP_LOCAL_KEY",
+            )
+        key = os.urandom(32)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(path.parent, 0o700)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.b64encode(key).decode() + "\n")
+        try:
+            # link() fails if another process won the race: then its key is the key.
+            os.link(tmp, path)
+        except FileExistsError:
+            os.unlink(tmp)
+            return self._load_key()
+        os.unlink(tmp)
+        return key
+
+    def _seal(self, stage: str, key: str, value: str) -> tuple[bytes, bytes]:
+        nonce = os.urandom(12)
+        return nonce, self._cipher().encrypt(nonce, value.encode("utf-8"), f"{stage}/{key}".encode())
+
+    def _open(self, stage: str, key: str, nonce: bytes, ciphertext: bytes) -> str:
+        try:
+            plain = self._cipher().decrypt(nonce, ciphertext, f"{stage}/{key}".encode())
+        except Exception:
+            raise KeepError(f"Value of {stage}/{key} in local vault '{self.slug}' fails authentication") from None
+        return plain.decode("utf-8")
+
+    def _secret(self, stage: str, key: str, row: tuple[Any, ...]) -> Secret:
+        version, nonce, ciphertext, secure, created_at = row
+        return Secret(
+            key=key,
+            value=self._open(stage, key, nonce, ciphertext),
+            revision=str(version),
+            modified=_parse_time(created_at),
+            vault=self.slug,
+            stage=stage,
+            secure=bool(secure),
+            path=self.remote_name(stage, key),
+        )
+
+    # -- the interface ----------------------------------------------------------------------
+    def remote_name(self, stage: str, key: str) -> str:
+        return f"{stage}/{key}"
+
+    def list(self, stage: str) -> list[Secret]:
+        rows = self._db().execute(
+            "SELECT s.key, v.version, v.nonce, v.ciphertext, v.secure, v.created_at FROM secrets s "
+            "JOIN versions v ON v.stage = s.stage AND v.key = s.key AND v.version = s.current "
+            "WHERE s.stage = ? AND s.deleted_at IS NULL ORDER BY s.key",
+            (stage,),
+        ).fetchall()
+        return [self._secret(stage, row[0], row[1:]) for row in rows]
+
+    def _state(self, stage: str, key: str) -> tuple[int, str | None] | None:
+        row = self._db().execute(
+            "SELECT current, deleted_at FROM secrets WHERE stage = ? AND key = ?", (stage, key)
+        ).fetchone()
+        return None if row is None else (int(row[0]), row[1])
+
+    def _not_found(self, stage: str, key: str) -> NotFound:
+        return NotFound(
+            f"Secret '{key}' not found in {self.slug}:{stage}", hint="`keep show` lists the stage's keys"
+        )
+
+    def get(self, stage: str, key: str, version: str | None = None) -> Secret:
+        state = self._state(stage, key)
+        if state is None:
+            raise self._not_found(stage, key)
+        current, deleted_at = state
+        if version is None:
+            if deleted_at is not None:
+                raise NotFound(
+                    f"Secret '{key}' in {self.slug}:{stage} is deleted", hint=f"`keep restore {key}` brings it back"
+                )
+            wanted = current
+        else:
+            try:
+                wanted = int(version)
+            except ValueError:
+                raise UsageError(f"Invalid version '{version}' for the local vault: use a version number") from None
+        row = self._db().execute(
+            "SELECT version, nonce, ciphertext, secure, created_at FROM versions "
+            "WHERE stage = ? AND key = ? AND version = ?",
+            (stage, key, wanted),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"Version {version} of '{key}' not found in {self.slug}:{stage}")
+        return self._secret(stage, key, row)
+
+    def _append_version(
+        self, conn: sqlite3.Connection, stage: str, key: str, value: str, secure: bool, allow_deleted: bool = False
+    ) -> WriteResult:
+        nonce, ciphertext = self._seal(stage, key, value)
+        row = conn.execute(
+            "SELECT current, deleted_at FROM secrets WHERE stage = ? AND key = ?", (stage, key)
+        ).fetchone()
+        if row is not None and row[1] is not None and not allow_deleted:
+            raise Conflict(
+                f"Secret '{key}' in {self.slug}:{stage} is deleted",
+                hint=f"run `keep restore {key}` first, or `keep delete {key} --purge` to remove it for good",
+            )
+        last = conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM versions WHERE stage = ? AND key = ?", (stage, key)
+        ).fetchone()[0]
+        version = int(last) + 1
+        conn.execute(
+            "INSERT INTO versions(stage, key, version, nonce, ciphertext, secure, created_at, created_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (stage, key, version, nonce, ciphertext, int(secure), _now(), _user()),
+        )
+        conn.execute(
+            "INSERT INTO secrets(stage, key, current, deleted_at) VALUES (?, ?, ?, NULL) "
+            "ON CONFLICT(stage, key) DO UPDATE SET current = excluded.current",
+            (stage, key, version),
+        )
+        return WriteResult(revision=str(version), created=row is None)
+
+    def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
+        self._cipher()  # open the key before taking the write lock
+        with self._write() as conn:
+            return self._append_version(conn, stage, key, value, secure)
+
+    def delete(self, stage: str, key: str, purge: bool = False) -> None:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT deleted_at FROM secrets WHERE stage = ? AND key = ?", (stage, key)
+            ).fetchone()
+            if row is None or (row[0] is not None and not purge):
+                raise self._not_found(stage, key)
+            if purge:
+                conn.execute("DELETE FROM versions WHERE stage = ? AND key = ?", (stage, key))
+                conn.execute("DELETE FROM secrets WHERE stage = ? AND key = ?", (stage, key))
+            else:
+                conn.execute(
+                    "UPDATE secrets SET deleted_at = ? WHERE stage = ? AND key = ?", (_now(), stage, key)
+                )
+
+    def restore(self, stage: str, key: str) -> None:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT deleted_at FROM secrets WHERE stage = ? AND key = ?", (stage, key)
+            ).fetchone()
+            if row is None:
+                raise self._not_found(stage, key)
+            if row[0] is None:
+                raise Conflict(f"Secret '{key}' in {self.slug}:{stage} is not deleted")
+            conn.execute("UPDATE secrets SET deleted_at = NULL WHERE stage = ? AND key = ?", (stage, key))
+
+    def history(self, stage: str, key: str, limit: int | None = None) -> list[Version]:
+        state = self._state(stage, key)
+        if state is None:
+            raise self._not_found(stage, key)
+        current = state[0]
+        sql = (
+            "SELECT version, nonce, ciphertext, secure, created_at, created_by FROM versions "
+            "WHERE stage = ? AND key = ? ORDER BY version DESC"
+        )
+        params: tuple[Any, ...] = (stage, key)
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (stage, key, limit)
+        out = []
+        for version, nonce, ciphertext, secure, created_at, created_by in self._db().execute(sql, params):
+            out.append(
+                Version(
+                    version=str(version),
+                    value=self._open(stage, key, nonce, ciphertext),
+                    modified=_parse_time(created_at),
+                    by=created_by,
+                    labels=("current",) if version == current else (),
+                    current=version == current,
+                    secure=bool(secure),
+                )
+            )
+        return out
+
+    def rollback(self, stage: str, key: str, version: str) -> WriteResult:
+        old = self.get(stage, key, version)
+        with self._write() as conn:
+            return self._append_version(conn, stage, key, old.value, old.secure)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
