@@ -1,0 +1,1 @@
+"""Operations over vaults shared by several commands (and the web UI)."""

@@ -1,0 +1,52 @@
+"""Bounded-concurrency reads of many (vault, stage) cells at once.
+
+Independent reads (different vaults, different stages) run in parallel so `diff` over V x S
+cells and a template over several vaults cost about one read's wall time, while the thread
+count stays bounded (`KEEP_MAX_CONCURRENCY`, default 8) so real accounts are not throttled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from ..model import Secret
+    from ..vaults.base import Vault
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_CONCURRENCY = 8
+
+
+def max_concurrency() -> int:
+    raw = os.environ.get("KEEP_MAX_CONCURRENCY", "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_CONCURRENCY
+    return max(1, min(value, 64))
+
+
+def run_concurrently(func: Callable[[T], R], items: Sequence[T], limit: int | None = None) -> list[R]:
+    """`[func(x) for x in items]`, in parallel (bounded), results in input order.
+    The first exception is re-raised after all started calls finish."""
+    if len(items) <= 1:
+        return [func(item) for item in items]
+    workers = min(limit or max_concurrency(), len(items))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keep-fetch") as pool:
+        return list(pool.map(func, items))
+
+
+def fetch_cells(
+    open_vault: Callable[[str], Vault], cells: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[Secret]]:
+    """List every (vault slug, stage) cell concurrently: {(slug, stage): secrets}."""
+    wanted = list(dict.fromkeys(cells))
+    # open vaults up front, in this thread: opening may prompt or fail fast on bad config
+    vaults = {slug: open_vault(slug) for slug, _ in wanted}
+    results = run_concurrently(lambda cell: vaults[cell[0]].list(cell[1]), wanted)
+    return dict(zip(wanted, results, strict=True))
