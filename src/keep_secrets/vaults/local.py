@@ -17,6 +17,7 @@ import getpass
 import os
 import secrets as _random
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -98,6 +99,8 @@ class LocalVault(Vault):
             self.path = root / ".keep" / "local" / f"{config.slug}.db"
         self._conn: sqlite3.Connection | None = None
         self._aead: AESGCM | None = None
+        # one connection shared by the threads of a concurrent fetch, used one at a time
+        self._lock = threading.RLock()
 
     # -- storage plumbing ------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
@@ -105,7 +108,7 @@ class LocalVault(Vault):
             if not self.path.exists():
                 _create_private_file(self.path)
             try:
-                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
                 conn.executescript(_SCHEMA)
             except sqlite3.DatabaseError as exc:
                 raise KeepError(f"Cannot open local vault database {self.path}: {exc}") from None
@@ -114,15 +117,16 @@ class LocalVault(Vault):
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._db()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+        with self._lock:
+            conn = self._db()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
 
     def _meta(self, name: str) -> str | None:
         row = self._db().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
@@ -240,6 +244,10 @@ class LocalVault(Vault):
         return f"{stage}/{key}"
 
     def list(self, stage: str) -> list[Secret]:
+        with self._lock:
+            return self._list(stage)
+
+    def _list(self, stage: str) -> list[Secret]:
         rows = self._db().execute(
             "SELECT s.key, v.version, v.nonce, v.ciphertext, v.secure, v.created_at FROM secrets s "
             "JOIN versions v ON v.stage = s.stage AND v.key = s.key AND v.version = s.current "
@@ -260,6 +268,10 @@ class LocalVault(Vault):
         )
 
     def get(self, stage: str, key: str, version: str | None = None) -> Secret:
+        with self._lock:
+            return self._get(stage, key, version)
+
+    def _get(self, stage: str, key: str, version: str | None = None) -> Secret:
         state = self._state(stage, key)
         if state is None:
             raise self._not_found(stage, key)
@@ -344,6 +356,10 @@ class LocalVault(Vault):
             conn.execute("UPDATE secrets SET deleted_at = NULL WHERE stage = ? AND key = ?", (stage, key))
 
     def history(self, stage: str, key: str, limit: int | None = None) -> list[Version]:
+        with self._lock:
+            return self._history(stage, key, limit)
+
+    def _history(self, stage: str, key: str, limit: int | None = None) -> list[Version]:
         state = self._state(stage, key)
         if state is None:
             raise self._not_found(stage, key)
