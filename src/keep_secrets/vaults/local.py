@@ -220,8 +220,9 @@ class LocalVault(Vault):
         return nonce, self._cipher().encrypt(nonce, value.encode("utf-8"), f"{stage}/{key}".encode())
 
     def _open(self, stage: str, key: str, nonce: bytes, ciphertext: bytes) -> str:
+        cipher = self._cipher()
         try:
-            plain = self._cipher().decrypt(nonce, ciphertext, f"{stage}/{key}".encode())
+            plain = cipher.decrypt(nonce, ciphertext, f"{stage}/{key}".encode())
         except Exception:
             raise KeepError(f"Value of {stage}/{key} in local vault '{self.slug}' fails authentication") from None
         return plain.decode("utf-8")
