@@ -134,9 +134,9 @@ def _error(message: str, no_color: bool) -> None:
     click.echo(text, err=True, color=None if not no_color else False)
 
 
-def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point: never lets a traceback reach the user for expected errors."""
-    args = sys.argv[1:] if argv is None else argv
+def run(args: list[str]) -> int:
+    """Run one keep command line in this process and return its exit code (used by `main`
+    and by the shell). Expected errors become one line on stderr, never a traceback."""
     no_color = bool(os.environ.get("NO_COLOR")) or "--no-color" in args or not sys.stderr.isatty()
     debug = bool(os.environ.get("KEEP_DEBUG"))
     try:
@@ -147,35 +147,39 @@ def main(argv: list[str] | None = None) -> Any:
 
             traceback.print_exc()
         _error(exc.one_line(), no_color)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
-        sys.exit(2)
+        return 2
     except click.UsageError as exc:
         hint = ""
         if exc.ctx is not None and exc.ctx.command_path and exc.ctx.command_path != "keep":
             hint = f" (see `{exc.ctx.command_path} --help`)"
         _error(f"{exc.format_message()}{hint}", no_color)
-        sys.exit(2)
+        return 2
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (click.Abort, KeyboardInterrupt):
+        return exc.exit_code
+    except (click.Abort, KeyboardInterrupt, EOFError):
         _error("interrupted", no_color)
-        sys.exit(130)
+        return 130
     except click.ClickException as exc:
         _error(exc.format_message(), no_color)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except BrokenPipeError:
-        # stdout closed early (`keep show | head`): not an error worth a message
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        finally:
-            sys.exit(1)
+        # stdout closed early (`keep show | head`): not worth a message
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 1
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except Exception as exc:
         if debug:
             raise
         _error(f"unexpected error: {type(exc).__name__}: {exc} (set KEEP_DEBUG=1 for details)", no_color)
-        sys.exit(1)
-    if isinstance(rv, int):
-        sys.exit(rv)
-    return rv
+        return 1
+    return rv if isinstance(rv, int) else 0
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    sys.exit(run(sys.argv[1:] if argv is None else list(argv)))
