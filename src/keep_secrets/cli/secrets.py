@@ -1,0 +1,382 @@
+"""Single-secret commands: set get show delete restore rename search history rollback rotate.
+
+Each command parses and checks all of its input first, then makes its vault calls, then
+renders: a bad option or name is refused before anything is read or written. Data goes to
+stdout; messages go to stderr through the Ctx helpers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from ..formats.mask import maybe_mask
+from ..formats.table import render_table
+from ..model import NotFound, Secret, UsageError
+from ..names import Patterns, validate_key
+from ..services import secrets as svc
+from .context import Ctx, keep_command
+
+if TYPE_CHECKING:
+    from ..vaults.base import Vault
+
+
+# -- shared helpers -------------------------------------------------------------------------
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+def _key_arg(ctx: Ctx, key: str | None, *, write: bool) -> str:
+    """The KEY argument, or asked for on a terminal; validated with the write rules on write
+    paths and with the looser lookup rules where an existing secret is only found."""
+    if key is None:
+        key = ctx.ask("Key")
+    return validate_key(key) if write else svc.validate_lookup_key(key)
+
+
+def _target(ctx: Ctx) -> tuple[str, str, Vault]:
+    """Resolve stage and vault (both validated) and open the vault."""
+    stage = ctx.resolve_stage()
+    slug = ctx.resolve_vault()
+    return stage, slug, ctx.vault(slug)
+
+
+def _where(slug: str, stage: str) -> str:
+    return f"{slug}:{stage}"
+
+
+def _secret_rows(items: Sequence[Secret], unmask: bool) -> list[list[object]]:
+    return [[s.key, maybe_mask(s.value, unmask), s.revision, _when(s.modified)] for s in items]
+
+
+_SECRET_HEADERS = ("Key", "Value", "Revision", "Modified")
+
+
+# -- set ------------------------------------------------------------------------------------
+
+@keep_command("set")
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@click.option("--plain", is_flag=True, help="Store unencrypted where the vault allows (SSM String).")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from stdin (also: VALUE '-').")
+def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdin: bool) -> None:
+    """Create or update KEY.
+
+    Without VALUE the value is asked for (hidden) on a terminal; with --stdin or '-' all of
+    stdin is the value, minus exactly one trailing newline ("\\n") if present.
+    """
+    if from_stdin and value is not None and value != "-":
+        raise UsageError("Give the value either as an argument or with --stdin, not both")
+    key = _key_arg(ctx, key, write=True)
+    stage, slug, vault = _target(ctx)
+    if plain and not vault.supports_plain:
+        raise UsageError(f"Vault '{slug}' ({vault.driver}) always encrypts values; --plain is not supported")
+    if from_stdin or value == "-":
+        if sys.stdin.isatty():
+            ctx.msg("Reading the value from stdin; end with Ctrl-D")
+        text = svc.decode_stdin(sys.stdin.buffer.read())
+    elif value is None:
+        if not ctx.interactive:
+            raise UsageError("No VALUE given; pass it as an argument, or use --stdin (or '-') to read stdin")
+        text = svc.check_value(ctx.ask("Value", hidden=True))
+    else:
+        text = svc.check_value(value)
+    result = vault.set(stage, key, text, secure=not plain)
+    verb = "created" if result.created else "updated"
+    ctx.success(f"{verb} {key} in {_where(slug, stage)} (revision {result.revision})")
+
+
+# -- get ------------------------------------------------------------------------------------
+
+@keep_command("get")
+@click.argument("key", required=False)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "raw"]), default="table",
+              show_default=True)
+@click.option("--version", "version", default=None,
+              help="A version (or AWS staging label) instead of the current one.")
+@click.option("--field", default=None,
+              help="One field of a JSON-object value (dotted path for nested fields).")
+def get_cmd(ctx: Ctx, key: str | None, fmt: str, version: str | None, field: str | None) -> None:
+    """Show one secret, value unmasked."""
+    if field is not None and not field:
+        raise UsageError("--field cannot be empty")
+    key = _key_arg(ctx, key, write=False)
+    stage, _slug, vault = _target(ctx)
+    secret = vault.get(stage, key, version)
+    value = svc.extract_field(secret.value, field, key) if field else secret.value
+    if fmt == "raw":
+        ctx.out(value)
+    elif fmt == "json":
+        data = secret.to_dict(value)
+        if field:
+            data["field"] = field
+        ctx.out(_json(data))
+    else:
+        ctx.out(render_table(_SECRET_HEADERS, [[secret.key, value, secret.revision, _when(secret.modified)]]))
+
+
+# -- show -----------------------------------------------------------------------------------
+
+@keep_command("show")
+@click.option("--unmask", is_flag=True, help="Show values in full.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "env"]), default="table",
+              show_default=True)
+@click.option("--only", multiple=True, help="Comma-separated key globs to keep.")
+@click.option("--except", "except_", multiple=True, help="Comma-separated key globs to drop.")
+def show_cmd(ctx: Ctx, unmask: bool, fmt: str, only: tuple[str, ...], except_: tuple[str, ...]) -> None:
+    """List the secrets of a vault and stage, masked unless --unmask."""
+    if fmt == "env" and not unmask:
+        raise UsageError("--format env needs --unmask (a masked .env file would look valid but is not)")
+    patterns = Patterns.parse(only, except_)
+    stage, slug, vault = _target(ctx)
+    items = patterns.filter(vault.list(stage))
+    if fmt == "json":
+        ctx.out(_json([s.to_dict(maybe_mask(s.value, unmask)) for s in items]))
+        return
+    if fmt == "env":
+        from ..formats.dotenv import render_env
+
+        ctx.out(render_env(items), nl=False)
+        return
+    if not items:
+        ctx.msg(f"No secrets in {_where(slug, stage)}" + (" match the filters" if patterns.active else ""))
+        return
+    ctx.out(render_table(_SECRET_HEADERS, _secret_rows(items, unmask)))
+
+
+# -- delete / restore -----------------------------------------------------------------------
+
+@keep_command("delete")
+@click.argument("key", required=False)
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--purge", is_flag=True, help="Delete for good (no restore), also an already deleted secret.")
+def delete_cmd(ctx: Ctx, key: str | None, force: bool, purge: bool) -> None:
+    """Delete KEY (restorable with `keep restore` where the vault allows, unless --purge)."""
+    key = _key_arg(ctx, key, write=False)
+    stage, slug, vault = _target(ctx)
+    where = _where(slug, stage)
+    if not purge:
+        vault.get(stage, key)  # a missing key is exit 3 before anything is asked
+    if not force:
+        how = "for good" if purge or not vault.supports_restore else "(restorable with `keep restore`)"
+        if not ctx.confirm(f"Delete '{key}' from {where} {how}?"):
+            ctx.msg("Cancelled; nothing deleted.")
+            return
+    vault.delete(stage, key, purge=purge)
+    if purge or not vault.supports_restore:
+        ctx.success(f"deleted {key} from {where} for good")
+    else:
+        ctx.success(f"deleted {key} from {where} (undo with `keep restore {key}`)")
+
+
+@keep_command("restore")
+@click.argument("key", required=False)
+def restore_cmd(ctx: Ctx, key: str | None) -> None:
+    """Undo the delete of KEY."""
+    key = _key_arg(ctx, key, write=False)
+    stage, slug, vault = _target(ctx)
+    vault.restore(stage, key)
+    ctx.success(f"restored {key} in {_where(slug, stage)}")
+
+
+# -- rename ---------------------------------------------------------------------------------
+
+@keep_command("rename")
+@click.argument("old", required=False)
+@click.argument("new", required=False)
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--overwrite", is_flag=True, help="Replace NEW if it already exists.")
+def rename_cmd(ctx: Ctx, old: str | None, new: str | None, force: bool, overwrite: bool) -> None:
+    """Rename OLD to NEW (copy, then delete OLD; rolled back if the delete fails).
+
+    On a terminal it asks first unless --force; without one it proceeds, because rename never
+    replaces an existing secret unless --overwrite says so.
+    """
+    old = svc.validate_lookup_key(old if old is not None else ctx.ask("Old key"))
+    new = validate_key(new if new is not None else ctx.ask("New key"))
+    stage, slug, vault = _target(ctx)
+    where = _where(slug, stage)
+    asked = not force and ctx.interactive
+    if asked and not ctx.confirm(f"Rename '{old}' to '{new}' in {where}?", default=True):
+        ctx.msg("Cancelled; nothing renamed.")
+        return
+    result = svc.rename(vault, stage, old, new, overwrite=overwrite)
+    note = f"; replaced the previous value of {new}" if result.overwrote else ""
+    ctx.success(f"renamed {old} to {new} in {where} (revision {result.write.revision}{note})")
+
+
+# -- search ---------------------------------------------------------------------------------
+
+@keep_command("search")
+@click.argument("query", required=False)
+@click.option("--unmask", is_flag=True, help="Show values in full.")
+@click.option("--case-sensitive", is_flag=True, help="Match case exactly.")
+@click.option("--keys", "in_keys", is_flag=True, help="Search keys instead of values.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--only", multiple=True, help="Comma-separated key globs to keep.")
+@click.option("--except", "except_", multiple=True, help="Comma-separated key globs to drop.")
+def search_cmd(
+    ctx: Ctx,
+    query: str | None,
+    unmask: bool,
+    case_sensitive: bool,
+    in_keys: bool,
+    fmt: str,
+    only: tuple[str, ...],
+    except_: tuple[str, ...],
+) -> None:
+    """Find secrets whose value (or key, with --keys) contains QUERY."""
+    if query is None:
+        query = ctx.ask("Search query")
+    if not query:
+        raise UsageError("The search query cannot be empty")
+    patterns = Patterns.parse(only, except_)
+    stage, slug, vault = _target(ctx)
+    found = svc.search(patterns.filter(vault.list(stage)), query, case_sensitive=case_sensitive, keys=in_keys)
+    what = "keys" if in_keys else "values"
+    where = _where(slug, stage)
+    if fmt == "json":
+        ctx.msg(f"Found {len(found)} secret(s) whose {what} contain {query!r} in {where}")
+        ctx.out(_json([s.to_dict(maybe_mask(s.value, unmask)) for s in found]))
+        return
+    if not found:
+        ctx.msg(f"No secrets whose {what} contain {query!r} in {where}")
+        return
+    ctx.msg(f"Found {len(found)} secret(s) whose {what} contain {query!r} in {where}")
+    ctx.out(render_table(_SECRET_HEADERS, _secret_rows(found, unmask)))
+
+
+# -- history / rollback ---------------------------------------------------------------------
+
+@keep_command("history")
+@click.argument("key", required=False)
+@click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True,
+              help="Most versions shown; 0 = all.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--unmask", is_flag=True, help="Show values in full.")
+@click.option("--since", default=None,
+              help="Only versions at or after: 2024-01-31, 2024-01-31T12:00, 7d, '2 weeks ago'.")
+@click.option("--before", default=None, help="Only versions at or before this moment (forms as --since).")
+@click.option("--user", default=None, help="Only versions by a user containing this text (case-insensitive).")
+def history_cmd(
+    ctx: Ctx,
+    key: str | None,
+    limit: int,
+    fmt: str,
+    unmask: bool,
+    since: str | None,
+    before: str | None,
+    user: str | None,
+) -> None:
+    """List the versions of KEY, newest first."""
+    flt = svc.HistoryFilter(
+        since=svc.parse_moment(since) if since is not None else None,
+        before=svc.parse_moment(before) if before is not None else None,
+        user=user or None,
+    )
+    key = _key_arg(ctx, key, write=False)
+    stage, slug, vault = _target(ctx)
+    versions = svc.history(vault, stage, key, limit or None, flt)
+    if fmt == "json":
+        ctx.out(_json([v.to_dict(maybe_mask(v.value, unmask)) for v in versions]))
+        return
+    if not versions:
+        ctx.msg(f"No versions of {key} in {_where(slug, stage)} match the filters")
+        return
+    ctx.msg(f"History of {key} in {_where(slug, stage)}, newest first")
+    rows = [
+        [
+            v.version,
+            "<none>" if v.value is None else maybe_mask(v.value, unmask),
+            _when(v.modified),
+            v.by or "<unknown>",
+            svc.labels_text(v.labels),
+        ]
+        for v in versions
+    ]
+    ctx.out(render_table(("Version", "Value", "Modified", "By", "Labels"), rows))
+
+
+@keep_command("rollback")
+@click.argument("key", required=False)
+@click.option("--to", "to", required=True, help="The version to make current again (see `keep history`).")
+def rollback_cmd(ctx: Ctx, key: str | None, to: str) -> None:
+    """Make an earlier version of KEY current again."""
+    if not to.strip():
+        raise UsageError("--to needs a version (see `keep history KEY`)")
+    key = _key_arg(ctx, key, write=False)
+    stage, slug, vault = _target(ctx)
+    result = vault.rollback(stage, key, to)
+    where = _where(slug, stage)
+    ctx.success(f"rolled back {key} in {where} to version {to} (now revision {result.revision})")
+
+
+# -- rotate ---------------------------------------------------------------------------------
+
+@keep_command("rotate")
+@click.argument("key", required=False)
+@click.option("--length", type=int, default=None,
+              help=f"Length of the new value (default 32, {svc.MIN_LENGTH}-{svc.MAX_LENGTH}).")
+@click.option("--charset", type=click.Choice(list(svc.CHARSETS)), default=None,
+              help="Characters used (default alnum).")
+@click.option("--lambda", "lambda_arn", default=None,
+              help="Secrets Manager: configure rotation by this Lambda.")
+@click.option("--every", default=None, help="With --lambda: rotation interval in days, e.g. 30d.")
+def rotate_cmd(
+    ctx: Ctx,
+    key: str | None,
+    length: int | None,
+    charset: str | None,
+    lambda_arn: str | None,
+    every: str | None,
+) -> None:
+    """Give KEY a new random value (from the OS CSPRNG), or with --lambda configure and start
+    Secrets Manager rotation."""
+    if lambda_arn is not None:
+        if length is not None or charset is not None:
+            raise UsageError("--length/--charset generate a value locally; they cannot be used with --lambda")
+        if not lambda_arn.startswith("arn:") or ":lambda:" not in lambda_arn:
+            raise UsageError(f"Invalid --lambda '{lambda_arn}': use a Lambda ARN (arn:aws:lambda:...)")
+        days = svc.parse_every(every) if every is not None else 30
+    elif every is not None:
+        raise UsageError("--every only applies with --lambda")
+    else:
+        # checks length and charset before anything is read
+        svc.generate_value(length or 32, charset or "alnum")
+    key = _key_arg(ctx, key, write=True)
+    stage, slug, vault = _target(ctx)
+    where = _where(slug, stage)
+    if lambda_arn is not None:
+        rotate_with_lambda = getattr(vault, "rotate_with_lambda", None)
+        if rotate_with_lambda is None:
+            raise UsageError(
+                f"Only Secrets Manager supports --lambda (vault '{slug}' uses the {vault.driver} driver)"
+            )
+        rotate_with_lambda(stage, key, lambda_arn, days)
+        ctx.success(f"rotation of {key} in {where} configured ({lambda_arn}, every {days} days) and started")
+        return
+    try:
+        current = vault.get(stage, key)
+    except NotFound as exc:
+        hint = f"rotate replaces an existing value; create it with `keep set {key}`"
+        raise NotFound(exc.message, hint=hint) from None
+    value = svc.generate_value(length or 32, charset or "alnum")
+    result = vault.set(stage, key, value, secure=current.secure)
+    ctx.success(
+        f"rotated {key} in {where}: new {len(value)}-character {charset or 'alnum'} value"
+        f" (revision {result.revision})"
+    )

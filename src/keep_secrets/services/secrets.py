@@ -1,0 +1,306 @@
+"""Single-secret operations shared by the CLI, the shell and the web API: value checks, rename
+with rollback, random values for `rotate`, search, history filters and JSON field extraction.
+
+Nothing here prints or prompts; failures are raised as the typed errors of
+:mod:`keep_secrets.model` so every front end maps them to the same exit codes and messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets as _random
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from ..model import Conflict, KeepError, NotFound, Secret, UsageError, Version, WriteResult
+from ..names import validate_key
+
+if TYPE_CHECKING:
+    from ..vaults.base import Vault
+
+#: Largest value any driver accepts (Secrets Manager's SecretString limit; the local vault uses
+#: the same so a value that fits locally can always be copied there). SSM's smaller tier limits
+#: are enforced by its driver, which knows the tier.
+MAX_VALUE_BYTES = 64 * 1024
+
+LOOKUP_KEY_RULE = "1-255 characters without spaces or control characters, not starting with '-'"
+
+
+# -- values ---------------------------------------------------------------------------------
+
+def check_value(value: str) -> str:
+    """Refuse values no store can hold faithfully: NUL bytes (C-string APIs cut them),
+    text that is not valid UTF-8, and values over :data:`MAX_VALUE_BYTES`."""
+    if "\x00" in value:
+        raise UsageError("Invalid value: it contains a NUL byte; secret values must be text")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        # argv bytes that were not UTF-8 arrive as lone surrogates (surrogateescape)
+        raise UsageError("Invalid value: it is not valid UTF-8 text") from None
+    if len(encoded) > MAX_VALUE_BYTES:
+        raise UsageError(
+            f"Value too large: {len(encoded)} bytes (the limit is {MAX_VALUE_BYTES} bytes)",
+            hint="store a path or reference to large files instead",
+        )
+    return value
+
+
+def decode_stdin(data: bytes) -> str:
+    """The value read from stdin: strict UTF-8, minus exactly one trailing "\\n" if present.
+
+    Only "\\n" is stripped (a "\\r" before it is kept): `echo value | keep set K -` gives
+    `value`, and every other byte, including a CRLF's "\\r", is part of the value.
+    """
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"Invalid value on stdin: not valid UTF-8 (byte {exc.start}); secret values must be text"
+        ) from None
+    if text.endswith("\n"):
+        text = text[:-1]
+    return check_value(text)
+
+
+def validate_lookup_key(key: str) -> str:
+    """Keys used to *find* an existing secret (get, delete, history, rename's source...).
+
+    Looser than :func:`validate_key` on purpose: a store may hold keys other tools wrote
+    (`a.b`, nested SSM paths) and keep must still be able to read, delete or rename them.
+    """
+    if not key or len(key) > 255 or key.startswith("-") or any(c.isspace() or ord(c) < 32 for c in key):
+        shown = key if len(key) <= 60 else key[:57] + "..."
+        raise UsageError(f"Invalid key {shown!r}: use {LOOKUP_KEY_RULE}.")
+    return key
+
+
+# -- JSON fields ----------------------------------------------------------------------------
+
+def extract_field(value: str, field: str, key: str = "") -> str:
+    """The field `field` of a JSON-object value (`keep get DB --field=password`).
+
+    An exact top-level name wins; otherwise a dotted path walks nested objects. Strings are
+    returned as they are, anything else as compact JSON.
+    """
+    label = f"'{key}'" if key else "the secret"
+    try:
+        data = json.loads(value)
+    except ValueError:
+        raise UsageError(f"--field needs a JSON object value, but {label} is not JSON") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"--field needs a JSON object value, but {label} holds a JSON {_json_kind(data)}")
+    found: object
+    if field in data:
+        found = data[field]
+    else:
+        found = data
+        for part in field.split("."):
+            if not isinstance(found, dict) or part not in found:
+                fields = ", ".join(sorted(str(k) for k in data)) or "none"
+                raise NotFound(f"Field '{field}' not found in {label} (fields: {fields})")
+            found = found[part]
+    if isinstance(found, str):
+        return found
+    return json.dumps(found, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_kind(data: object) -> str:
+    if isinstance(data, list):
+        return "array"
+    if isinstance(data, str):
+        return "string"
+    if isinstance(data, bool):
+        return "boolean"
+    if data is None:
+        return "null"
+    return "number"
+
+
+# -- rename ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RenameResult:
+    write: WriteResult
+    overwrote: bool
+    secure: bool
+
+
+def rename(vault: Vault, stage: str, old: str, new: str, overwrite: bool = False) -> RenameResult:
+    """Copy OLD to NEW (keeping the secure flag), then delete OLD.
+
+    An existing NEW is refused unless `overwrite`. If deleting OLD fails, NEW is put back the
+    way it was (its previous value restored, or removed if rename created it), so the store
+    ends as it started and the error says so.
+    """
+    validate_key(new)
+    if old == new:
+        raise UsageError(f"Cannot rename '{old}' to itself")
+    source = vault.get(stage, old)
+    previous: Secret | None = None
+    try:
+        previous = vault.get(stage, new)
+    except NotFound:
+        previous = None
+    if previous is not None and not overwrite:
+        raise Conflict(
+            f"Secret '{new}' already exists in {vault.slug}:{stage}",
+            hint="pass --overwrite to replace it, or choose another name",
+        )
+    written = vault.set(stage, new, source.value, secure=source.secure)
+    try:
+        vault.delete(stage, old)
+    except KeepError as exc:
+        undone = _undo_copy(vault, stage, new, previous)
+        state = "rolled back" if undone else f"could not roll back; '{new}' now also holds the value"
+        raise KeepError(
+            f"Rename failed: could not delete '{old}' after writing '{new}' ({state}): {exc.one_line()}"
+        ) from exc
+    return RenameResult(write=written, overwrote=previous is not None, secure=source.secure)
+
+
+def _undo_copy(vault: Vault, stage: str, new: str, previous: Secret | None) -> bool:
+    try:
+        if previous is None:
+            vault.delete(stage, new, purge=True)
+        else:
+            vault.set(stage, new, previous.value, secure=previous.secure)
+    except KeepError:
+        return False
+    return True
+
+
+# -- rotate ---------------------------------------------------------------------------------
+
+CHARSETS: dict[str, str] = {
+    "alnum": string.ascii_letters + string.digits,
+    "alpha": string.ascii_letters,
+    "digits": string.digits,
+    "hex": "0123456789abcdef",
+    "base64": string.ascii_letters + string.digits + "+/",
+    "urlsafe": string.ascii_letters + string.digits + "-_",
+    # printable ASCII without space, quotes and backslash: safe unquoted in most config files
+    "ascii": "".join(c for c in string.printable if c not in " \t\n\r\x0b\x0c'\"\\`"),
+}
+
+MIN_LENGTH = 8
+MAX_LENGTH = 4096
+
+
+def generate_value(length: int = 32, charset: str = "alnum") -> str:
+    """A uniformly random value from the OS CSPRNG (`secrets.choice` per character)."""
+    alphabet = CHARSETS.get(charset)
+    if alphabet is None:
+        raise UsageError(f"Unknown charset '{charset}' (use {', '.join(CHARSETS)})")
+    if not MIN_LENGTH <= length <= MAX_LENGTH:
+        raise UsageError(f"Invalid --length {length}: use {MIN_LENGTH}-{MAX_LENGTH}")
+    return "".join(_random.choice(alphabet) for _ in range(length))
+
+
+_EVERY_RE = re.compile(r"(\d{1,4})\s*(d|days?)?", re.IGNORECASE)
+
+
+def parse_every(text: str) -> int:
+    """`30d`, `30 days` or `30` -> 30 (Secrets Manager rotation allows 1-1000 days)."""
+    match = _EVERY_RE.fullmatch(text.strip())
+    days = int(match.group(1)) if match else 0
+    if not 1 <= days <= 1000:
+        raise UsageError(f"Invalid --every '{text}': use a number of days from 1 to 1000, e.g. 30d")
+    return days
+
+
+# -- search ---------------------------------------------------------------------------------
+
+def search(
+    secrets: Iterable[Secret], query: str, case_sensitive: bool = False, keys: bool = False
+) -> list[Secret]:
+    """Secrets whose value (or key, with `keys`) contains `query` as a substring."""
+    if not query:
+        raise UsageError("The search query cannot be empty")
+    needle = query if case_sensitive else query.casefold()
+    found = []
+    for secret in secrets:
+        haystack = secret.key if keys else secret.value
+        if not case_sensitive:
+            haystack = haystack.casefold()
+        if needle in haystack:
+            found.append(secret)
+    return found
+
+
+# -- history --------------------------------------------------------------------------------
+
+_RELATIVE_RE = re.compile(
+    r"(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)(\s+ago)?", re.IGNORECASE
+)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_moment(text: str, now: datetime | None = None) -> datetime:
+    """A point in time for `--since`/`--before`: an ISO date or datetime (UTC unless it says
+    otherwise), `today`, `yesterday`, `now`, or a relative age like `7d`, `12 hours ago`."""
+    now = now or datetime.now(UTC)
+    raw = text.strip()
+    lowered = raw.lower()
+    if lowered == "now":
+        return now
+    if lowered in ("today", "yesterday"):
+        start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return start if lowered == "today" else start - timedelta(days=1)
+    match = _RELATIVE_RE.fullmatch(lowered)
+    if match:
+        unit = match.group(2)[0]
+        if match.group(2).startswith("min"):
+            unit = "m"
+        return now - timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[unit])
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00") if raw.endswith("Z") else raw)
+    except ValueError:
+        raise UsageError(
+            f"Invalid date '{text}': use an ISO date like 2024-01-31 or 2024-01-31T12:00, "
+            "or a relative age like 7d, 12h, '2 weeks ago', today, yesterday"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    since: datetime | None = None
+    before: datetime | None = None
+    user: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.since is not None or self.before is not None or bool(self.user)
+
+    def keep(self, version: Version) -> bool:
+        if self.user and (not version.by or self.user.casefold() not in version.by.casefold()):
+            return False
+        if self.since is not None or self.before is not None:
+            if version.modified is None:
+                return False
+            moment = version.modified if version.modified.tzinfo else version.modified.replace(tzinfo=UTC)
+            if self.since is not None and moment < self.since:
+                return False
+            if self.before is not None and moment > self.before:
+                return False
+        return True
+
+
+def history(vault: Vault, stage: str, key: str, limit: int | None, flt: HistoryFilter) -> list[Version]:
+    """Versions newest first; with filters the whole history is read, then filtered, then cut
+    to `limit` (so a filter never hides matches beyond the first page). `limit` None = all."""
+    if not flt.active:
+        return vault.history(stage, key, limit)
+    matching = [v for v in vault.history(stage, key, None) if flt.keep(v)]
+    return matching if limit is None else matching[:limit]
+
+
+def labels_text(labels: Sequence[str]) -> str:
+    return ",".join(labels)
