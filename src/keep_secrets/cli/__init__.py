@@ -134,7 +134,7 @@ def _error(message: str, no_color: bool) -> None:
     click.echo(text, err=True, color=None if not no_color else False)
 
 
-def run(args: list[str]) -> int:
+def run_args(args: list[str]) -> int:
     """Run one keep command line in this process and return its exit code (used by `main`
     and by the shell). Expected errors become one line on stderr, never a traceback."""
     no_color = bool(os.environ.get("NO_COLOR")) or "--no-color" in args or not sys.stderr.isatty()
@@ -182,4 +182,4 @@ def run(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
-    sys.exit(run(sys.argv[1:] if argv is None else list(argv)))
+    sys.exit(run_args(sys.argv[1:] if argv is None else list(argv)))

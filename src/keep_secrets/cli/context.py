@@ -215,8 +215,10 @@ def keep_command(name: str, **settings: Any) -> Callable[[F], click.Command]:
     """`@keep_command("get")` = a click command with -h/--help and the global options."""
 
     def decorate(func: F) -> click.Command:
-        context_settings = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
+        context_settings: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
         context_settings.update(settings.pop("context_settings", {}))
-        return click.command(name=name, context_settings=context_settings, **settings)(common_options(func))
+        make = click.command(name=name, context_settings=context_settings, **settings)
+        command: click.Command = make(common_options(func))  # type: ignore[no-untyped-call]
+        return command
 
     return decorate

@@ -7,6 +7,8 @@ callers map failures to exit codes without knowing the store.
 
 from __future__ import annotations
 
+import builtins
+
 import importlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
@@ -54,7 +56,7 @@ class Vault(ABC):
         """The full name of the secret in the store (shown in messages)."""
 
     @abstractmethod
-    def list(self, stage: str) -> list[Secret]:
+    def list(self, stage: str) -> builtins.list[Secret]:
         """All current secrets of a stage, sorted by key."""
 
     @abstractmethod
@@ -73,7 +75,7 @@ class Vault(ABC):
         raise UsageError(f"The {self.driver} driver cannot restore deleted secrets")
 
     @abstractmethod
-    def history(self, stage: str, key: str, limit: int | None = None) -> list[Version]:
+    def history(self, stage: str, key: str, limit: int | None = None) -> builtins.list[Version]:
         """Versions, newest first."""
 
     @abstractmethod

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import builtins
+
 import base64
 import binascii
 import contextlib
@@ -244,11 +246,11 @@ class LocalVault(Vault):
     def remote_name(self, stage: str, key: str) -> str:
         return f"{stage}/{key}"
 
-    def list(self, stage: str) -> list[Secret]:
+    def list(self, stage: str) -> builtins.list[Secret]:
         with self._lock:
             return self._list(stage)
 
-    def _list(self, stage: str) -> list[Secret]:
+    def _list(self, stage: str) -> builtins.list[Secret]:
         rows = self._db().execute(
             "SELECT s.key, v.version, v.nonce, v.ciphertext, v.secure, v.created_at FROM secrets s "
             "JOIN versions v ON v.stage = s.stage AND v.key = s.key AND v.version = s.current "
@@ -356,11 +358,11 @@ class LocalVault(Vault):
                 raise Conflict(f"Secret '{key}' in {self.slug}:{stage} is not deleted")
             conn.execute("UPDATE secrets SET deleted_at = NULL WHERE stage = ? AND key = ?", (stage, key))
 
-    def history(self, stage: str, key: str, limit: int | None = None) -> list[Version]:
+    def history(self, stage: str, key: str, limit: int | None = None) -> builtins.list[Version]:
         with self._lock:
             return self._history(stage, key, limit)
 
-    def _history(self, stage: str, key: str, limit: int | None = None) -> list[Version]:
+    def _history(self, stage: str, key: str, limit: int | None = None) -> builtins.list[Version]:
         state = self._state(stage, key)
         if state is None:
             raise self._not_found(stage, key)

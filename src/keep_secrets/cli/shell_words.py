@@ -1,0 +1,156 @@
+"""Turning a shell line (`delete DB force`, `diff staging production`, `copy only DB_* production`)
+into ordinary keep arguments. Pure: no prompt_toolkit, no I/O, so it is unit-tested directly.
+
+Rules (SPEC §10):
+* a bare word naming one of the command's options becomes that option (`unmask` -> `--unmask`,
+  `only DB_*` -> `--only DB_*`); dashed options work as usual;
+* the first N bare words of commands whose leading arguments are free text (the key and value
+  of `set`, the query of `search`...) are always positional, so `set MODE force` stores "force";
+  after `--` every word is literal;
+* `diff a b` -> `--stage a,b`; `copy KEY TARGET` -> `--to TARGET`; `export FILE` -> `--file FILE`;
+* the shell's vault and stage are passed as the root options `--vault/--stage`, which the
+  command's own options override; `copy` gets `--from vault:stage` instead.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+import click
+
+ALIASES = {"g": "get", "s": "set", "d": "delete", "ls": "show", "l": "show", "u": "use", "ctx": "context",
+           "q": "exit", "quit": "exit", "?": "help", "cls": "clear"}
+BUILTINS = ("use", "stage", "vault", "context", "help", "history", "clear", "exit")
+
+# leading bare words that are always positional (free text such as keys, values, queries)
+LITERAL_LEADING = {"set": 2, "rename": 2, "get": 1, "delete": 1, "restore": 1, "history": 1, "rollback": 1,
+                   "rotate": 1, "search": 1, "template:validate": 1}
+# commands that must not receive the shell's stage/vault as defaults
+NO_CONTEXT = {"diff", "copy", "info", "verify", "iam", "init", "workspace", "vault:list", "vault:add",
+              "vault:edit", "vault:delete", "vault:default", "stage:add", "stage:remove", "env:add", "env:remove",
+              "server", "replicate"}
+WRITES = {"set", "delete", "restore", "rename", "rollback", "rotate", "copy", "import"}
+
+
+class ShellInputError(ValueError):
+    pass
+
+
+def split_line(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError as exc:
+        raise ShellInputError(f"cannot parse the line: {exc}") from None
+
+
+def resolve_alias(word: str) -> str:
+    return ALIASES.get(word, word)
+
+
+def _option_words(command: click.Command) -> dict[str, tuple[str, bool]]:
+    words: dict[str, tuple[str, bool]] = {}
+    for param in command.params:
+        if not isinstance(param, click.Option):
+            continue
+        for opt in param.opts:
+            if opt.startswith("--"):
+                words[opt[2:]] = (opt, bool(param.is_flag) or bool(param.count))
+    return words
+
+
+def translate(words: list[str], command: click.Command, name: str, vault: str | None, stage: str | None
+              ) -> list[str]:
+    """Map a shell line's words (after the command name) to keep CLI arguments."""
+    options = _option_words(command)
+    out: list[str] = []
+    positionals: list[str] = []
+    leading = LITERAL_LEADING.get(name, 0)
+    literal = False
+    given: set[str] = set()
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if literal:
+            positionals.append(word)
+        elif word == "--":
+            literal = True
+            if name == "run":
+                positionals.append("--")
+        elif len(positionals) < leading and not word.startswith("-"):
+            positionals.append(word)
+        elif word.startswith("-") and word != "-":
+            out.append(word)
+            opt = word.split("=", 1)[0]
+            given.add(opt)
+            takes_value = opt in {o for o, is_flag in options.values() if not is_flag}
+            if takes_value and "=" not in word and i < len(words):
+                out.append(words[i])
+                i += 1
+        elif word in options:
+            opt, is_flag = options[word]
+            given.add(opt)
+            out.append(opt)
+            if not is_flag:
+                if i >= len(words):
+                    raise ShellInputError(f"'{word}' needs a value")
+                out.append(words[i])
+                i += 1
+        else:
+            positionals.append(word)
+
+    if name == "diff" and positionals:
+        out += ["--stage", ",".join(positionals)]
+        positionals = []
+    elif name == "copy":
+        patterns = "--only" in given or "--except" in given
+        if patterns and positionals and "--to" not in given:
+            out += ["--to", positionals.pop(0)]
+        elif len(positionals) >= 2 and "--to" not in given:
+            out += ["--to", positionals.pop(1)]
+        if "--from" not in given and vault and stage:
+            out += ["--from", f"{vault}:{stage}"]
+    elif name == "export" and positionals and "--file" not in given and "--output" not in given:
+        out += ["--file", positionals.pop(0)]
+
+    root: list[str] = []
+    if name not in NO_CONTEXT:
+        if stage:
+            root += ["--stage", stage]
+        if vault:
+            root += ["--vault", vault]
+    if name == "run":
+        return [*root, name, *out, *positionals]
+    if any(p.startswith("-") for p in positionals):
+        return [*root, name, *out, "--", *positionals]
+    return [*root, name, *positionals, *out]
+
+
+def unique_prefix(word: str, choices: list[str], what: str) -> str:
+    if word in choices:
+        return word
+    matches = [c for c in choices if c.startswith(word)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ShellInputError(f"unknown {what} '{word}' (choices: {', '.join(choices)})")
+    raise ShellInputError(f"ambiguous {what} '{word}': {', '.join(matches)}")
+
+
+def redact_for_history(line: str) -> str | None:
+    """What the history file may keep of a line: never a value. `set K V` -> `set K`;
+    a search query (a value fragment) is replaced. None = do not record."""
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        return None
+    if not words:
+        return None
+    cmd = resolve_alias(words[0])
+    if cmd == "set":
+        return " ".join(shlex.quote(w) for w in words[:2])
+    if cmd == "search" and len(words) > 1:
+        return " ".join([words[0], "********", *[w for w in words[2:] if w.startswith("-") or w.isalpha()]])
+    if cmd == "rotate":
+        return " ".join(shlex.quote(w) for w in words)
+    return line.strip()
