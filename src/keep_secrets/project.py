@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .fsutil import atomic_write
 from .model import Conflict, NotFound, UsageError
@@ -29,11 +30,44 @@ GITIGNORE = "# Personal files (local vault data, workspace) are never committed\
 _VAULT_COMMON = ("slug", "driver", "name", "scope")
 
 
+REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+REGION_RULE = "an AWS region name such as us-east-1 or eu-central-1"
+
+
 class NotInitialised(UsageError):
     pass
 
 
+class InvalidField(UsageError):
+    """A settings/vault field failed validation; `field` lets the loader point at its line."""
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+
+
+def line_of(text: str | None, field_name: str) -> int | None:
+    """The line where `"field_name":` first appears in a JSON text (1-based), if any."""
+    if not text:
+        return None
+    match = re.search(r'"' + re.escape(field_name) + r'"\s*:', text)
+    if match is None:
+        return None
+    return text.count("\n", 0, match.start()) + 1
+
+
+def _located(source: str, exc: UsageError, text: str | None) -> UsageError:
+    line = line_of(text, exc.field) if isinstance(exc, InvalidField) else None
+    where = f"{source}: line {line}" if line else source
+    return UsageError(f"{where}: {exc.message}", hint=exc.hint)
+
+
 def _read_json(path: Path) -> dict[str, Any]:
+    return _read_json_text(path)[0]
+
+
+def _read_json_text(path: Path) -> tuple[dict[str, Any], str]:
+    """The parsed object and the raw text (kept so validation errors can name a line)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -49,7 +83,7 @@ def _read_json(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: line 1: expected a JSON object, found {type(data).__name__}")
-    return data
+    return data, text
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -66,47 +100,81 @@ class Settings:
     version: str = "1.0"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    KNOWN: ClassVar[tuple[str, ...]] = (
+        "app_name", "namespace", "stages", "envs", "default_vault", "template_path", "version",
+    )
+
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "settings.json") -> Settings:
-        extra = dict(data)
-        for known in ("app_name", "namespace", "stages", "envs", "default_vault", "template_path", "version"):
-            extra.pop(known, None)
-        stages = data.get("stages", data.get("envs"))
-        if "namespace" not in data:
-            raise UsageError(f"{source}: missing required setting 'namespace'")
-        if stages is None:
-            raise UsageError(f"{source}: missing required setting 'stages'")
-        settings = cls(
-            app_name=str(data.get("app_name") or data["namespace"]),
-            namespace=data["namespace"],
-            stages=stages,
-            default_vault=data.get("default_vault") or None,
-            template_path=data.get("template_path") or "env",
-            version=str(data.get("version") or "1.0"),
-            extra=extra,
-        )
-        settings.validate(source)
+    def from_dict(
+        cls, data: dict[str, Any], source: str = "settings.json", text: str | None = None
+    ) -> Settings:
+        """Build and validate; `text` (the file's JSON) lets errors name the offending line."""
+        extra = {k: v for k, v in data.items() if k not in cls.KNOWN}
+        # Keep's `envs` (and its older `stages`) are both accepted so existing projects open unchanged
+        stages_field = "stages" if "stages" in data else "envs"
+        stages = data.get(stages_field)
+        try:
+            if "namespace" not in data:
+                raise UsageError("missing required setting 'namespace'")
+            if stages is None:
+                raise UsageError("missing required setting 'stages'")
+            app_name = data.get("app_name")
+            if app_name is not None and not isinstance(app_name, str):
+                raise InvalidField("app_name", "app_name must be a string")
+            template_path = data.get("template_path")
+            if template_path is not None and not isinstance(template_path, str):
+                raise InvalidField("template_path", "template_path must be a string")
+            default_vault = data.get("default_vault")
+            if default_vault is not None and not isinstance(default_vault, str):
+                raise InvalidField("default_vault", "default_vault must be a string or null")
+            settings = cls(
+                app_name=app_name or str(data["namespace"]),
+                namespace=data["namespace"],
+                stages=stages,
+                default_vault=default_vault or None,
+                template_path=template_path or "env",
+                version=str(data.get("version") or "1.0"),
+                extra=extra,
+            )
+            settings._check(stages_field)
+        except UsageError as exc:
+            raise _located(source, exc, text) from None
         return settings
 
     def validate(self, source: str = "settings.json") -> None:
         try:
-            if not isinstance(self.namespace, str):
-                raise UsageError("namespace must be a string")
-            validate_namespace(self.namespace)
-            if not isinstance(self.stages, list) or not self.stages:
-                raise UsageError("at least one stage must be defined")
-            for stage in self.stages:
-                if not isinstance(stage, str):
-                    raise UsageError("stages must be strings")
-                validate_stage_name(stage)
-            if len(set(self.stages)) != len(self.stages):
-                raise UsageError("duplicate stages are not allowed")
-            if self.default_vault is not None:
-                validate_slug(self.default_vault)
-            if len(self.app_name) > 100 or not self.app_name.strip():
-                raise UsageError("app_name must be 1-100 characters")
+            self._check()
         except UsageError as exc:
-            raise UsageError(f"{source}: {exc.message}") from None
+            raise _located(source, exc, None) from None
+
+    def _check(self, stages_field: str = "stages") -> None:
+        if not isinstance(self.namespace, str):
+            raise InvalidField("namespace", "namespace must be a string")
+        try:
+            validate_namespace(self.namespace)
+        except UsageError as exc:
+            raise InvalidField("namespace", exc.message) from None
+        if not isinstance(self.stages, list) or not self.stages:
+            raise InvalidField(stages_field, f"{stages_field} must be a non-empty list of stage names")
+        for stage in self.stages:
+            if not isinstance(stage, str):
+                raise InvalidField(stages_field, f"{stages_field} must contain only strings")
+            try:
+                validate_stage_name(stage)
+            except UsageError as exc:
+                raise InvalidField(stages_field, exc.message) from None
+        if len(set(self.stages)) != len(self.stages):
+            dupes = sorted({s for s in self.stages if self.stages.count(s) > 1})
+            raise InvalidField(stages_field, f"duplicate stages are not allowed: {', '.join(dupes)}")
+        if self.default_vault is not None:
+            try:
+                validate_slug(self.default_vault)
+            except UsageError as exc:
+                raise InvalidField("default_vault", exc.message) from None
+        if len(self.app_name) > 100 or not self.app_name.strip():
+            raise InvalidField("app_name", "app_name must be 1-100 characters")
+        if not self.template_path.strip() or "\0" in self.template_path:
+            raise InvalidField("template_path", "template_path must be a non-empty directory path")
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -131,52 +199,91 @@ class VaultConfig:
     options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "vault") -> VaultConfig:
+    def from_dict(cls, data: dict[str, Any], source: str = "vault", text: str | None = None) -> VaultConfig:
         options = {k: v for k, v in data.items() if k not in _VAULT_COMMON}
-        for required in ("slug", "driver"):
-            if not data.get(required):
-                raise UsageError(f"{source}: missing required field '{required}'")
-        config = cls(
-            slug=str(data["slug"]),
-            driver=str(data["driver"]),
-            name=str(data.get("name") or data["slug"]),
-            scope=str(data.get("scope") or "").strip("/"),
-            options=options,
-        )
-        config.validate(source)
+        try:
+            for required in ("slug", "driver"):
+                if not data.get(required):
+                    raise UsageError(f"missing required field '{required}'")
+                if not isinstance(data[required], str):
+                    raise InvalidField(required, f"{required} must be a string")
+            for text_field in ("name", "scope"):
+                if data.get(text_field) is not None and not isinstance(data[text_field], str):
+                    raise InvalidField(text_field, f"{text_field} must be a string")
+            config = cls(
+                slug=data["slug"],
+                driver=data["driver"],
+                name=str(data.get("name") or data["slug"]),
+                scope=str(data.get("scope") or "").strip("/"),
+                options=options,
+            )
+            config._check()
+        except UsageError as exc:
+            raise _located(source, exc, text) from None
         return config
 
     def validate(self, source: str = "vault") -> None:
         try:
-            validate_slug(self.slug)
-            if self.driver not in DRIVERS:
-                raise UsageError(f"unknown driver '{self.driver}' (known: {', '.join(DRIVERS)})")
-            if self.scope and not all(
-                part and all(c.isalnum() or c in "_-" for c in part) for part in self.scope.split("/")
-            ):
-                raise UsageError(f"invalid scope '{self.scope}': use path segments of A-Z a-z 0-9 _ -")
-            opts = self.options
-            tier = opts.get("tier")
-            if tier is not None and tier not in SSM_TIERS:
-                raise UsageError(f"invalid tier '{tier}' (use {', '.join(SSM_TIERS)})")
-            window = opts.get("recovery_window_days")
-            if window is not None and (
-                not isinstance(window, int) or isinstance(window, bool) or not (window == 0 or 7 <= window <= 30)
-            ):
-                raise UsageError(f"invalid recovery_window_days '{window}' (use 7-30, or 0 to delete at once)")
-            replicas = opts.get("replica_regions")
-            if replicas is not None and (
-                not isinstance(replicas, list) or not all(isinstance(r, str) and r for r in replicas)
-            ):
-                raise UsageError("replica_regions must be a list of region names")
-            stage_tag = opts.get("stage_tag")
-            if stage_tag is not None and stage_tag not in ("Stage", "Env"):
-                raise UsageError(f"invalid stage_tag '{stage_tag}' (use Stage or Env)")
+            self._check()
         except UsageError as exc:
-            raise UsageError(f"{source}: {exc.message}") from None
+            raise _located(source, exc, None) from None
+
+    def _check(self) -> None:
+        try:
+            validate_slug(self.slug)
+        except UsageError as exc:
+            raise InvalidField("slug", exc.message) from None
+        if self.driver not in DRIVERS:
+            raise InvalidField("driver", f"unknown driver '{self.driver}' (known: {', '.join(DRIVERS)})")
+        if len(self.name) > 100 or not self.name.strip():
+            raise InvalidField("name", "name must be 1-100 characters")
+        if self.scope and not all(
+            part and all(c.isascii() and (c.isalnum() or c in "_-") for c in part)
+            for part in self.scope.split("/")
+        ):
+            raise InvalidField("scope", f"invalid scope '{self.scope}': use path segments of A-Z a-z 0-9 _ -")
+        opts = self.options
+        for text_option in ("region", "key", "endpoint_url", "profile", "path"):
+            value = opts.get(text_option)
+            if value is not None and not isinstance(value, str):
+                raise InvalidField(text_option, f"{text_option} must be a string")
+        region = opts.get("region")
+        if region and not REGION_RE.fullmatch(region):
+            raise InvalidField("region", f"invalid region '{region}': use {REGION_RULE}")
+        key = opts.get("key")
+        if key and (len(key) > 2048 or any(c.isspace() for c in key)):
+            raise InvalidField("key", f"invalid KMS key '{key}': use a key id, ARN or alias/NAME")
+        endpoint = opts.get("endpoint_url")
+        if endpoint and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", endpoint):
+            raise InvalidField("endpoint_url", f"invalid endpoint_url '{endpoint}': use http(s)://host[:port]")
+        profile = opts.get("profile")
+        if profile is not None and (not profile.strip() or any(c.isspace() for c in profile)):
+            raise InvalidField("profile", f"invalid profile '{profile}': use an AWS profile name")
+        tier = opts.get("tier")
+        if tier is not None and tier not in SSM_TIERS:
+            raise InvalidField("tier", f"invalid tier '{tier}' (use {', '.join(SSM_TIERS)})")
+        window = opts.get("recovery_window_days")
+        if window is not None and (
+            not isinstance(window, int) or isinstance(window, bool) or not (window == 0 or 7 <= window <= 30)
+        ):
+            raise InvalidField(
+                "recovery_window_days",
+                f"invalid recovery_window_days '{window}' (use 7-30, or 0 to delete at once)",
+            )
+        replicas = opts.get("replica_regions")
+        if replicas is not None and (
+            not isinstance(replicas, list)
+            or not all(isinstance(r, str) and REGION_RE.fullmatch(r) for r in replicas)
+        ):
+            raise InvalidField("replica_regions", f"replica_regions must be a list of {REGION_RULE}")
+        stage_tag = opts.get("stage_tag")
+        if stage_tag is not None and stage_tag not in ("Stage", "Env"):
+            raise InvalidField("stage_tag", f"invalid stage_tag '{stage_tag}' (use Stage or Env)")
 
     def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"slug": self.slug, "driver": self.driver, "name": self.name, "scope": self.scope}
+        data: dict[str, Any] = {
+            "slug": self.slug, "driver": self.driver, "name": self.name, "scope": self.scope,
+        }
         data.update(self.options)
         return data
 
@@ -192,11 +299,20 @@ class Workspace:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Workspace:
-        extra = {k: v for k, v in data.items() if k not in ("vaults", "stages", "active_vaults", "active_envs")}
-        vaults = data.get("vaults", data.get("active_vaults")) or []
-        stages = data.get("stages", data.get("active_envs")) or []
-        return cls([str(v) for v in vaults], [str(s) for s in stages], extra)
+    def from_dict(
+        cls, data: dict[str, Any], source: str = "workspace.json", text: str | None = None
+    ) -> Workspace:
+        known = ("vaults", "stages", "active_vaults", "active_envs")
+        extra = {k: v for k, v in data.items() if k not in known}
+        lists: list[list[str]] = []
+        # Keep writes active_vaults/active_envs; both spellings are read
+        for name, legacy in (("vaults", "active_vaults"), ("stages", "active_envs")):
+            used = name if name in data else legacy
+            value = data.get(used) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _located(source, InvalidField(used, f"{used} must be a list of names"), text)
+            lists.append(list(value))
+        return cls(lists[0], lists[1], extra)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"vaults": self.vaults, "stages": self.stages}
@@ -263,12 +379,14 @@ class Project:
         settings_path = root / KEEP_DIR / "settings.json"
         if not settings_path.exists():
             raise NotInitialised(f"{settings_path} is missing", hint="run `keep init`")
-        settings = Settings.from_dict(_read_json(settings_path), str(settings_path))
+        data, text = _read_json_text(settings_path)
+        settings = Settings.from_dict(data, str(settings_path), text)
         vaults = cls._load_vaults(root)
         workspace = Workspace()
         ws_path = root / KEEP_DIR / "local" / "workspace.json"
         if ws_path.exists():
-            workspace = Workspace.from_dict(_read_json(ws_path))
+            ws_data, ws_text = _read_json_text(ws_path)
+            workspace = Workspace.from_dict(ws_data, str(ws_path), ws_text)
         return cls(root, settings, vaults, workspace)
 
     @staticmethod
@@ -277,11 +395,15 @@ class Project:
         directory = root / KEEP_DIR / "vaults"
         if directory.is_dir():
             for path in sorted(directory.glob("*.json")):
-                data = _read_json(path)
+                data, text = _read_json_text(path)
                 data.setdefault("slug", path.stem)
-                config = VaultConfig.from_dict(data, str(path))
+                config = VaultConfig.from_dict(data, str(path), text)
                 if config.slug != path.stem:
-                    raise UsageError(f"{path}: slug '{config.slug}' does not match the file name")
+                    raise _located(
+                        str(path),
+                        InvalidField("slug", f"slug '{config.slug}' does not match the file name"),
+                        text,
+                    )
                 vaults[config.slug] = config
         return vaults
 
@@ -355,7 +477,9 @@ class Project:
 
     def remove_stage(self, name: str) -> None:
         if name in SYSTEM_STAGES:
-            raise UsageError(f"Stage '{name}' is a system stage and cannot be removed ({', '.join(SYSTEM_STAGES)})")
+            raise UsageError(
+                f"Stage '{name}' is a system stage and cannot be removed ({', '.join(SYSTEM_STAGES)})"
+            )
         if name not in self.settings.stages:
             raise NotFound(f"Stage '{name}' is not configured; stages: {', '.join(self.settings.stages)}")
         self.settings.stages.remove(name)

@@ -1,0 +1,565 @@
+"""Project management commands: init, info, vault:*, stage:* (env:* aliases), workspace.
+
+They parse options, ask on a terminal for what is missing, and call services/setup.py, which
+validates everything before writing anything. All human output goes to stderr; `info`,
+`vault:list` and a bare `workspace`/`vault:default` print their data on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..model import Conflict, KeepError, UsageError
+from ..names import validate_namespace, validate_slug, validate_stage_name
+from ..project import DRIVERS, SSM_TIERS
+from ..services import setup
+from .context import Ctx, keep_command
+
+FORMATS = click.Choice(["table", "json"])
+
+
+def _ask_valid(ctx: Ctx, label: str, default: str | None, check: Callable[[str], Any]) -> str:
+    """Ask until the answer passes `check` (a terminal user gets another try, not an exit)."""
+    while True:
+        answer = ctx.ask(label, default=default).strip()
+        try:
+            check(answer)
+        except UsageError as exc:
+            ctx.warn(exc.one_line())
+            continue
+        return answer
+
+
+# -- init -------------------------------------------------------------------------------------
+
+@keep_command("init")
+@click.option("--name", help="Application name (default: from pyproject/package.json, else the directory).")
+@click.option("--namespace", help="Secret prefix, A-Z a-z 0-9 _ - (default: the name, slugified).")
+@click.option("--stages", help="Comma-separated stages (default: local,staging,production).")
+@click.option("--path", "target", help="Directory to initialise (default: this project's root, else here).")
+def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | None, target: str | None) -> None:
+    """Create or repair .keep/ (re-running keeps existing values; corrupt files are replaced)."""
+    # every flag is checked before any prompt or write
+    if name is not None:
+        setup.validate_app_name(name)
+    if namespace is not None:
+        validate_namespace(namespace)
+    stage_list = setup.parse_stages(stages) if stages is not None else None
+    root, created = setup.init_root(target)
+    existing = setup.read_existing(root)
+    old_name, old_namespace, old_stages = setup.existing_values(existing)
+
+    if ctx.interactive:
+        ctx.msg("keep configuration" + ("" if created else f" (updating {root})"), fg="cyan")
+        if name is None:
+            name = _ask_valid(
+                ctx, "Application name", old_name or setup.detect_app_name(root), setup.validate_app_name
+            )
+        if namespace is None:
+            namespace = _ask_valid(
+                ctx, "Namespace (prefix of every secret)", old_namespace or setup.slugify(name), validate_namespace
+            )
+        if stage_list is None:
+            answer = _ask_valid(
+                ctx,
+                "Stages (comma-separated)",
+                ",".join(old_stages or setup.DEFAULT_STAGES),
+                setup.parse_stages,
+            )
+            stage_list = setup.parse_stages(answer)
+    final_name = name or old_name or setup.detect_app_name(root)
+    final_namespace = namespace or old_namespace or setup.slugify(final_name)
+    final_stages = stage_list or old_stages or list(setup.DEFAULT_STAGES)
+
+    result = setup.init_project(existing, final_name, final_namespace, final_stages, created=created)
+    for repair in result.repairs:
+        ctx.warn(f"repaired {repair}")
+    if result.backup_dir is not None:
+        ctx.msg(f"The replaced files were moved to {result.backup_dir}")
+    verb = "Initialised" if result.created else "Updated"
+    ctx.success(f"{verb} keep project in {result.root / '.keep'}")
+    ctx.msg(f"  app name:  {result.settings.app_name}")
+    ctx.msg(f"  namespace: {result.settings.namespace}")
+    ctx.msg(f"  stages:    {', '.join(result.settings.stages)}")
+    ctx.msg(f"  default vault: {result.settings.default_vault}")
+    if result.added_local_vault:
+        ctx.msg("Added the embedded encrypted vault 'local' (driver local) as the default vault.")
+    if result.created:
+        ctx.msg("Next: `keep set MY_SECRET` to store a secret; `keep vault:add` to add an AWS vault.")
+
+
+# -- vaults -----------------------------------------------------------------------------------
+
+def _vault_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--slug", help="Vault slug (used in template placeholders)."),
+        click.option("--name", help="Friendly name."),
+        click.option("--region", help="AWS region (AWS drivers)."),
+        click.option("--key", help="KMS key id, ARN or alias (AWS drivers; empty = AWS managed key)."),
+        click.option("--scope", help="Extra path segment after the namespace (AWS drivers)."),
+        click.option("--tier", help="SSM parameter tier: Standard, Advanced or Intelligent-Tiering."),
+        click.option("--replica-regions", help="Comma-separated replica regions (secretsmanager)."),
+        click.option("--recovery-window-days", type=int, help="Days a deleted secret stays restorable, 7-30 or 0."),
+        click.option("--stage-tag", type=click.Choice(["Stage", "Env"]), help="Stage tag key (secretsmanager)."),
+        click.option("--endpoint-url", help="Custom AWS endpoint (LocalStack, moto)."),
+        click.option("--profile", help="AWS profile for this vault."),
+        click.option("--path", "db_path", help="Database file of a local vault (default .keep/local/<slug>.db)."),
+        click.option("--default", "make_default", is_flag=True, help="Make this the default vault."),
+        click.option("--no-verify", is_flag=True, help="Skip the permission probe."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _flag_options(
+    region: str | None,
+    key: str | None,
+    scope: str | None,
+    tier: str | None,
+    replica_regions: str | None,
+    recovery_window_days: int | None,
+    stage_tag: str | None,
+    endpoint_url: str | None,
+    profile: str | None,
+    db_path: str | None,
+) -> dict[str, Any]:
+    """Flags given on the command line, as vault options (None = not given, "" = clear)."""
+    given: dict[str, Any] = {
+        "region": region,
+        "key": key,
+        "scope": scope,
+        "tier": tier,
+        "replica_regions": None if replica_regions is None else setup.parse_replica_regions(replica_regions),
+        "recovery_window_days": recovery_window_days,
+        "stage_tag": stage_tag,
+        "endpoint_url": endpoint_url,
+        "profile": profile,
+        "path": db_path,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _prompt_driver_options(ctx: Ctx, driver: str, options: dict[str, Any], current: dict[str, Any]) -> None:
+    """Ask, in the seed's order, for the driver fields not given as flags. `current` holds the
+    defaults (the vault's values when editing); answering `-` clears an optional field."""
+
+    def ask(option: str, label: str, default: str | None, check: Callable[[str], Any] | None = None) -> None:
+        if option in options:
+            return
+        while True:
+            answer = ctx.ask(label, default=default if default else "").strip()
+            if answer == "-":
+                options[option] = ""
+                return
+            try:
+                if check is not None and answer:
+                    check(answer)
+            except UsageError as exc:
+                ctx.warn(exc.one_line())
+                continue
+            options[option] = answer
+            return
+
+    if driver not in setup.AWS_DRIVERS:
+        return
+    ask("region", "AWS Region", str(current.get("region") or setup.default_region()), setup.validate_region)
+    managed = "alias/aws/ssm" if driver == "ssm" else "alias/aws/secretsmanager"
+    ask("key", f"KMS Key ID (optional; empty = AWS managed {managed})", current.get("key"))
+    ask("scope", "Scope (optional extra path segment)", current.get("scope"))
+    if driver == "ssm":
+        ask("tier", f"Tier ({', '.join(SSM_TIERS)})", current.get("tier") or "Standard", setup.validate_tier)
+    if driver == "secretsmanager" and "replica_regions" not in options:
+        default = ",".join(current.get("replica_regions") or [])
+        answer = _ask_valid(
+            ctx, "Replica regions (optional, comma-separated)", default, setup.parse_replica_regions
+        )
+        options["replica_regions"] = setup.parse_replica_regions(answer)
+
+
+def _probe(ctx: Ctx, slug: str) -> None:
+    """Run the permission probe on the visible stages. A failing probe never undoes the vault
+    change: it prints what is missing, and the command still exits 0."""
+    try:
+        from ..services import verify
+    except ImportError:
+        ctx.warn("the permission probe is not available in this build; run `keep verify` later")
+        return
+    project = ctx.project
+    results: list[Any] = []
+    ctx.msg(f"Checking permissions of vault '{slug}' on stages {', '.join(project.visible_stages())}...")
+    try:
+        vault = ctx.vault(slug)
+        for stage in project.visible_stages():
+            results.append(verify.probe(vault, stage))
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # the vault is saved; a probe crash must not turn into a failure
+        message = exc.one_line() if isinstance(exc, KeepError) else f"{type(exc).__name__}: {exc}"
+        ctx.warn(f"permission probe failed: {message}")
+        ctx.warn(f"vault '{slug}' was saved; fix access, then run `keep verify --vault {slug}`")
+        return
+    if results:
+        click.echo(verify.render_matrix(results), err=True)
+    missing = any(value is False for result in results for value in result.results.values())
+    if missing:
+        ctx.warn(
+            f"vault '{slug}' was saved, but some permissions are missing; "
+            f"`keep iam --vault {slug}` prints the policy, `keep verify --vault {slug}` re-checks"
+        )
+
+
+@keep_command("vault:add")
+@click.option("--driver", help="local, ssm or secretsmanager.")
+@_vault_options
+def vault_add_cmd(
+    ctx: Ctx,
+    driver: str | None,
+    slug: str | None,
+    name: str | None,
+    no_verify: bool,
+    make_default: bool,
+    **flags: Any,
+) -> None:
+    """Add a vault (asks Driver, Slug, Friendly Name, AWS Region, KMS Key ID on a terminal).
+
+    After saving it probes list/read/write/delete/history on each stage (unless --no-verify);
+    missing permissions are reported as warnings and the vault stays added (exit 0).
+    """
+    project = ctx.project
+    taken = set(project.vaults)
+    options = _flag_options(**flags)
+    # flags are validated before anything is asked
+    if driver is not None:
+        setup.validate_driver(driver)
+    if slug is not None:
+        validate_slug(slug)
+        if slug in taken:
+            raise Conflict(f"A vault with slug '{slug}' already exists")
+
+    if driver is None:
+        if not ctx.interactive:
+            raise UsageError(f"--driver is required (choices: {', '.join(DRIVERS)})")
+        for known in DRIVERS:
+            ctx.msg(f"  {known:<15} {setup.DRIVER_LABELS[known]}")
+        driver = ctx.select("Driver", list(DRIVERS), default="local")
+    if slug is None:
+        default_slug = setup.free_slug(driver, taken)
+
+        def check_slug(answer: str) -> None:
+            validate_slug(answer)
+            if answer in taken:
+                raise UsageError(f"A vault with slug '{answer}' already exists")
+
+        slug = _ask_valid(ctx, "Slug", default_slug, check_slug) if ctx.interactive else default_slug
+    if name is None:
+        label = setup.DRIVER_LABELS[driver]
+        name = _ask_valid(ctx, "Friendly Name", label, _check_name) if ctx.interactive else label
+    if ctx.interactive:
+        _prompt_driver_options(ctx, driver, options, {})
+    elif driver in setup.AWS_DRIVERS and "region" not in options:
+        options["region"] = setup.default_region()
+
+    config = setup.build_vault(driver, slug, name, options)
+    became_default = setup.add_vault(project, config, make_default)
+    ctx.success(f"Vault '{config.slug}' ({setup.DRIVER_LABELS[driver]}) added: {project.vault_path(config.slug)}")
+    if became_default:
+        ctx.msg(f"'{config.slug}' is now the default vault.")
+    if not no_verify:
+        _probe(ctx, config.slug)
+
+
+def _check_name(name: str) -> None:
+    if not name.strip() or len(name) > 100:
+        raise UsageError("The friendly name must be 1-100 characters")
+
+
+def _vault_slug(ctx: Ctx, slug: str | None, question: str) -> str:
+    """The vault argument, else --vault, else a select on a terminal, else exit 2."""
+    project = ctx.project
+    chosen = slug or ctx.vault_option
+    if chosen:
+        project.check_vault(chosen)
+        return chosen
+    if not project.vaults:
+        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+    if not ctx.interactive:
+        raise UsageError(f"Which vault? Pass its slug (configured vaults: {', '.join(sorted(project.vaults))})")
+    return ctx.select(question, sorted(project.vaults), default=project.settings.default_vault)
+
+
+@keep_command("vault:edit")
+@click.argument("vault_slug", required=False, metavar="[SLUG]")
+@click.option("--driver", help="Must match the vault's driver (drivers cannot change).")
+@_vault_options
+def vault_edit_cmd(
+    ctx: Ctx,
+    vault_slug: str | None,
+    driver: str | None,
+    slug: str | None,
+    name: str | None,
+    no_verify: bool,
+    make_default: bool,
+    **flags: Any,
+) -> None:
+    """Edit a vault's configuration (--slug renames it). Remote secrets are never touched.
+    An empty flag value (--key "") clears that field; on a terminal, answer `-` to clear."""
+    project = ctx.project
+    old_slug = _vault_slug(ctx, vault_slug, "Vault to edit")
+    old = project.vaults[old_slug]
+    if driver is not None and driver != old.driver:
+        setup.validate_driver(driver)
+        raise UsageError(f"The driver of vault '{old_slug}' is {old.driver} and cannot change; add a new vault")
+    options = _flag_options(**flags)
+    if slug is not None:
+        validate_slug(slug)
+        if slug != old_slug and slug in project.vaults:
+            raise Conflict(f"A vault with slug '{slug}' already exists")
+    current = dict(old.options)
+    current["scope"] = old.scope
+
+    if ctx.interactive:
+        ctx.msg(f"Editing vault {old.name} ({old_slug}, driver {old.driver})")
+        if slug is None:
+
+            def check_slug(answer: str) -> None:
+                validate_slug(answer)
+                if answer != old_slug and answer in project.vaults:
+                    raise UsageError(f"A vault with slug '{answer}' already exists")
+
+            slug = _ask_valid(ctx, "Slug", old_slug, check_slug)
+        if name is None:
+            name = _ask_valid(ctx, "Friendly Name", old.name, _check_name)
+        _prompt_driver_options(ctx, old.driver, options, current)
+
+    merged = dict(current)
+    merged.update(options)
+    config = setup.build_vault(old.driver, slug or old_slug, name or old.name, merged)
+    if config.to_dict() == old.to_dict() and not (make_default and project.settings.default_vault != old_slug):
+        ctx.msg(f"Vault '{old_slug}' unchanged.")
+        return
+    notes = setup.update_vault(project, old_slug, config, make_default)
+    for note in notes:
+        ctx.msg(note)
+    if config.slug != old_slug:
+        ctx.success(f"Vault '{old_slug}' renamed to '{config.slug}' and updated")
+    else:
+        ctx.success(f"Vault '{config.slug}' configuration updated")
+    connection = ("region", "key", "endpoint_url", "profile", "scope")
+    changed = any(merged.get(k) != current.get(k) for k in connection) or config.slug != old_slug
+    if not no_verify and changed and config.driver in setup.AWS_DRIVERS:
+        ctx.set_project(project)
+        _probe(ctx, config.slug)
+
+
+@keep_command("vault:list")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Include vaults hidden by your workspace.")
+def vault_list_cmd(ctx: Ctx, fmt: str, show_all: bool) -> None:
+    """List the configured vaults (the default one marked)."""
+    project = ctx.project
+    slugs = sorted(project.vaults) if show_all else project.visible_vaults()
+    default = project.settings.default_vault
+    if fmt == "json":
+        rows = []
+        for slug in slugs:
+            config = project.vaults[slug]
+            rows.append({**config.to_dict(), "default": slug == default})
+        ctx.out(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not slugs:
+        ctx.msg("No vaults are configured yet. Add your first vault with: keep vault:add")
+        return
+    from ..formats.table import render_table
+
+    table = [
+        (slug, project.vaults[slug].name, project.vaults[slug].driver, "✓" if slug == default else "")
+        for slug in slugs
+    ]
+    ctx.out(render_table(["Slug", "Name", "Driver", "Default"], table))
+    hidden = len(project.vaults) - len(slugs)
+    if hidden:
+        ctx.msg(f"{hidden} vault(s) hidden by your workspace (`keep vault:list --all` shows them)")
+
+
+@keep_command("vault:delete")
+@click.argument("vault_slug", required=False, metavar="[SLUG]")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+def vault_delete_cmd(ctx: Ctx, vault_slug: str | None, force: bool) -> None:
+    """Remove a vault's configuration file. Remote secrets and local data are not touched."""
+    project = ctx.project
+    slug = _vault_slug(ctx, vault_slug, "Vault to delete")
+    config = project.vaults[slug]
+    setup.check_vault_deletable(project, slug)
+    ctx.msg(f"Vault to be deleted: {slug} ({config.name}, driver {config.driver})")
+    if not force and not ctx.confirm(
+        f"Delete the configuration of vault '{slug}'? Secrets stored in it are not deleted", default=False
+    ):
+        ctx.msg("Vault deletion cancelled.")
+        return
+    setup.delete_vault(project, slug)
+    ctx.success(f"Vault '{slug}' configuration deleted ({project.vault_path(slug)})")
+    if config.driver == "local":
+        data = setup.local_db_path(project, config)
+        if data.exists():
+            ctx.msg(f"Its data file {data} was kept; delete it yourself to destroy those secrets.")
+
+
+@keep_command("vault:default")
+@click.argument("vault_slug", required=False, metavar="[SLUG]")
+def vault_default_cmd(ctx: Ctx, vault_slug: str | None) -> None:
+    """Set the default vault; without SLUG (and no terminal) print the current one."""
+    project = ctx.project
+    if vault_slug is None and not ctx.vault_option and not ctx.interactive:
+        ctx.out(project.settings.default_vault or "")
+        return
+    slug = _vault_slug(ctx, vault_slug, "Default vault")
+    if setup.set_default_vault(project, slug):
+        ctx.success(f"'{slug}' is now the default vault")
+    else:
+        ctx.msg(f"'{slug}' already is the default vault.")
+
+
+# -- stages -----------------------------------------------------------------------------------
+
+@keep_command("stage:add")
+@click.argument("name", required=False)
+def stage_add_cmd(ctx: Ctx, name: str | None) -> None:
+    """Add a stage (alias env:add)."""
+    project = ctx.project
+    if name is None:
+        if not ctx.interactive:
+            raise UsageError("The stage name is required: keep stage:add NAME")
+
+        def check(answer: str) -> None:
+            validate_stage_name(answer)
+            if answer in project.settings.stages:
+                raise UsageError(f"Stage '{answer}' already exists")
+
+        name = _ask_valid(ctx, "New stage name", None, check)
+    setup.add_stage(project, name)
+    ctx.success(f"Stage '{name}' added; stages: {', '.join(project.settings.stages)}")
+    ctx.msg(f"Use it with --stage={name}; `keep verify --stage {name}` checks vault access.")
+
+
+@keep_command("stage:remove")
+@click.argument("name", required=False)
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+def stage_remove_cmd(ctx: Ctx, name: str | None, force: bool) -> None:
+    """Remove a stage (alias env:remove). local, staging and production are protected.
+    Secrets stored under the stage are not deleted."""
+    project = ctx.project
+    if name is None:
+        removable = setup.custom_stages(project)
+        if not removable:
+            ctx.msg("No custom stages to remove (local, staging and production cannot be removed).")
+            return
+        if not ctx.interactive:
+            raise UsageError(f"The stage name is required (removable stages: {', '.join(removable)})")
+        name = ctx.select("Stage to remove", removable)
+    setup.check_removable_stage(project, name)
+    if not force and not ctx.confirm(
+        f"Remove stage '{name}'? Secrets stored under it are not deleted", default=False
+    ):
+        ctx.msg("Stage removal cancelled.")
+        return
+    setup.remove_stage(project, name)
+    ctx.success(f"Stage '{name}' removed; stages: {', '.join(project.settings.stages)}")
+
+
+# -- workspace --------------------------------------------------------------------------------
+
+@keep_command("workspace")
+@click.option("--vaults", "vault_list", help="Comma-separated vaults to show (`*` = all).")
+@click.option("--stages", "stage_list", help="Comma-separated stages to show (`*` = all).")
+@click.option("--reset", is_flag=True, help="Show every vault and stage again.")
+def workspace_cmd(ctx: Ctx, vault_list: str | None, stage_list: str | None, reset: bool) -> None:
+    """Choose which vaults and stages you see (personal: .keep/local/workspace.json).
+    Without options and without a terminal, print the current workspace."""
+    project = ctx.project
+    if reset and (vault_list is not None or stage_list is not None):
+        raise UsageError("--reset cannot be combined with --vaults/--stages")
+    if not project.vaults:
+        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+    all_vaults = sorted(project.vaults)
+    if reset:
+        setup.reset_workspace(project)
+        ctx.success("Workspace reset: every vault and stage is shown")
+        return
+    vaults = setup.parse_choice_list(vault_list, all_vaults, "vaults") if vault_list is not None else None
+    stages = (
+        setup.parse_choice_list(stage_list, project.stages, "stages") if stage_list is not None else None
+    )
+    if vaults is None and stages is None:
+        if not ctx.interactive:
+            ctx.out(f"vaults: {', '.join(project.visible_vaults())}")
+            ctx.out(f"stages: {', '.join(project.visible_stages())}")
+            return
+        answer = _ask_valid(
+            ctx,
+            f"Vaults to show ({', '.join(all_vaults)}; * = all)",
+            ",".join(project.visible_vaults()),
+            lambda text: setup.parse_choice_list(text, all_vaults, "vaults"),
+        )
+        vaults = setup.parse_choice_list(answer, all_vaults, "vaults")
+        answer = _ask_valid(
+            ctx,
+            f"Stages to show ({', '.join(project.stages)}; * = all)",
+            ",".join(project.visible_stages()),
+            lambda text: setup.parse_choice_list(text, project.stages, "stages"),
+        )
+        stages = setup.parse_choice_list(answer, project.stages, "stages")
+    setup.save_workspace(project, vaults, stages)
+    ctx.success("Workspace saved")
+    ctx.msg(f"  vaults: {', '.join(project.visible_vaults())}")
+    ctx.msg(f"  stages: {', '.join(project.visible_stages())}")
+
+
+# -- info -------------------------------------------------------------------------------------
+
+@keep_command("info")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def info_cmd(ctx: Ctx, fmt: str) -> None:
+    """Version, paths, settings, vaults, stages and your workspace."""
+    info = setup.project_info(ctx.project)
+    if fmt == "json":
+        ctx.out(json.dumps(info, indent=2, ensure_ascii=False))
+        return
+    from ..formats.table import render_table
+
+    settings = info["settings"]
+    paths = info["paths"]
+    rows: list[tuple[str, object]] = [
+        ("Version", info["version"]),
+        ("Python", info["python"]),
+        ("Project root", info["root"]),
+        ("Settings file", paths["settings"]),
+        ("Vault configs", paths["vaults"]),
+        ("Workspace file", paths["workspace"]),
+        ("Templates", paths["templates"]),
+        ("Local vault keys", paths["local_keys"]),
+        ("App name", settings["app_name"]),
+        ("Namespace", settings["namespace"]),
+        ("Stages", ", ".join(settings["stages"])),
+        ("Default vault", settings["default_vault"] or "none"),
+    ]
+    workspace = info["workspace"]
+    if workspace["restricted"]:
+        rows.append(("Workspace", f"vaults {', '.join(workspace['vaults'])}; stages {', '.join(workspace['stages'])}"))
+    else:
+        rows.append(("Workspace", "all vaults and stages"))
+    ctx.out(render_table(["Property", "Value"], rows, max_cell=200))
+    ctx.out()
+    if not info["vaults"]:
+        ctx.out("No vaults configured (add one with `keep vault:add`)")
+        return
+    vault_rows = []
+    for vault in info["vaults"]:
+        where = vault.get("path") or vault["options"].get("region") or ""
+        slug = vault["slug"] + (" (default)" if vault["default"] else "")
+        vault_rows.append((slug, vault["name"], vault["driver"], where))
+    ctx.out(render_table(["Vault", "Name", "Driver", "Location"], vault_rows, max_cell=200))

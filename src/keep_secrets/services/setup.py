@@ -1,0 +1,642 @@
+"""Project set-up operations behind `init`, `vault:*`, `stage:*`, `workspace` and `info`.
+
+Every operation validates everything it will write *before* writing anything, so a rejected
+input leaves `.keep/` exactly as it was. `init` reads the existing files leniently: whatever
+is corrupt is reported, backed up under `.keep/local/repaired/` and replaced, so `init` can
+repair a project that every other command refuses to open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..fsutil import atomic_write
+from ..model import Conflict, NotFound, UsageError
+from ..names import split_list, validate_namespace, validate_slug, validate_stage_name
+from ..project import (
+    DRIVERS,
+    GITIGNORE,
+    KEEP_DIR,
+    REGION_RE,
+    REGION_RULE,
+    SSM_TIERS,
+    SYSTEM_STAGES,
+    Project,
+    Settings,
+    VaultConfig,
+    Workspace,
+    find_root,
+)
+
+DEFAULT_STAGES = ("local", "staging", "production")
+DRIVER_LABELS: dict[str, str] = {
+    "local": "Local encrypted vault",
+    "ssm": "AWS SSM Parameter Store",
+    "secretsmanager": "AWS Secrets Manager",
+}
+AWS_DRIVERS = ("ssm", "secretsmanager")
+DEFAULT_REGION = "us-east-1"
+
+# which vault option belongs to which drivers; anything else given for a driver is an error
+OPTION_DRIVERS: dict[str, tuple[str, ...]] = {
+    "path": ("local",),
+    "scope": AWS_DRIVERS,
+    "region": AWS_DRIVERS,
+    "key": AWS_DRIVERS,
+    "endpoint_url": AWS_DRIVERS,
+    "profile": AWS_DRIVERS,
+    "tier": ("ssm",),
+    "replica_regions": ("secretsmanager",),
+    "recovery_window_days": ("secretsmanager",),
+    "stage_tag": ("secretsmanager",),
+}
+OPTION_FLAGS: dict[str, str] = {
+    "path": "--path",
+    "scope": "--scope",
+    "region": "--region",
+    "key": "--key",
+    "endpoint_url": "--endpoint-url",
+    "profile": "--profile",
+    "tier": "--tier",
+    "replica_regions": "--replica-regions",
+    "recovery_window_days": "--recovery-window-days",
+    "stage_tag": "--stage-tag",
+}
+
+
+# -- names ------------------------------------------------------------------------------------
+
+def slugify(name: str) -> str:
+    """A namespace from an app name: lower case, runs of other characters become `-`."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:100].strip("-")
+    return slug or "app"
+
+
+def detect_app_name(root: Path) -> str:
+    """The project's own name where a manifest declares one, else the directory name."""
+    try:
+        import tomllib
+
+        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+        name = data.get("project", {}).get("name")
+        if isinstance(name, str) and name.strip():
+            return name.strip()[:100]
+    except (OSError, ValueError, AttributeError):
+        pass
+    for manifest in ("package.json", "composer.json"):
+        try:
+            data = json.loads((root / manifest).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        name = data.get("name") if isinstance(data, dict) else None
+        if isinstance(name, str) and name.strip():
+            return name.strip().rsplit("/", 1)[-1][:100]
+    return root.name[:100] or "app"
+
+
+def parse_stages(text: str) -> list[str]:
+    """`a,b,c` -> validated, duplicate-free stage names (exit 2 otherwise)."""
+    stages = split_list(text)
+    if not stages:
+        raise UsageError("At least one stage is required (e.g. --stages=local,staging,production)")
+    for stage in stages:
+        validate_stage_name(stage)
+    dupes = sorted({s for s in stages if stages.count(s) > 1})
+    if dupes:
+        raise UsageError(f"Duplicate stage(s) in the list: {', '.join(dupes)}")
+    return stages
+
+
+def validate_app_name(name: str) -> str:
+    if not name.strip() or len(name) > 100 or any(ord(c) < 32 for c in name):
+        raise UsageError(f"Invalid app name {name[:60]!r}: use 1-100 printable characters")
+    return name
+
+
+# -- init: lenient reading and repair ---------------------------------------------------------
+
+@dataclass
+class Existing:
+    """What `init` found in `.keep/`, read leniently. `repairs` lists what will be replaced."""
+
+    root: Path
+    settings: dict[str, Any] | None = None
+    vaults: dict[str, VaultConfig] = field(default_factory=dict)
+    workspace: Workspace = field(default_factory=Workspace)
+    repairs: list[str] = field(default_factory=list)
+    # corrupt files to move aside (source, reason) and vault files to rewrite in clean form
+    backups: list[Path] = field(default_factory=list)
+    rewrite_vaults: set[str] = field(default_factory=set)
+    rewrite_workspace: bool = False
+
+
+def _load_json_lenient(path: Path, existing: Existing) -> dict[str, Any] | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        existing.repairs.append(f"{path}: unreadable ({exc}); replaced")
+        existing.backups.append(path)
+        return None
+    except json.JSONDecodeError as exc:
+        existing.repairs.append(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg}); replaced")
+        existing.backups.append(path)
+        return None
+    if not isinstance(data, dict):
+        existing.repairs.append(f"{path}: not a JSON object; replaced")
+        existing.backups.append(path)
+        return None
+    return data
+
+
+def read_existing(root: Path) -> Existing:
+    existing = Existing(root)
+    keep_dir = root / KEEP_DIR
+    settings_path = keep_dir / "settings.json"
+    if settings_path.exists():
+        existing.settings = _load_json_lenient(settings_path, existing)
+    vault_dir = keep_dir / "vaults"
+    if vault_dir.is_dir():
+        for path in sorted(vault_dir.glob("*.json")):
+            data = _load_json_lenient(path, existing)
+            if data is None:
+                continue
+            config = _repair_vault(path, data, existing)
+            if config is not None:
+                existing.vaults[config.slug] = config
+    ws_path = keep_dir / "local" / "workspace.json"
+    if ws_path.exists():
+        data = _load_json_lenient(ws_path, existing)
+        if data is None:
+            existing.rewrite_workspace = True
+        else:
+            try:
+                existing.workspace = Workspace.from_dict(data, str(ws_path))
+            except UsageError as exc:
+                existing.repairs.append(f"{exc.message}; workspace reset to all vaults and stages")
+                existing.backups.append(ws_path)
+                existing.rewrite_workspace = True
+    return existing
+
+
+def _repair_vault(path: Path, data: dict[str, Any], existing: Existing) -> VaultConfig | None:
+    """A vault config with its defaultable fields repaired, or None when it cannot be saved
+    (no usable slug or driver): then the file is backed up and dropped."""
+    data = dict(data)
+    data.setdefault("slug", path.stem)
+    if data.get("slug") != path.stem:
+        existing.repairs.append(f"{path}: slug {data.get('slug')!r} did not match the file name; set to '{path.stem}'")
+        data["slug"] = path.stem
+        existing.rewrite_vaults.add(path.stem)
+    # fields that have a safe default are dropped one by one until the rest validates
+    droppable = ("scope", "name", "tier", "recovery_window_days", "replica_regions", "stage_tag",
+                 "endpoint_url", "profile", "key", "region", "path")
+    while True:
+        try:
+            return VaultConfig.from_dict(data, str(path))
+        except UsageError as exc:
+            reason = exc.message.removeprefix(str(path))
+            culprit = next((f for f in droppable if f in data and _field_named(reason, f)), None)
+            if culprit is None:
+                existing.repairs.append(f"{exc.message}; vault config removed")
+                existing.backups.append(path)
+                return None
+            existing.repairs.append(f"{exc.message}; field '{culprit}' reset to its default")
+            del data[culprit]
+            existing.rewrite_vaults.add(path.stem)
+
+
+def _field_named(message: str, name: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\b", message) is not None
+
+
+def _settings_value(existing: Existing, name: str) -> Any:
+    return (existing.settings or {}).get(name)
+
+
+@dataclass
+class InitResult:
+    root: Path
+    created: bool
+    settings: Settings
+    added_local_vault: bool
+    repairs: list[str]
+    backup_dir: Path | None
+
+
+def existing_values(existing: Existing) -> tuple[str | None, str | None, list[str] | None]:
+    """The valid app name, namespace and stages already in settings.json (None where absent or
+    invalid; invalid ones are recorded in `existing.repairs`)."""
+    data = existing.settings or {}
+    name = data.get("app_name")
+    if name is not None:
+        try:
+            validate_app_name(name if isinstance(name, str) else "")
+        except UsageError:
+            existing.repairs.append(f"settings.json: invalid app_name {name!r}; replaced")
+            name = None
+    namespace = data.get("namespace")
+    if namespace is not None:
+        try:
+            validate_namespace(namespace if isinstance(namespace, str) else "")
+        except UsageError:
+            existing.repairs.append(f"settings.json: invalid namespace {namespace!r}; replaced")
+            namespace = None
+    raw_stages = data.get("stages", data.get("envs"))
+    stages: list[str] | None = None
+    if raw_stages is not None:
+        try:
+            if not isinstance(raw_stages, list) or not all(isinstance(s, str) for s in raw_stages):
+                raise UsageError("not a list of names")
+            stages = parse_stages(",".join(raw_stages))
+        except UsageError:
+            existing.repairs.append(f"settings.json: invalid stages {raw_stages!r}; replaced")
+    return name, namespace, stages
+
+
+def init_project(
+    existing: Existing, name: str, namespace: str, stages: list[str], *, created: bool
+) -> InitResult:
+    """Validate everything, then write `.keep/` (settings, vaults, workspace, .gitignore)."""
+    validate_app_name(name)
+    validate_namespace(namespace)
+    stages = parse_stages(",".join(stages))
+    root = existing.root
+    data = dict(existing.settings or {})
+    extra = {k: v for k, v in data.items() if k not in Settings.KNOWN}
+    template_path = data.get("template_path")
+    if not isinstance(template_path, str) or not template_path.strip():
+        if template_path is not None:
+            existing.repairs.append(f"settings.json: invalid template_path {template_path!r}; reset to 'env'")
+        template_path = "env"
+    version = data.get("version")
+    settings = Settings(
+        app_name=name,
+        namespace=namespace,
+        stages=stages,
+        default_vault=None,
+        template_path=template_path,
+        version=str(version) if isinstance(version, str) and re.fullmatch(r"\d+\.\d+", version) else "1.0",
+        extra=extra,
+    )
+    vaults = dict(existing.vaults)
+    added_local = False
+    if not vaults:
+        vaults["local"] = VaultConfig(slug="local", driver="local", name=DRIVER_LABELS["local"])
+        added_local = True
+    default = data.get("default_vault")
+    if not (isinstance(default, str) and default in vaults):
+        if default:
+            existing.repairs.append(f"settings.json: default vault {default!r} is not configured; replaced")
+        default = "local" if "local" in vaults else sorted(vaults)[0]
+    settings.default_vault = default
+    settings.validate(str(root / KEEP_DIR / "settings.json"))
+
+    keep_dir = root / KEEP_DIR
+    if keep_dir.exists() and not keep_dir.is_dir():
+        raise UsageError(f"{keep_dir} exists and is not a directory")
+    backup_dir: Path | None = None
+    if existing.backups:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        backup_dir = keep_dir / "local" / "repaired" / stamp
+        backup_dir.mkdir(parents=True, exist_ok=True)
+        for path in existing.backups:
+            relative = path.relative_to(keep_dir)
+            target = backup_dir / str(relative).replace(os.sep, "__")
+            shutil.move(str(path), target)
+    project = Project(root, settings, vaults, existing.workspace)
+    project.ensure_dirs()
+    _ensure_gitignore(keep_dir / ".gitignore")
+    for slug, config in vaults.items():
+        if (added_local and slug == "local") or slug in existing.rewrite_vaults:
+            project.save_vault(config)
+    project.save_settings()
+    if existing.rewrite_workspace:
+        project.workspace = Workspace()
+        project.save_workspace()
+    return InitResult(root, created, settings, added_local, existing.repairs, backup_dir)
+
+
+def _ensure_gitignore(path: Path) -> None:
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        atomic_write(path, GITIGNORE)
+        return
+    if "local/" not in {line.strip() for line in current.splitlines()}:
+        atomic_write(path, current + ("" if current.endswith("\n") or not current else "\n") + "local/\n")
+
+
+def init_root(path: str | None) -> tuple[Path, bool]:
+    """Where `init` works: `--path`, else the project this directory belongs to (so re-running
+    `init` from a subdirectory updates it), else the current directory. Also: is it new?"""
+    if path:
+        root = Path(path).expanduser().resolve()
+        if not root.is_dir():
+            raise UsageError(f"--path {path}: not a directory")
+    else:
+        root = find_root() or Path.cwd().resolve()
+    return root, not (root / KEEP_DIR / "settings.json").exists()
+
+
+# -- vaults -----------------------------------------------------------------------------------
+
+def free_slug(driver: str, taken: set[str]) -> str:
+    """The driver name if unused, else driver2, driver3, ..."""
+    if driver not in taken:
+        return driver
+    n = 2
+    while f"{driver}{n}" in taken:
+        n += 1
+    return f"{driver}{n}"
+
+
+def validate_driver(driver: str) -> str:
+    if driver not in DRIVERS:
+        raise UsageError(f"Unknown vault driver {driver!r}; known drivers: {', '.join(DRIVERS)}")
+    return driver
+
+
+def validate_region(region: str, flag: str = "--region") -> str:
+    if not REGION_RE.fullmatch(region):
+        raise UsageError(f"Invalid {flag} {region!r}: use {REGION_RULE}")
+    return region
+
+
+def validate_tier(tier: str) -> str:
+    for known in SSM_TIERS:
+        if tier.lower() == known.lower():
+            return known
+    raise UsageError(f"Invalid --tier {tier!r}: use one of {', '.join(SSM_TIERS)}")
+
+
+def parse_replica_regions(text: str) -> list[str]:
+    regions = split_list(text)
+    for region in regions:
+        validate_region(region, "--replica-regions entry")
+    return regions
+
+
+def default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def build_vault(driver: str, slug: str, name: str, options: dict[str, Any]) -> VaultConfig:
+    """A validated VaultConfig from already-parsed values. Options that do not apply to the
+    driver are refused (a `--tier` on a Secrets Manager vault is a mistake, not a no-op)."""
+    validate_driver(driver)
+    validate_slug(slug)
+    if not name.strip() or len(name) > 100:
+        raise UsageError(f"Invalid vault name {name[:60]!r}: use 1-100 characters")
+    clean: dict[str, Any] = {}
+    for option, value in options.items():
+        if value is None or value == "" or value == []:
+            continue
+        if option not in OPTION_DRIVERS:
+            # a field written by a newer keep (or by hand) is carried through untouched
+            clean[option] = value
+            continue
+        if driver not in OPTION_DRIVERS[option]:
+            raise UsageError(
+                f"{OPTION_FLAGS[option]} does not apply to the {driver} driver "
+                f"(only {', '.join(OPTION_DRIVERS[option])})"
+            )
+        clean[option] = value
+    if "region" in clean:
+        validate_region(clean["region"])
+    if "tier" in clean:
+        clean["tier"] = validate_tier(clean["tier"])
+    scope = str(clean.pop("scope", "")).strip("/")
+    config = VaultConfig(slug=slug, driver=driver, name=name, scope=scope, options=clean)
+    try:
+        config.validate("vault")
+    except UsageError as exc:
+        raise UsageError(exc.message.removeprefix("vault: ")) from None
+    return config
+
+
+def add_vault(project: Project, config: VaultConfig, make_default: bool) -> bool:
+    """Save a new vault; returns True when it became the default vault."""
+    if config.slug in project.vaults or project.vault_path(config.slug).exists():
+        raise Conflict(f"A vault with slug '{config.slug}' already exists")
+    becomes_default = make_default or not (
+        project.settings.default_vault and project.settings.default_vault in project.vaults
+    )
+    project.save_vault(config)
+    if becomes_default:
+        project.settings.default_vault = config.slug
+        project.save_settings()
+    if project.workspace.vaults and config.slug not in project.workspace.vaults:
+        # a restricted workspace would hide the vault the user just added
+        project.workspace.vaults.append(config.slug)
+        project.save_workspace()
+    return becomes_default
+
+
+def local_db_path(project: Project, config: VaultConfig) -> Path:
+    raw = config.get("path")
+    if raw:
+        path = Path(os.path.expanduser(str(raw)))
+        return path if path.is_absolute() else project.root / path
+    return project.local_dir / f"{config.slug}.db"
+
+
+def update_vault(project: Project, old_slug: str, config: VaultConfig, make_default: bool) -> list[str]:
+    """Replace vault `old_slug` by `config` (possibly renamed). The new file is written before
+    the old one is removed, so a failure never loses the vault. Returns notes for the user."""
+    notes: list[str] = []
+    old = project.check_vault(old_slug)
+    if config.driver != old.driver:
+        raise UsageError(f"The driver of a vault cannot change ({old.driver}); add a new vault instead")
+    renamed = config.slug != old_slug
+    move_db: tuple[Path, Path] | None = None
+    if config.driver == "local":
+        # the data file follows the vault: its default location is named after the slug
+        old_db, new_db = local_db_path(project, old), local_db_path(project, config)
+        if old_db != new_db and old_db.exists():
+            if new_db.exists():
+                raise Conflict(f"Cannot move the vault data to {new_db}: the file exists")
+            move_db = (old_db, new_db)
+    if renamed:
+        if config.slug in project.vaults or project.vault_path(config.slug).exists():
+            raise Conflict(f"A vault with slug '{config.slug}' already exists")
+        if config.driver == "secretsmanager":
+            notes.append(
+                f"secrets created before the rename keep their tag VaultSlug={old_slug}; "
+                "the IAM policy from `keep iam` does not depend on it"
+            )
+    config.validate(str(project.vault_path(config.slug)))
+    if move_db is not None:
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(move_db[0]) + suffix)
+            if source.exists():
+                Path(move_db[1]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(source), str(move_db[1]) + suffix)
+        notes.append(f"moved the vault data {move_db[0]} -> {move_db[1]}")
+    project.save_vault(config)
+    settings_changed = False
+    if renamed:
+        if project.settings.default_vault == old_slug:
+            project.settings.default_vault = config.slug
+            settings_changed = True
+        project.delete_vault(old_slug)
+        if old_slug in project.workspace.vaults:
+            project.workspace.vaults[project.workspace.vaults.index(old_slug)] = config.slug
+            project.save_workspace()
+    if make_default and project.settings.default_vault != config.slug:
+        project.settings.default_vault = config.slug
+        settings_changed = True
+    if settings_changed:
+        project.save_settings()
+    return notes
+
+
+def delete_vault(project: Project, slug: str) -> None:
+    check_vault_deletable(project, slug)
+    project.delete_vault(slug)
+    if slug in project.workspace.vaults:
+        project.workspace.vaults.remove(slug)
+        project.save_workspace()
+
+
+def check_vault_deletable(project: Project, slug: str) -> None:
+    project.check_vault(slug)
+    if project.settings.default_vault == slug:
+        others = sorted(s for s in project.vaults if s != slug)
+        hint = f"choose another first: `keep vault:default {others[0]}`" if others else "it is the only vault"
+        raise Conflict(f"Cannot delete the default vault '{slug}'", hint=hint)
+
+
+def set_default_vault(project: Project, slug: str) -> bool:
+    """Returns False when it already was the default."""
+    project.check_vault(slug)
+    if project.settings.default_vault == slug:
+        return False
+    project.settings.default_vault = slug
+    project.save_settings()
+    return True
+
+
+# -- stages -----------------------------------------------------------------------------------
+
+def add_stage(project: Project, name: str) -> None:
+    validate_stage_name(name)
+    if name in project.settings.stages:
+        raise Conflict(f"Stage '{name}' already exists; stages: {', '.join(project.settings.stages)}")
+    project.add_stage(name)
+    if project.workspace.stages and name not in project.workspace.stages:
+        project.workspace.stages.append(name)
+        project.save_workspace()
+
+
+def check_removable_stage(project: Project, name: str) -> None:
+    if name in SYSTEM_STAGES:
+        raise UsageError(
+            f"Stage '{name}' is a system stage and cannot be removed ({', '.join(SYSTEM_STAGES)} are protected)"
+        )
+    if name not in project.settings.stages:
+        raise NotFound(f"Stage '{name}' is not configured; stages: {', '.join(project.settings.stages)}")
+    if project.settings.stages == [name]:
+        raise Conflict(f"Stage '{name}' is the only stage; a project needs at least one")
+
+
+def remove_stage(project: Project, name: str) -> None:
+    check_removable_stage(project, name)
+    project.remove_stage(name)
+
+
+def custom_stages(project: Project) -> list[str]:
+    return [s for s in project.settings.stages if s not in SYSTEM_STAGES]
+
+
+# -- workspace --------------------------------------------------------------------------------
+
+def parse_choice_list(text: str, known: list[str], what: str) -> list[str]:
+    """Comma-separated names that must all be configured (`*` or `all` = every one)."""
+    chosen = split_list(text)
+    if chosen in (["*"], ["all"]):
+        return list(known)
+    unknown = [c for c in chosen if c not in known]
+    if unknown:
+        raise UsageError(f"Unknown {what}: {', '.join(unknown)}; configured {what}: {', '.join(known)}")
+    if not chosen:
+        raise UsageError(f"Choose at least one of the configured {what}: {', '.join(known)}")
+    # de-duplicated, in the order the user gave
+    return list(dict.fromkeys(chosen))
+
+
+def save_workspace(project: Project, vaults: list[str] | None, stages: list[str] | None) -> None:
+    if vaults is not None:
+        project.workspace.vaults = vaults
+    if stages is not None:
+        project.workspace.stages = stages
+    project.save_workspace()
+
+
+def reset_workspace(project: Project) -> None:
+    project.workspace.vaults = []
+    project.workspace.stages = []
+    project.save_workspace()
+
+
+# -- info -------------------------------------------------------------------------------------
+
+def project_info(project: Project) -> dict[str, Any]:
+    """The stable `info --format json` object."""
+    from ..vaults.local import config_dir
+
+    settings = project.settings
+    visible_vaults = set(project.visible_vaults())
+    vaults = []
+    for slug in sorted(project.vaults):
+        config = project.vaults[slug]
+        entry: dict[str, Any] = {
+            "slug": slug,
+            "driver": config.driver,
+            "name": config.name,
+            "scope": config.scope,
+            "default": slug == settings.default_vault,
+            "in_workspace": slug in visible_vaults,
+            "options": dict(config.options),
+        }
+        if config.driver == "local":
+            entry["path"] = str(local_db_path(project, config))
+        vaults.append(entry)
+    return {
+        "version": __version__,
+        "python": sys.version.split()[0],
+        "executable": sys.argv[0],
+        "root": str(project.root),
+        "paths": {
+            "settings": str(project.settings_path),
+            "vaults": str(project.keep_dir / "vaults"),
+            "workspace": str(project.workspace_path),
+            "templates": str(project.template_dir),
+            "local_keys": str(config_dir() / "keys"),
+        },
+        "settings": {
+            "app_name": settings.app_name,
+            "namespace": settings.namespace,
+            "stages": list(settings.stages),
+            "default_vault": settings.default_vault,
+            "template_path": settings.template_path,
+            "version": settings.version,
+        },
+        "vaults": vaults,
+        "stages": list(settings.stages),
+        "default_vault": settings.default_vault,
+        "workspace": {
+            "vaults": project.visible_vaults(),
+            "stages": project.visible_stages(),
+            "restricted": bool(project.workspace.vaults or project.workspace.stages),
+        },
+    }
