@@ -1,0 +1,350 @@
+"""AWS plumbing shared by the `ssm` and `secretsmanager` drivers: sessions, clients, retries,
+error mapping, bounded concurrency and stderr notices.
+
+Why it looks the way it does:
+
+* boto3/botocore are imported inside functions only: `keep get` on the local vault must never
+  pay for them (SPEC §12).
+* Credentials, SSO and regions come from boto3's standard chain; a vault may name a `profile`
+  and an `endpoint_url`. `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` are honoured by
+  botocore itself when the vault sets no endpoint.
+* Retries use botocore's `adaptive` mode (client-side rate limiting on throttling) with a
+  bounded total attempt count (`KEEP_AWS_MAX_ATTEMPTS`, default 6), so throttling never
+  reaches the user unless retries are exhausted, and then the error names the call and the
+  number of attempts.
+* Every failure becomes one of the model's error types with one line naming the action and
+  the resource (exit codes: access denied / credentials 4, not found 3, usage 2, remote 1).
+  moto answers access denied with HTTP 403 and an XML body that the JSON protocol parser
+  cannot decode; any 403 is therefore treated as access denied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..model import AccessDenied, KeepError, RemoteError, UsageError
+from .base import Vault
+
+if TYPE_CHECKING:
+    from ..project import VaultConfig
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_CONCURRENCY = 8
+
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "UnauthorizedAccess",
+        "KMSAccessDeniedException",
+        "Forbidden",
+    }
+)
+CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "MissingAuthenticationToken",
+        "IncompleteSignature",
+    }
+)
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "PriorRequestNotComplete",
+    }
+)
+CREDENTIALS_HINT = (
+    "run `aws sso login`, or set AWS_PROFILE (or the vault's `profile`) to a profile with valid credentials"
+)
+
+
+def max_attempts() -> int:
+    raw = os.environ.get("KEEP_AWS_MAX_ATTEMPTS", "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_MAX_ATTEMPTS
+    return max(1, min(value, 20))
+
+
+def max_concurrency() -> int:
+    raw = os.environ.get("KEEP_MAX_CONCURRENCY", "")
+    try:
+        value = int(raw)
+    except ValueError:
+        return DEFAULT_CONCURRENCY
+    return max(1, min(value, 64))
+
+
+def concurrent_map(func: Callable[[T], R], items: Sequence[T], limit: int | None = None) -> list[R]:
+    """`[func(x) for x in items]` run in parallel with a bounded pool, results in input order.
+    Independent AWS reads (batch pages of known ids, version values) overlap their round trips."""
+    if len(items) <= 1:
+        return [func(item) for item in items]
+    workers = min(limit or max_concurrency(), len(items))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keep-aws") as pool:
+        return list(pool.map(func, items))
+
+
+def stderr_notice(text: str) -> None:
+    """Default notice sink: drivers say things the user must know (a read served by a replica
+    region) without knowing about the CLI."""
+    try:
+        sys.stderr.write(f"keep: notice: {text}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # pragma: no cover - stderr closed
+        pass
+
+
+class AwsVault(Vault):
+    """Common base of the AWS drivers: one boto3 session per vault, one client per region."""
+
+    service: str = ""
+
+    def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
+        super().__init__(config, namespace, project_root)
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self.notice: Callable[[str], None] = stderr_notice
+
+    # -- clients -------------------------------------------------------------------------
+    @property
+    def profile(self) -> str | None:
+        value = self.config.get("profile")
+        return str(value) if value else None
+
+    @property
+    def endpoint_url(self) -> str | None:
+        value = self.config.get("endpoint_url")
+        return str(value) if value else None
+
+    def _boto_session(self) -> Any:
+        if self._session is None:
+            import boto3
+            from botocore.exceptions import ProfileNotFound
+
+            try:
+                self._session = boto3.session.Session(profile_name=self.profile)
+            except ProfileNotFound:
+                raise UsageError(
+                    f"AWS profile '{self.profile}' (vault '{self.slug}') is not configured",
+                    hint="check ~/.aws/config or the vault's `profile`",
+                ) from None
+        return self._session
+
+    @property
+    def region(self) -> str:
+        configured = self.config.get("region")
+        if configured:
+            return str(configured)
+        with self._lock:
+            region = self._boto_session().region_name
+        if not region:
+            raise UsageError(
+                f"No AWS region for vault '{self.slug}'",
+                hint="set `region` in the vault (keep vault:edit) or AWS_REGION / AWS_DEFAULT_REGION",
+            )
+        return str(region)
+
+    def client(self, region: str | None = None) -> Any:
+        """The (thread-safe, cached) boto3 client of this vault's service in `region`."""
+        region = region or self.region
+        with self._lock:
+            cached = self._clients.get(region)
+            if cached is not None:
+                return cached
+            from botocore.config import Config
+
+            config = Config(
+                region_name=region,
+                retries={"mode": "adaptive", "total_max_attempts": max_attempts()},
+                max_pool_connections=max(10, max_concurrency() * 2),
+                connect_timeout=float(os.environ.get("KEEP_AWS_CONNECT_TIMEOUT", "10")),
+                read_timeout=float(os.environ.get("KEEP_AWS_READ_TIMEOUT", "30")),
+                user_agent_extra="keep-secrets",
+            )
+            try:
+                created = self._boto_session().client(self.service, endpoint_url=self.endpoint_url, config=config)
+            except ValueError as exc:  # e.g. a malformed endpoint_url
+                raise UsageError(f"Vault '{self.slug}': cannot create the {self.service} client: {exc}") from None
+            self._clients[region] = created
+            return created
+
+    # -- calls ---------------------------------------------------------------------------
+    def call(self, operation: str, resource: str, *, region: str | None = None, **params: Any) -> Any:
+        """Call `operation` (botocore's snake_case method) and map every failure to a model error.
+        Drivers catch :class:`AwsError` when they want to branch on the AWS error code."""
+        client = self.client(region)
+        method = getattr(client, operation)
+        try:
+            return method(**params)
+        except Exception as exc:
+            raise self.translate(exc, operation, resource, client) from None
+
+    def translate(self, exc: Exception, operation: str, resource: str, client: Any) -> KeepError:
+        return translate_error(exc, _action_name(operation), resource, client)
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                with contextlib.suppress(Exception):
+                    client.close()
+            self._clients.clear()
+
+
+class AwsError(KeepError):
+    """A mapped AWS error that keeps the AWS error code, for drivers that branch on it.
+    Concrete classes also derive from the model error that fixes the exit code."""
+
+    def __init__(
+        self, message: str, *, code: str = "", aws_message: str = "", status: int | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.aws_message = aws_message
+        self.status = status
+
+
+class AwsAccessDenied(AwsError, AccessDenied):
+    pass
+
+
+class AwsRemoteError(AwsError, RemoteError):
+    pass
+
+
+class Unreachable(AwsError, RemoteError):
+    """The endpoint/region could not be reached (connection errors or 5xx after retries).
+    Only this failure lets a read fall back to a replica region."""
+
+
+def _action_name(operation: str) -> str:
+    """`put_secret_value` -> `PutSecretValue` (the name IAM policies and CloudTrail use)."""
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+def _endpoint(client: Any) -> str:
+    try:
+        return str(client.meta.endpoint_url)
+    except AttributeError:  # pragma: no cover
+        return "?"
+
+
+def _region(client: Any) -> str:
+    try:
+        return str(client.meta.region_name)
+    except AttributeError:  # pragma: no cover
+        return "?"
+
+
+def translate_error(exc: Exception, action: str, resource: str, client: Any) -> KeepError:
+    """Map a boto3/botocore exception to one model error with a one-line message.
+
+    A :class:`botocore.exceptions.ClientError` becomes an :class:`AwsError` subclass (which
+    keeps the AWS code); transport and credential failures become the plain model errors."""
+    from botocore import exceptions as bexc
+
+    if isinstance(exc, KeepError):
+        return exc
+    endpoint, region = _endpoint(client), _region(client)
+    if isinstance(exc, bexc.ClientError):
+        return _client_error(exc, action, resource, endpoint, region)
+    if isinstance(
+        exc,
+        (
+            bexc.NoCredentialsError,
+            bexc.PartialCredentialsError,
+            bexc.CredentialRetrievalError,
+            bexc.TokenRetrievalError,
+            bexc.SSOTokenLoadError,
+            bexc.UnauthorizedSSOTokenError,
+            bexc.SSOError,
+        ),
+    ):
+        return AccessDenied(f"No valid AWS credentials for {action} ({exc})", hint=CREDENTIALS_HINT)
+    if isinstance(exc, bexc.ProfileNotFound):
+        return UsageError(str(exc), hint="check ~/.aws/config or the vault's `profile`")
+    if isinstance(exc, bexc.NoRegionError):
+        return UsageError("No AWS region configured", hint="set the vault's `region` or AWS_REGION")
+    if isinstance(
+        exc,
+        (
+            bexc.EndpointConnectionError,
+            bexc.ConnectTimeoutError,
+            bexc.ReadTimeoutError,
+            bexc.ConnectionClosedError,
+            bexc.ProxyConnectionError,
+            bexc.HTTPClientError,
+        ),
+    ):
+        return Unreachable(
+            f"Cannot reach {endpoint} (region {region}) for {action} on {resource}: "
+            f"gave up after {max_attempts()} attempts ({type(exc).__name__})",
+            hint="check the network, the region and the vault's endpoint_url",
+        )
+    if isinstance(exc, bexc.ParamValidationError):
+        return UsageError(f"Invalid request for {action} on {resource}: {exc}")
+    if isinstance(exc, bexc.BotoCoreError):
+        return RemoteError(f"{action} on {resource} failed: {exc}")
+    return RemoteError(f"{action} on {resource} failed: {type(exc).__name__}: {exc}")
+
+
+def _client_error(exc: Any, action: str, resource: str, endpoint: str, region: str) -> AwsError:
+    response = exc.response or {}
+    error = response.get("Error") or {}
+    meta = response.get("ResponseMetadata") or {}
+    code = str(error.get("Code") or "")
+    aws_message = str(error.get("Message") or "").strip()
+    status = meta.get("HTTPStatusCode")
+    attempts = int(meta.get("RetryAttempts") or 0) + 1
+    detail = f"{code}: {aws_message}" if aws_message else code
+    info: dict[str, Any] = {"code": code, "aws_message": aws_message, "status": status}
+    if code in CREDENTIAL_CODES:
+        return AwsAccessDenied(f"AWS rejected the credentials for {action} ({detail})", hint=CREDENTIALS_HINT, **info)
+    if code in ACCESS_DENIED_CODES or status == 403:
+        message = f"Access denied: {action} on {resource}"
+        if aws_message:
+            message += f" ({aws_message})"
+        hint = None
+        if "kms" in aws_message.lower() or code.startswith("KMS"):
+            hint = "the KMS key policy or a grant must allow this principal to use the vault's key"
+        return AwsAccessDenied(message, hint=hint, **info)
+    if code in THROTTLING_CODES:
+        return AwsRemoteError(
+            f"{action} on {resource} was throttled by AWS; gave up after {attempts} attempts",
+            hint="retry later, or lower KEEP_MAX_CONCURRENCY",
+            **info,
+        )
+    if isinstance(status, int) and status >= 500:
+        return Unreachable(
+            f"{action} on {resource} failed at {endpoint} (region {region}) after {attempts} attempts: "
+            f"HTTP {status} {detail}",
+            **info,
+        )
+    return AwsRemoteError(f"{action} on {resource} failed: {detail}", **info)

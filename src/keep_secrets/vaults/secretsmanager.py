@@ -1,0 +1,597 @@
+"""The `secretsmanager` driver: AWS Secrets Manager, as the seed page documents it (SPEC §4.3).
+
+* Name: `{namespace}/{scope/}{stage}/{KEY}`; tags exactly `ManagedBy=Keep`, `Namespace`,
+  `Stage` (key = vault `stage_tag`), `VaultSlug`, sent inside `CreateSecret` so the seed's
+  `aws:RequestTag` / `ForAllValues:StringEquals aws:TagKeys` policies allow the call. Scope
+  lives in the name only (a fifth tag key would be denied by those policies).
+* `set` = `PutSecretValue`, and `CreateSecret` only when that says the secret is missing: at
+  most 2 calls whatever the stage's size, never a listing. Under the seed's tag-conditioned
+  policies AWS answers AccessDenied (not ResourceNotFound) for a secret that does not exist
+  yet (it has no tags to satisfy the condition), so an AccessDenied on the put also leads to a
+  create; if the create then says the secret exists, the original denial is the answer.
+* For the same reason a denied read of one secret is reported as "not found or not
+  permitted" (:class:`NotFoundOrDenied`, exit 3, also an AccessDenied).
+* `get` reads `AWSCURRENT` explicitly so a rotation in progress never serves `AWSPENDING`.
+* `list` = `ListSecrets` pages of 100 (name prefix + tag filters, then an exact check of
+  name prefix and tags), then `BatchGetSecretValue` of 20 known ARNs per call, run
+  concurrently: ceil(N/100) + ceil(N/20) calls. Secrets being deleted are skipped; any other
+  per-secret error fails the listing with every failure named (:class:`PartialList` carries
+  what was read), never a silently shorter list.
+* `delete` schedules deletion with the vault's `recovery_window_days` (default 7; 0 = at
+  once); `restore` undoes it; `purge` deletes at once.
+* `history` = every page of `ListSecretVersionIds(IncludeDeprecated)`, values fetched
+  concurrently, newest first by creation date; `rollback` moves `AWSCURRENT` with
+  `UpdateSecretVersionStage`.
+* Reads (get, list, history) fall back to the `replica_regions` in order when the primary
+  region is unreachable (connection errors or 5xx after retries, never access denied), with
+  a notice on stderr.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ..model import AccessDenied, Conflict, NotFound, RemoteError, Secret, UsageError, Version, WriteResult
+from .aws import CREDENTIAL_CODES, AwsError, AwsVault, Unreachable, concurrent_map
+
+T = TypeVar("T")
+
+MAX_VALUE_BYTES = 65536
+LIST_PAGE_SIZE = 100
+BATCH_SIZE = 20
+DEFAULT_RECOVERY_WINDOW = 7
+# VersionIds are ClientRequestTokens: 32-64 characters (uuid4 by default). Anything else given
+# as --version is a staging label (AWSCURRENT, AWSPREVIOUS, custom labels).
+_VERSION_ID_RE = re.compile(r"[0-9A-Za-z-]{32,64}")
+
+
+class NotFoundOrDenied(NotFound, AccessDenied):
+    """AWS denied a call on one secret. Under tag-conditioned policies that is also what a
+    missing secret looks like, so it is both: `except NotFound` and `except AccessDenied`
+    catch it; the exit code is NotFound's (3)."""
+
+
+class PartialList(RemoteError):
+    """Some secrets of a stage could not be read. `secrets` holds the readable ones and
+    `failures` maps each unreadable secret name to its error."""
+
+    def __init__(self, message: str, secrets: list[Secret], failures: dict[str, str]) -> None:
+        super().__init__(message, hint="check the IAM and KMS permissions of the secrets named")
+        self.secrets = secrets
+        self.failures = failures
+
+
+@dataclass
+class ReplicaChange:
+    """What `keep replicate` did (or would do) to one secret."""
+
+    key: str
+    name: str
+    add: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.add or self.remove)
+
+
+def _is_deletion_error(exc: AwsError) -> bool:
+    return exc.code == "InvalidRequestException" and "delet" in exc.aws_message.lower()
+
+
+def _is_kms_denial(exc: AwsError) -> bool:
+    return "kms" in exc.aws_message.lower() or exc.code.startswith("KMS") or exc.code == "DecryptionFailure"
+
+
+def _is_resource_denial(exc: AwsError) -> bool:
+    """Denied on the secret itself (not bad credentials, not the KMS key): under tag-conditioned
+    policies a secret that does not exist is answered this way too."""
+    return isinstance(exc, AccessDenied) and exc.code not in CREDENTIAL_CODES and not _is_kms_denial(exc)
+
+
+class SecretsManagerVault(AwsVault):
+    driver = "secretsmanager"
+    service = "secretsmanager"
+    supports_restore = True
+    supports_plain = False
+
+    # -- names and configuration ---------------------------------------------------------
+    def base_name(self, stage: str) -> str:
+        parts = [self.namespace, self.config.scope.strip("/"), stage]
+        return "/".join(part for part in parts if part)
+
+    def remote_name(self, stage: str, key: str) -> str:
+        return f"{self.base_name(stage)}/{key}"
+
+    @property
+    def stage_tag(self) -> str:
+        return str(self.config.get("stage_tag") or "Stage")
+
+    @property
+    def replica_regions(self) -> list[str]:
+        regions = self.config.get("replica_regions") or []
+        return [str(r) for r in regions if str(r) != self.region]
+
+    @property
+    def recovery_window(self) -> int:
+        value = self.config.get("recovery_window_days")
+        return DEFAULT_RECOVERY_WINDOW if value is None else int(value)
+
+    def tags(self, stage: str) -> list[dict[str, str]]:
+        return [
+            {"Key": "ManagedBy", "Value": "Keep"},
+            {"Key": "Namespace", "Value": self.namespace},
+            {"Key": self.stage_tag, "Value": stage},
+            {"Key": "VaultSlug", "Value": self.slug},
+        ]
+
+    def description(self, stage: str, key: str) -> str:
+        return f"Keep secret: {key} ({stage}, vault {self.slug})"
+
+    def _matches(self, entry: dict[str, Any], stage: str) -> bool:
+        tags = {str(t.get("Key")): str(t.get("Value")) for t in entry.get("Tags") or []}
+        return (
+            tags.get("ManagedBy") == "Keep"
+            and tags.get("Namespace") == self.namespace
+            and tags.get(self.stage_tag) == stage
+        )
+
+    # -- errors --------------------------------------------------------------------------
+    def _not_found(self, stage: str, key: str, version: str | None = None) -> NotFound:
+        name = self.remote_name(stage, key)
+        if version:
+            return NotFound(
+                f"Version {version} of secret {name} not found in vault {self.slug}",
+                hint=f"`keep history {key}` lists its versions",
+            )
+        return NotFound(f"Secret {name} not found in vault {self.slug}", hint="`keep show` lists the stage's keys")
+
+    def _secret_error(self, exc: AwsError, stage: str, key: str, action: str, version: str | None = None) -> Exception:
+        """Classify an error of a call addressed to one secret."""
+        name = self.remote_name(stage, key)
+        if exc.code == "ResourceNotFoundException":
+            return self._not_found(stage, key, version)
+        if _is_resource_denial(exc):
+            return NotFoundOrDenied(
+                f"Secret {name} not found or not permitted: AWS denied {action}",
+                hint="`keep show` lists the stage's keys; `keep iam` prints the policy keep needs",
+            )
+        if _is_deletion_error(exc):
+            return NotFound(
+                f"Secret {name} is scheduled for deletion",
+                hint=f"`keep restore {key}` brings it back, `keep delete {key} --purge` removes it for good",
+            )
+        if exc.code == "DecryptionFailure":
+            return AccessDenied(
+                f"Cannot decrypt {name}: {exc.aws_message}",
+                hint="the KMS key policy or a grant must allow this principal to use the secret's key",
+            )
+        return exc
+
+    # -- replica fallback ----------------------------------------------------------------
+    def _read(self, action: str, func: Callable[[str | None], T]) -> T:
+        """Run a read in the primary region, then in each replica region while the failure is
+        "unreachable". Access denied and not-found answers are final."""
+        try:
+            return func(None)
+        except Unreachable as first:
+            last: Unreachable = first
+            for region in self.replica_regions:
+                try:
+                    result = func(region)
+                except Unreachable as exc:
+                    last = exc
+                    continue
+                self.notice(
+                    f"{self.region} could not be reached for {action} ({first.message}); "
+                    f"served by replica region {region}"
+                )
+                return result
+            raise last from None
+
+    # -- reads ---------------------------------------------------------------------------
+    def _decode(self, item: dict[str, Any]) -> str | None:
+        if "SecretString" in item and item["SecretString"] is not None:
+            return str(item["SecretString"])
+        binary = item.get("SecretBinary")
+        if isinstance(binary, bytes | bytearray):
+            try:
+                return bytes(binary).decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        return None
+
+    def _secret(self, stage: str, key: str, item: dict[str, Any]) -> Secret:
+        value = self._decode(item)
+        name = str(item.get("Name") or self.remote_name(stage, key))
+        if value is None:
+            raise UsageError(f"Secret {name} holds binary data, which keep cannot show as text")
+        return Secret(
+            key=key,
+            value=value,
+            revision=str(item.get("VersionId", "")),
+            modified=_as_datetime(item.get("CreatedDate")),
+            vault=self.slug,
+            stage=stage,
+            secure=True,
+            path=name,
+        )
+
+    def get(self, stage: str, key: str, version: str | None = None) -> Secret:
+        name = self.remote_name(stage, key)
+        params: dict[str, Any] = {"SecretId": name}
+        if version is None:
+            params["VersionStage"] = "AWSCURRENT"
+        elif _VERSION_ID_RE.fullmatch(version):
+            params["VersionId"] = version
+        else:
+            params["VersionStage"] = version
+
+        def read(region: str | None) -> dict[str, Any]:
+            try:
+                response: dict[str, Any] = self.call("get_secret_value", name, region=region, **params)
+            except AwsError as exc:
+                raise self._secret_error(exc, stage, key, "GetSecretValue", version) from None
+            return response
+
+        return self._secret(stage, key, self._read(f"GetSecretValue on {name}", read))
+
+    def _entries(self, stage: str, region: str | None) -> list[dict[str, Any]]:
+        """ListSecrets entries of the stage: under the name prefix, with Keep's tags."""
+        prefix = self.base_name(stage) + "/"
+        params: dict[str, Any] = {
+            "MaxResults": LIST_PAGE_SIZE,
+            "IncludePlannedDeletion": False,
+            "Filters": [
+                {"Key": "name", "Values": [prefix]},
+                {"Key": "tag-key", "Values": ["ManagedBy"]},
+                {"Key": "tag-value", "Values": ["Keep"]},
+            ],
+        }
+        entries: list[dict[str, Any]] = []
+        while True:
+            page = self.call("list_secrets", prefix + "*", region=region, **params)
+            for entry in page.get("SecretList", []):
+                name = str(entry.get("Name", ""))
+                if (
+                    name.startswith(prefix)
+                    and len(name) > len(prefix)
+                    and entry.get("DeletedDate") is None
+                    and self._matches(entry, stage)
+                ):
+                    entries.append(entry)
+            token = page.get("NextToken")
+            if not token:
+                return entries
+            params["NextToken"] = token
+
+    def list(self, stage: str) -> list[Secret]:
+        return self._read(f"listing {self.base_name(stage)}/", lambda region: self._list(stage, region))
+
+    def _list(self, stage: str, region: str | None) -> builtins.list[Secret]:
+        prefix = self.base_name(stage) + "/"
+        entries = self._entries(stage, region)
+        names = {str(e["ARN"]): str(e["Name"]) for e in entries}
+        arns = list(names)
+        chunks = [arns[i : i + BATCH_SIZE] for i in range(0, len(arns), BATCH_SIZE)]
+
+        def fetch(chunk: builtins.list[str]) -> dict[str, Any]:
+            response: dict[str, Any] = self.call(
+                "batch_get_secret_value", f"{len(chunk)} secrets under {prefix}", region=region, SecretIdList=chunk
+            )
+            return response
+
+        secrets: builtins.list[Secret] = []
+        failures: dict[str, str] = {}
+        for response in concurrent_map(fetch, chunks):
+            for item in response.get("SecretValues", []):
+                name = str(item.get("Name", ""))
+                key = name[len(prefix) :]
+                value = self._decode(item)
+                if value is None:
+                    failures[name] = "binary secret (not text)"
+                    continue
+                secrets.append(self._secret(stage, key, item))
+            for error in response.get("Errors", []):
+                code = str(error.get("ErrorCode", ""))
+                message = str(error.get("Message", ""))
+                # deleted between the listing and the batch read: it is simply gone
+                if code == "ResourceNotFoundException" or (
+                    code == "InvalidRequestException" and "delet" in message.lower()
+                ):
+                    continue
+                secret_id = str(error.get("SecretId", ""))
+                failures[names.get(secret_id, secret_id)] = f"{code}: {message}".strip(": ")
+        secrets.sort(key=lambda s: s.key)
+        if failures:
+            detail = "; ".join(f"{name} ({reason})" for name, reason in sorted(failures.items()))
+            raise PartialList(
+                f"Could not read {len(failures)} of {len(entries)} secrets under {prefix}: {detail}",
+                secrets,
+                failures,
+            )
+        return secrets
+
+    def history(self, stage: str, key: str, limit: int | None = None) -> builtins.list[Version]:
+        return self._read(
+            f"history of {self.remote_name(stage, key)}", lambda region: self._history(stage, key, limit, region)
+        )
+
+    def _history(self, stage: str, key: str, limit: int | None, region: str | None) -> builtins.list[Version]:
+        name = self.remote_name(stage, key)
+        params: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
+        versions: builtins.list[dict[str, Any]] = []
+        while True:
+            try:
+                page = self.call("list_secret_version_ids", name, region=region, **params)
+            except AwsError as exc:
+                raise self._secret_error(exc, stage, key, "ListSecretVersionIds") from None
+            versions.extend(page.get("Versions", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+            params["NextToken"] = token
+        if not versions:
+            raise self._not_found(stage, key)
+        order = {id(v): i for i, v in enumerate(versions)}
+
+        def rank(entry: dict[str, Any]) -> tuple[float, int, int]:
+            # creation time first; on equal timestamps (second precision), current before
+            # previous before the rest, then the API's order (oldest first)
+            stages = entry.get("VersionStages") or []
+            label = 2 if "AWSCURRENT" in stages else 1 if "AWSPREVIOUS" in stages else 0
+            created = entry.get("CreatedDate")
+            stamp = created.timestamp() if isinstance(created, datetime) else 0.0
+            return (stamp, label, order[id(entry)])
+
+        versions.sort(key=rank, reverse=True)
+        if limit is not None:
+            versions = versions[: max(limit, 0)]
+
+        def value_of(entry: dict[str, Any]) -> str | None:
+            try:
+                response = self.call(
+                    "get_secret_value", name, region=region, SecretId=name, VersionId=entry["VersionId"]
+                )
+            except AwsError:
+                return None
+            return self._decode(response)
+
+        values = concurrent_map(value_of, versions)
+        return [
+            Version(
+                version=str(entry["VersionId"]),
+                value=value,
+                modified=_as_datetime(entry.get("CreatedDate")),
+                by=None,
+                labels=tuple(entry.get("VersionStages") or ()),
+                current="AWSCURRENT" in (entry.get("VersionStages") or ()),
+                secure=True,
+            )
+            for entry, value in zip(versions, values, strict=True)
+        ]
+
+    # -- writes --------------------------------------------------------------------------
+    def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
+        if value == "":
+            raise UsageError(
+                f"Secrets Manager cannot hold an empty value ('{key}' in {self.slug}:{stage})",
+                hint="store a placeholder value, or use the local vault",
+            )
+        size = len(value.encode("utf-8"))
+        if size > MAX_VALUE_BYTES:
+            raise UsageError(
+                f"Value of '{key}' is {size} bytes; Secrets Manager holds at most {MAX_VALUE_BYTES}",
+                hint="store the value in a file and keep its path or a reference instead",
+            )
+        name = self.remote_name(stage, key)
+        try:
+            response = self.call("put_secret_value", name, SecretId=name, SecretString=value)
+        except AwsError as exc:
+            if exc.code == "ResourceNotFoundException":
+                return self._create(stage, key, value, denied=None)
+            if _is_resource_denial(exc):
+                return self._create(stage, key, value, denied=exc)
+            if _is_deletion_error(exc):
+                raise self._scheduled_for_deletion(stage, key) from None
+            raise
+        return WriteResult(revision=str(response.get("VersionId", "")), created=False)
+
+    def _scheduled_for_deletion(self, stage: str, key: str) -> Conflict:
+        return Conflict(
+            f"Secret {self.remote_name(stage, key)} is scheduled for deletion",
+            hint=f"run `keep restore {key}` first, or `keep delete {key} --purge` to remove it for good",
+        )
+
+    def _create(self, stage: str, key: str, value: str, denied: AwsError | None) -> WriteResult:
+        name = self.remote_name(stage, key)
+        params: dict[str, Any] = {
+            "Name": name,
+            "SecretString": value,
+            "Description": self.description(stage, key),
+            "Tags": self.tags(stage),
+        }
+        kms_key = self.config.get("key")
+        if kms_key:
+            params["KmsKeyId"] = str(kms_key)
+        replicas = self.replica_regions
+        if replicas:
+            params["AddReplicaRegions"] = [{"Region": region} for region in replicas]
+        try:
+            response = self.call("create_secret", name, **params)
+        except AwsError as exc:
+            if exc.code == "ResourceExistsException":
+                if denied is not None:
+                    # it exists, so the put was really refused
+                    raise denied from None
+                raise Conflict(
+                    f"Secret {name} was created by someone else while keep was writing it",
+                    hint="run the command again",
+                ) from None
+            if _is_deletion_error(exc):
+                raise self._scheduled_for_deletion(stage, key) from None
+            if denied is not None and isinstance(exc, AccessDenied):
+                raise AccessDenied(
+                    f"Access denied: PutSecretValue and CreateSecret on {name} "
+                    f"(the secret is missing or not permitted; {exc.aws_message or exc.code})",
+                    hint="`keep iam` prints the policy keep needs for this stage",
+                ) from None
+            raise
+        return WriteResult(revision=str(response.get("VersionId", "")), created=True)
+
+    def delete(self, stage: str, key: str, purge: bool = False) -> None:
+        name = self.remote_name(stage, key)
+        params: dict[str, Any] = {"SecretId": name}
+        if purge or self.recovery_window == 0:
+            params["ForceDeleteWithoutRecovery"] = True
+        else:
+            params["RecoveryWindowInDays"] = self.recovery_window
+        try:
+            self.call("delete_secret", name, **params)
+        except AwsError as exc:
+            if not (exc.code == "InvalidParameterException" and "replica" in exc.aws_message.lower()):
+                raise self._secret_error(exc, stage, key, "DeleteSecret") from None
+        else:
+            return
+        # AWS refuses to delete a secret that still has replicas: drop them first (a restore
+        # re-creates those the vault configures)
+        regions = [str(r.get("Region")) for r in self._describe(stage, key).get("ReplicationStatus") or []]
+        if regions:
+            self.call("remove_regions_from_replication", name, SecretId=name, RemoveReplicaRegions=regions)
+        try:
+            self.call("delete_secret", name, **params)
+        except AwsError as exc:
+            raise self._secret_error(exc, stage, key, "DeleteSecret") from None
+
+    def _describe(self, stage: str, key: str) -> dict[str, Any]:
+        name = self.remote_name(stage, key)
+        try:
+            response: dict[str, Any] = self.call("describe_secret", name, SecretId=name)
+        except AwsError as exc:
+            raise self._secret_error(exc, stage, key, "DescribeSecret") from None
+        return response
+
+    def restore(self, stage: str, key: str) -> None:
+        name = self.remote_name(stage, key)
+        if self._describe(stage, key).get("DeletedDate") is None:
+            raise Conflict(f"Secret {name} is not scheduled for deletion; nothing to restore")
+        try:
+            self.call("restore_secret", name, SecretId=name)
+        except AwsError as exc:
+            raise self._secret_error(exc, stage, key, "RestoreSecret") from None
+        replicas = self.replica_regions
+        if replicas:
+            try:
+                self.call(
+                    "replicate_secret_to_regions",
+                    name,
+                    SecretId=name,
+                    AddReplicaRegions=[{"Region": region} for region in replicas],
+                    ForceOverwriteReplicaSecret=False,
+                )
+            except AwsError as exc:
+                self.notice(f"{name} is restored but its replicas are not: {exc.one_line()} (run `keep replicate`)")
+
+    def rollback(self, stage: str, key: str, version: str) -> WriteResult:
+        name = self.remote_name(stage, key)
+        stages: dict[str, builtins.list[str]] = self._describe(stage, key).get("VersionIdsToStages") or {}
+        current = next((vid for vid, labels in stages.items() if "AWSCURRENT" in labels), None)
+        target = version if version in stages else None
+        if target is None:
+            target = next((vid for vid, labels in stages.items() if version in labels), None)
+        if target is None and _VERSION_ID_RE.fullmatch(version):
+            target = version  # a deprecated version carries no label; AWS decides if it exists
+        if target is None:
+            raise self._not_found(stage, key, version)
+        if target == current:
+            return WriteResult(revision=target, created=False)
+        params: dict[str, Any] = {"SecretId": name, "VersionStage": "AWSCURRENT", "MoveToVersionId": target}
+        if current:
+            params["RemoveFromVersionId"] = current
+        try:
+            self.call("update_secret_version_stage", name, **params)
+        except AwsError as exc:
+            if exc.code in ("ResourceNotFoundException", "InvalidParameterException"):
+                raise self._not_found(stage, key, version) from None
+            raise self._secret_error(exc, stage, key, "UpdateSecretVersionStage") from None
+        return WriteResult(revision=target, created=False)
+
+    # -- rotation ------------------------------------------------------------------------
+    def rotate_with_lambda(self, stage: str, key: str, lambda_arn: str, every_days: int | None = None) -> WriteResult:
+        """Configure Secrets Manager rotation with `lambda_arn` and start a rotation now."""
+        name = self.remote_name(stage, key)
+        params: dict[str, Any] = {"SecretId": name, "RotationLambdaARN": lambda_arn, "RotateImmediately": True}
+        if every_days is not None:
+            if every_days < 1 or every_days > 1000:
+                raise UsageError(f"Rotation interval must be 1-1000 days, not {every_days}")
+            params["RotationRules"] = {"AutomaticallyAfterDays": every_days}
+        try:
+            response = self.call("rotate_secret", name, **params)
+        except AwsError as exc:
+            raise self._secret_error(exc, stage, key, "RotateSecret") from None
+        return WriteResult(revision=str(response.get("VersionId") or ""), created=False)
+
+    # -- replication ---------------------------------------------------------------------
+    def replication_plan(self, stage: str) -> builtins.list[ReplicaChange]:
+        """For each secret of the stage: the replica regions to add and to remove so that it
+        matches the vault's `replica_regions`."""
+        wanted = set(self.replica_regions)
+        prefix = self.base_name(stage) + "/"
+        entries = self._entries(stage, None)
+
+        def plan(entry: dict[str, Any]) -> ReplicaChange:
+            name = str(entry["Name"])
+            change = ReplicaChange(key=name[len(prefix) :], name=name)
+            try:
+                described = self.call("describe_secret", name, SecretId=name)
+            except AwsError as exc:
+                change.error = exc.one_line()
+                return change
+            have = {str(r.get("Region")) for r in described.get("ReplicationStatus") or []}
+            change.add = sorted(wanted - have)
+            change.remove = sorted(have - wanted)
+            return change
+
+        changes = concurrent_map(plan, entries)
+        return sorted(changes, key=lambda c: c.key)
+
+    def replicate(self, stage: str, dry_run: bool = False) -> builtins.list[ReplicaChange]:
+        """Bring every secret of the stage in line with `replica_regions`."""
+        changes = self.replication_plan(stage)
+        if dry_run:
+            return changes
+
+        def apply(change: ReplicaChange) -> ReplicaChange:
+            if change.error or not change.changed:
+                return change
+            try:
+                if change.add:
+                    self.call(
+                        "replicate_secret_to_regions",
+                        change.name,
+                        SecretId=change.name,
+                        AddReplicaRegions=[{"Region": region} for region in change.add],
+                        ForceOverwriteReplicaSecret=False,
+                    )
+                if change.remove:
+                    self.call(
+                        "remove_regions_from_replication",
+                        change.name,
+                        SecretId=change.name,
+                        RemoveReplicaRegions=change.remove,
+                    )
+            except AwsError as exc:
+                change.error = exc.one_line()
+            return change
+
+        return concurrent_map(apply, changes)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
