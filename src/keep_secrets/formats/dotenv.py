@@ -1,0 +1,69 @@
+"""The `env` (dotenv) output format (SPEC §6.1).
+
+Every value is written so that python-dotenv reads it back exactly
+(`dotenv_values(interpolate=False)`), and so that values without `$` also survive readers
+that interpolate:
+
+* bare when it matches `[A-Za-z0-9_./:@+-]*` (nothing any dialect treats specially);
+* single quotes when it has no `'`, no backslash and no carriage return. Single quotes are
+  literal in every dialect (no `$` interpolation), but python-dotenv still decodes `\\\\` and
+  `\\'` inside them, and a text-mode read turns a raw CR into LF, so those values cannot
+  use this branch;
+* otherwise double quotes with `\\\\`, `\\"`, `\\n`, `\\r` and `\\t` escaped.
+
+Keep's own renderer (its §12 #20) escaped inside single quotes and left `$` and raw
+newlines alone, which made files that do not read back; this one is proven by round-trip
+tests instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from ..model import UsageError
+from ..names import is_env_var_name
+
+_BARE_RE = re.compile(r"[A-Za-z0-9_./:@+-]*")
+_DOUBLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_DOUBLE_ESCAPE_RE = re.compile(r'[\\"\n\r\t]')
+
+
+def quote_double(value: str) -> str:
+    """`value` inside double quotes, escaped the way dotenv readers decode it."""
+    return '"' + _DOUBLE_ESCAPE_RE.sub(lambda m: _DOUBLE_ESCAPES[m.group(0)], value) + '"'
+
+
+def fits_single_quotes(value: str) -> bool:
+    return "'" not in value and "\\" not in value and "\r" not in value
+
+
+def quote_env_value(value: str) -> str:
+    """The dotenv representation of `value` (see the module docstring for the rules)."""
+    if _BARE_RE.fullmatch(value):
+        return value
+    if fits_single_quotes(value):
+        return f"'{value}'"
+    return quote_double(value)
+
+
+def check_env_key(key: str, format_name: str = "env") -> str:
+    """Refuse keys that are not environment variable names: renaming them silently would
+    hand the application a variable it never asked for."""
+    if not is_env_var_name(key):
+        raise UsageError(
+            f"Key {key!r} is not a valid environment variable name, so it cannot be written in "
+            f"{format_name} format (use letters, digits and _, not starting with a digit)",
+            hint="rename it, leave it out with --except, or export as json/yaml/csv",
+        )
+    return key
+
+
+def render_env_line(key: str, value: str) -> str:
+    return f"{check_env_key(key, 'env')}={quote_env_value(value)}"
+
+
+def render_env(items: Iterable[tuple[str, str]]) -> str:
+    """`KEY=value` lines, one per item, ending with a newline (empty input -> "")."""
+    lines = [render_env_line(key, value) for key, value in items]
+    return "".join(line + "\n" for line in lines)

@@ -1,0 +1,100 @@
+"""`export` without a template: the secrets of one stage from one or more vaults, merged, in
+any format; and writing an export to a file safely (atomic, 0600, never clobbering unasked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..formats.render import FORMATS, LINE_FORMATS, render
+from ..fsutil import atomic_write
+from ..model import Conflict, KeepError, Secret, UsageError
+from ..names import Patterns
+from .fetch import fetch_cells
+
+if TYPE_CHECKING:
+    from ..vaults.base import Vault
+
+
+@dataclass
+class Export:
+    text: str
+    count: int
+    vaults: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_format(format_name: str) -> str:
+    if format_name not in FORMATS:
+        raise UsageError(f"Unknown format '{format_name}' (use {', '.join(FORMATS)})")
+    return format_name
+
+
+def merge_secrets(cells: Sequence[tuple[str, list[Secret]]], patterns: Patterns) -> tuple[list[Secret], list[str]]:
+    """Secrets of several vaults as one set, sorted by key. A key in more than one vault takes
+    the value of the vault listed last (later `--vault` entries override earlier ones), and
+    the overlap is reported rather than hidden."""
+    chosen: dict[str, Secret] = {}
+    warnings: list[str] = []
+    for slug, secrets in cells:
+        for secret in patterns.filter(secrets):
+            previous = chosen.get(secret.key)
+            if previous is not None:
+                warnings.append(f"{secret.key} is in both {previous.vault} and {slug}; using {slug}")
+            chosen[secret.key] = secret
+    return [chosen[key] for key in sorted(chosen)], warnings
+
+
+def export_secrets(
+    open_vault: Callable[[str], Vault],
+    slugs: Sequence[str],
+    stage: str,
+    format_name: str,
+    patterns: Patterns | None = None,
+) -> Export:
+    """Every secret of `stage` in `slugs` (fetched concurrently), rendered in `format_name`.
+    Rendering happens before anything is written, so a refused key or value writes nothing."""
+    check_format(format_name)
+    wanted = list(dict.fromkeys(slugs))
+    cells = fetch_cells(open_vault, [(slug, stage) for slug in wanted])
+    secrets, warnings = merge_secrets([(slug, cells[(slug, stage)]) for slug in wanted], patterns or Patterns())
+    return Export(render(format_name, secrets), len(secrets), wanted, warnings)
+
+
+def check_target(path: Path, *, overwrite: bool, append: bool, format_name: str) -> None:
+    """Refuse before any vault is read: an existing file needs --overwrite or --append."""
+    if overwrite and append:
+        raise UsageError("--overwrite and --append cannot be used together")
+    if append and format_name not in LINE_FORMATS:
+        raise UsageError(
+            f"--append works with {', '.join(LINE_FORMATS)} output only: two {format_name} documents "
+            "cannot be joined into one file"
+        )
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory")
+    if path.exists() and not (overwrite or append):
+        raise Conflict(f"{path} already exists", hint="use --overwrite to replace it or --append to add to it")
+
+
+def write_export(path: Path, text: str, *, overwrite: bool, append: bool, format_name: str) -> None:
+    """Write atomically with mode 0600; on any error the old file stays as it was."""
+    check_target(path, overwrite=overwrite, append=append, format_name=format_name)
+    data = text
+    if append and path.exists():
+        try:
+            with path.open("rb") as handle:
+                size = handle.seek(0, 2)
+                if size:
+                    handle.seek(size - 1)
+                    if handle.read(1) not in (b"\n", b"\r"):
+                        # otherwise the first new line would be glued to the file's last line
+                        data = "\n" + text
+        except OSError as exc:
+            raise UsageError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        atomic_write(path, data, mode=0o600, append=append)
+    except OSError as exc:
+        raise KeepError(f"Cannot write {path}: {exc.strerror or exc}") from None
