@@ -1,0 +1,152 @@
+"""`keep verify` (probe what the current credentials may do) and `keep iam` (print the
+least-privilege policy that makes every keep command work)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import click
+
+from ..model import KeepError, ProbeResult, UsageError
+from ..services import iam as iam_svc
+from ..services import verify as verify_svc
+from ..services.fetch import run_concurrently
+from .context import Ctx, keep_command
+
+if TYPE_CHECKING:
+    from ..vaults.base import Vault
+
+
+def _split(option: str | None) -> list[str]:
+    if not option:
+        return []
+    return list(dict.fromkeys(part.strip() for part in option.split(",") if part.strip()))
+
+
+def _chosen_stages(ctx: Ctx, default: list[str]) -> list[str]:
+    stages = _split(ctx.stage_option)
+    for stage in stages:
+        ctx.project.check_stage(stage)
+    return stages or default
+
+
+def _chosen_vaults(ctx: Ctx, default: list[str]) -> list[str]:
+    slugs = _split(ctx.vault_option)
+    for slug in slugs:
+        ctx.project.check_vault(slug)
+    return slugs or default
+
+
+# -- verify -----------------------------------------------------------------------------------
+
+@keep_command("verify")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output format of the matrix.")
+def verify_cmd(ctx: Ctx, fmt: str) -> int:
+    """Probe list, write, read, history and delete on each vault x stage.
+
+    A temporary key `keep-verify-<hex>` is written and always removed again (purged at once).
+    --vault and --stage take one name or a comma-separated list; the default is every vault
+    and stage of your workspace. Exits 1 when any step is denied or fails.
+    """
+    project = ctx.project
+    slugs = _chosen_vaults(ctx, project.visible_vaults())
+    if not slugs:
+        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+    stages = _chosen_stages(ctx, project.visible_stages())
+
+    results: dict[tuple[str, str], ProbeResult] = {}
+    cells: list[tuple[str, str]] = []
+    vaults: dict[str, Vault] = {}
+    for slug in slugs:
+        try:
+            vaults[slug] = ctx.vault(slug)
+        except KeepError as exc:  # a vault that cannot even open is one failed row per stage
+            for stage in stages:
+                results[(slug, stage)] = ProbeResult(
+                    slug,
+                    stage,
+                    results={"list": False, "write": False, "read": None, "history": None, "delete": None},
+                    errors={"list": f"cannot open the vault: {exc.one_line()}"},
+                )
+            continue
+        cells += [(slug, stage) for stage in stages]
+
+    ctx.msg(f"Probing {len(slugs) * len(stages)} vault/stage combination(s) with a temporary key...")
+    probed = run_concurrently(lambda cell: verify_svc.probe(vaults[cell[0]], cell[1]), cells)
+    results.update(zip(cells, probed, strict=True))
+    ordered = [results[(slug, stage)] for slug in slugs for stage in stages]
+
+    if fmt == "json":
+        ctx.out(json.dumps([verify_svc.to_json(r) for r in ordered], indent=2, ensure_ascii=False))
+    else:
+        ctx.out(verify_svc.render_matrix(ordered))
+
+    failures = [r for r in ordered if verify_svc.failed(r)]
+    for result in failures:
+        for step in verify_svc.STEPS:
+            if step in result.errors:
+                ctx.warn(f"{result.vault}:{result.stage} {step}: {result.errors[step]}")
+    left = [r for r in ordered if r.cleaned_up is False]
+    if left:
+        ctx.warn(f"{len(left)} test key(s) starting with '{verify_svc.TEST_KEY_PREFIX}' could not be removed")
+    if failures:
+        ctx.msg(f"{len(failures)} of {len(ordered)} vault/stage combination(s) lack a permission.", fg="red")
+        return 1
+    ctx.success(f"All {len(ordered)} vault/stage combination(s) allow list, write, read, history and delete.")
+    return 0
+
+
+# -- iam --------------------------------------------------------------------------------------
+
+@keep_command("iam")
+@click.option("--read-only", is_flag=True, default=False,
+              help="Only read actions (and kms:Decrypt): for deployments that never write.")
+@click.option("--all", "all_vaults", is_flag=True, default=False,
+              help="Every configured vault, not only those of your workspace.")
+def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
+    """Print a least-privilege IAM policy (JSON, on stdout) for this project's AWS vaults.
+
+    --stage takes one stage or a comma-separated list and limits the policy to those stages;
+    the default is every configured stage. --vault limits it to one vault (or a list).
+    """
+    project = ctx.project
+    if ctx.vault_option:
+        slugs = _chosen_vaults(ctx, [])
+    else:
+        slugs = sorted(project.vaults) if all_vaults else project.visible_vaults()
+    if not slugs:
+        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+    configs = [project.vaults[slug] for slug in slugs]
+    aws = [c for c in configs if c.driver in iam_svc.AWS_DRIVERS]
+    if not aws:
+        shown = ", ".join(f"{c.slug} ({c.driver})" for c in configs)
+        raise UsageError(
+            f"No AWS vault selected ({shown}): only ssm and secretsmanager vaults need an IAM policy",
+            hint="add one with `keep vault:add --driver secretsmanager`" if not ctx.vault_option else None,
+        )
+    skipped = [c.slug for c in configs if c.driver not in iam_svc.AWS_DRIVERS]
+    stages = _chosen_stages(ctx, project.stages)
+    limited = bool(ctx.stage_option)
+
+    policy = iam_svc.build_policy(
+        iam_svc.PolicyRequest(
+            namespace=project.namespace, vaults=aws, stages=stages, limit_stages=limited, read_only=read_only
+        )
+    )
+    ctx.out(json.dumps(policy, indent=4))
+
+    scenario = "read-only" if read_only else "read and write"
+    ctx.msg(f"IAM policy for namespace '{project.namespace}' ({scenario})")
+    ctx.msg(f"  Stages: {', '.join(stages)}" + ("" if limited else " (all configured)"))
+    for config in aws:
+        region = config.get("region") or "any region"
+        ctx.msg(f"  Vault:  {config.slug} ({config.driver}, {region})")
+    if skipped:
+        ctx.msg(f"  Not covered (no IAM needed): {', '.join(skipped)}")
+    if not read_only and any(c.driver == "secretsmanager" for c in aws):
+        ctx.msg("  `keep rotate --lambda ARN` also needs lambda:InvokeFunction on that function.")
+    ctx.msg("Create it with `aws iam create-policy --policy-name keep-"
+            f"{project.namespace} --policy-document file://policy.json` (or in the IAM console) "
+            "and attach it to the user or role that runs keep; `keep verify` checks the result.")
