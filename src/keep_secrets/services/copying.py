@@ -1,0 +1,311 @@
+"""Copying secrets between (vault, stage) locations, and the bulk-write engine that `copy`
+and `import` share.
+
+Both commands work in two steps: *plan* (read everything once, decide per key what would
+happen, write nothing) and *apply* (write only the keys whose value actually changes). That
+split is what gives the guarantees of SPEC §5/§12:
+
+* equal values are never written, so re-running a copy or import makes 0 write calls;
+* an existing destination value that differs is never replaced without `--overwrite`: such
+  a conflict stops the whole operation before the first write;
+* `--dry-run` is the plan alone;
+* a failure part-way is reported per key (what was and was not written) and the caller
+  exits 1 rather than pretending all went well.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..model import AccessDenied, Conflict, KeepError, NotFound, UsageError
+from ..names import Patterns, validate_key
+from .fetch import fetch_cells
+
+if TYPE_CHECKING:
+    from ..project import Project
+    from ..vaults.base import Vault
+
+# planned actions
+CREATE = "create"
+UPDATE = "update"
+UNCHANGED = "unchanged"
+SKIP = "skip"
+CONFLICT = "conflict"
+INVALID = "invalid"
+
+# outcomes after apply (past tense, as shown in the per-key report)
+CREATED = "created"
+UPDATED = "updated"
+SKIPPED = "skipped"
+FAILED = "failed"
+NOT_ATTEMPTED = "not attempted"
+WOULD_CREATE = "would create"
+WOULD_UPDATE = "would update"
+CONFLICTED = "conflict"
+
+_WRITES = (CREATE, UPDATE)
+
+# Seconds between two write calls per driver. AWS APIs throttle bursts (SSM PutParameter in
+# particular); botocore's adaptive retries absorb the rest. The local vault needs no pacing.
+_DEFAULT_INTERVAL = {"local": 0.0}
+_REMOTE_INTERVAL = 0.05
+
+
+@dataclass(frozen=True)
+class Location:
+    """One `vault:stage` cell."""
+
+    vault: str
+    stage: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.vault}:{self.stage}"
+
+
+def parse_location(project: Project, text: str, default_vault: str | None, option: str = "--from") -> Location:
+    """Parse `[vault:]stage`; both parts must be configured (UsageError, exit 2)."""
+    raw = (text or "").strip()
+    vault_part, sep, stage_part = raw.partition(":")
+    if not sep:
+        vault_part, stage_part = "", raw
+    if not stage_part:
+        raise UsageError(f"{option} needs a stage: use [vault:]stage, e.g. {option}=staging or {option}=ssm:staging")
+    if not vault_part:
+        if not default_vault:
+            raise UsageError(f"{option}={raw}: no vault given and no default vault configured; use vault:stage")
+        vault_part = default_vault
+    project.check_vault(vault_part)
+    project.check_stage(stage_part)
+    return Location(vault_part, stage_part)
+
+
+@dataclass
+class Item:
+    """One key of a bulk write: what is planned, then what happened."""
+
+    key: str
+    value: str | None
+    action: str
+    secure: bool = True
+    reason: str = ""
+    outcome: str = ""
+    revision: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.action in _WRITES
+
+
+@dataclass
+class Plan:
+    """Everything `apply` needs: the destination and one item per key, in report order."""
+
+    target: Location
+    items: list[Item] = field(default_factory=list)
+    source: Location | None = None
+
+    def count(self, action: str) -> int:
+        return sum(1 for item in self.items if item.action == action)
+
+    @property
+    def conflicts(self) -> list[Item]:
+        return [item for item in self.items if item.action == CONFLICT]
+
+    @property
+    def writes(self) -> list[Item]:
+        return [item for item in self.items if item.writes]
+
+
+@dataclass
+class Outcome:
+    """Counts per outcome after apply; `ok` is False when any key failed or was not attempted."""
+
+    counts: dict[str, int]
+    first_error: KeepError | None = None
+    interrupted: bool = False
+
+    @property
+    def failed(self) -> int:
+        return sum(self.counts.get(name, 0) for name in (FAILED, NOT_ATTEMPTED, CONFLICTED))
+
+    @property
+    def written(self) -> int:
+        return self.counts.get(CREATED, 0) + self.counts.get(UPDATED, 0)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and not self.interrupted
+
+
+def decide(key: str, value: str | None, existing: str | None, *, overwrite: bool, skip_existing: bool) -> Item:
+    """The action for one key given the destination's current value (None = absent)."""
+    if value is None:
+        return Item(key, value, SKIP, reason="no value")
+    if existing is None:
+        return Item(key, value, CREATE)
+    if existing == value:
+        return Item(key, value, UNCHANGED)
+    if skip_existing:
+        return Item(key, value, SKIP, reason="exists")
+    if overwrite:
+        return Item(key, value, UPDATE)
+    return Item(key, value, CONFLICT, reason="exists with a different value")
+
+
+def refuse_conflicts(plan: Plan, flags: str = "--overwrite") -> None:
+    """Stop before any write when existing destination values would be replaced."""
+    conflicts = plan.conflicts
+    if not conflicts:
+        return
+    keys = ", ".join(item.key for item in conflicts[:20])
+    if len(conflicts) > 20:
+        keys += f", … ({len(conflicts) - 20} more)"
+    noun = "secret already exists" if len(conflicts) == 1 else "secrets already exist"
+    raise Conflict(
+        f"{len(conflicts)} {noun} in {plan.target.label} with a different value: {keys}; nothing was written",
+        hint=f"use {flags}",
+    )
+
+
+def write_interval(vault: Vault) -> float:
+    raw = os.environ.get("KEEP_WRITE_INTERVAL")
+    if raw:
+        try:
+            return max(0.0, float(raw))
+        except ValueError:
+            pass
+    return _DEFAULT_INTERVAL.get(vault.driver, _REMOTE_INTERVAL)
+
+
+def apply(
+    plan: Plan,
+    vault: Vault,
+    *,
+    dry_run: bool = False,
+    on_item: Callable[[Item], None] | None = None,
+    supports_plain: bool | None = None,
+) -> Outcome:
+    """Write the planned creates/updates (nothing else), reporting each item via `on_item`.
+
+    Write errors are recorded per key and the rest continue, except access denied or missing
+    credentials, which would fail every remaining key the same way: those stop the run and
+    the remaining keys are reported as not attempted. Ctrl+C stops the same way.
+    """
+    plain_ok = vault.supports_plain if supports_plain is None else supports_plain
+    interval = 0.0 if dry_run else write_interval(vault)
+    counts: dict[str, int] = {}
+    first_error: KeepError | None = None
+    stop = False
+    interrupted = False
+    last_write = 0.0
+    stage = plan.target.stage
+    for item in plan.items:
+        if stop:
+            item.outcome = NOT_ATTEMPTED
+        elif item.action == INVALID:
+            item.outcome = FAILED
+        elif item.action == CONFLICT:
+            # only reached by a dry run: a real run refuses conflicts before apply
+            item.outcome = CONFLICTED
+        elif item.action in (UNCHANGED, SKIP):
+            item.outcome = UNCHANGED if item.action == UNCHANGED else SKIPPED
+        elif dry_run:
+            item.outcome = WOULD_CREATE if item.action == CREATE else WOULD_UPDATE
+        else:
+            assert item.value is not None
+            wait = last_write + interval - time.monotonic()
+            try:
+                if wait > 0:
+                    time.sleep(wait)
+                last_write = time.monotonic()
+                result = vault.set(stage, item.key, item.value, secure=item.secure or not plain_ok)
+            except KeyboardInterrupt:
+                item.outcome = NOT_ATTEMPTED
+                item.reason = "interrupted"
+                stop = interrupted = True
+            except KeepError as exc:
+                item.outcome = FAILED
+                item.reason = exc.one_line()
+                first_error = first_error or exc
+                if isinstance(exc, AccessDenied):
+                    stop = True
+            else:
+                item.revision = result.revision
+                item.outcome = CREATED if result.created else UPDATED
+        counts[item.outcome] = counts.get(item.outcome, 0) + 1
+        if on_item is not None:
+            on_item(item)
+    return Outcome(counts, first_error, interrupted)
+
+
+# -- copy ------------------------------------------------------------------------------------
+
+def plan_copy(
+    open_vault: Callable[[str], Vault],
+    source: Location,
+    target: Location,
+    *,
+    key: str | None = None,
+    patterns: Patterns | None = None,
+    overwrite: bool = False,
+) -> Plan:
+    """Read the source (one key, or the keys matching `patterns`) and the destination, and
+    decide per key. Raises NotFound for a missing single key."""
+    if source == target:
+        raise UsageError(f"Source and destination are both {source.label}; nothing to copy")
+    if key is not None and patterns is not None and patterns.active:
+        raise UsageError("Give either a KEY or --only/--except patterns, not both")
+    if key is None and (patterns is None or not patterns.active):
+        raise UsageError("Give a KEY to copy, or --only/--except patterns (e.g. --only='*' for every secret)")
+    plan = Plan(target=target, source=source)
+    src_vault = open_vault(source.vault)
+    dst_vault = open_vault(target.vault)
+    if key is not None:
+        validate_key(key)
+        secret = src_vault.get(source.stage, key)
+        try:
+            existing: str | None = dst_vault.get(target.stage, key).value
+        except NotFound:
+            existing = None
+        item = decide(key, secret.value, existing, overwrite=overwrite, skip_existing=False)
+        item.secure = secret.secure
+        plan.items.append(item)
+        return plan
+    assert patterns is not None
+    cells = fetch_cells(open_vault, [(source.vault, source.stage), (target.vault, target.stage)])
+    current = {s.key: s.value for s in cells[(target.vault, target.stage)]}
+    for secret in patterns.filter(cells[(source.vault, source.stage)]):
+        try:
+            validate_key(secret.key)
+        except UsageError as exc:
+            # a key the store holds but keep would never write (e.g. SSM `a/b`): report it
+            plan.items.append(Item(secret.key, secret.value, INVALID, secret.secure, reason=exc.message))
+            continue
+        item = decide(secret.key, secret.value, current.get(secret.key), overwrite=overwrite, skip_existing=False)
+        item.secure = secret.secure
+        plan.items.append(item)
+    return plan
+
+
+def summarise(outcome: Outcome, order: Sequence[str]) -> str:
+    """`2 created, 1 unchanged, 1 failed` in a fixed order, zero counts left out."""
+    parts = [f"{outcome.counts[name]} {name}" for name in order if outcome.counts.get(name)]
+    return ", ".join(parts) if parts else "nothing to do"
+
+
+REPORT_ORDER = (
+    CREATED,
+    UPDATED,
+    WOULD_CREATE,
+    WOULD_UPDATE,
+    UNCHANGED,
+    SKIPPED,
+    CONFLICTED,
+    FAILED,
+    NOT_ATTEMPTED,
+)

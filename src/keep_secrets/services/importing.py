@@ -1,0 +1,161 @@
+"""`import`: read a `.env` file (python-dotenv's own parser, no interpolation) or a JSON
+object, and plan the writes with the shared bulk engine of :mod:`.copying`.
+
+Unlike Keep, nothing is dropped silently: a line the parser cannot read is an error naming
+the line (and never echoing its content, which may be a secret), an invalid key is reported
+as failed, an empty value is reported as skipped, and a key defined twice is reported (the
+last definition wins, as in every dotenv loader).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..model import UsageError
+from ..names import Patterns, validate_key
+from .copying import INVALID, SKIP, Item, Location, Plan, decide
+
+if TYPE_CHECKING:
+    from ..vaults.base import Vault
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    value: str | None
+    line: int | None = None
+
+
+@dataclass
+class Parsed:
+    entries: list[Entry]
+    duplicates: dict[str, list[int | None]] = field(default_factory=dict)
+    format: str = "env"
+
+
+def decode(data: bytes, label: str) -> str:
+    try:
+        # utf-8-sig: files saved by Windows editors start with a BOM that is not part of the key
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+
+
+def detect_format(text: str, label: str) -> str:
+    if label.lower().endswith(".json") or text.lstrip().startswith("{"):
+        return "json"
+    return "env"
+
+
+def parse(text: str, label: str, fmt: str | None = None) -> Parsed:
+    """Entries of a dotenv or JSON document, in file order (a repeated key keeps its first
+    position and its last value, exactly like `dotenv_values`)."""
+    fmt = fmt or detect_format(text, label)
+    if fmt == "json":
+        return _parse_json(text, label)
+    return _parse_env(text, label)
+
+
+def _collect(pairs: Sequence[tuple[str, str | None, int | None]], fmt: str) -> Parsed:
+    order: dict[str, Entry] = {}
+    seen: dict[str, list[int | None]] = {}
+    for key, value, line in pairs:
+        seen.setdefault(key, []).append(line)
+        first = order.get(key)
+        order[key] = Entry(key, value, first.line if first else line)
+    duplicates = {key: lines for key, lines in seen.items() if len(lines) > 1}
+    return Parsed(list(order.values()), duplicates, fmt)
+
+
+def _parse_env(text: str, label: str) -> Parsed:
+    # parse_stream is the parser dotenv_values() uses; calling it directly gives the line of
+    # each binding and its parse errors, which dotenv_values() only logs and then drops.
+    from dotenv.parser import parse_stream
+
+    pairs: list[tuple[str, str | None, int | None]] = []
+    errors: list[int] = []
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            errors.append(binding.original.line)
+        elif binding.key is not None:
+            pairs.append((binding.key, binding.value, binding.original.line))
+    if errors:
+        lines = ", ".join(str(n) for n in errors[:10]) + (", …" if len(errors) > 10 else "")
+        noun = "line" if len(errors) == 1 else "lines"
+        raise UsageError(
+            f"{label}: cannot parse {noun} {lines} as KEY=VALUE; nothing was imported",
+            hint="check quoting: an unclosed quote or text after a closing quote is not valid dotenv",
+        )
+    return _collect(pairs, "env")
+
+
+def _json_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    # numbers keep their JSON spelling; objects/arrays become a JSON secret (addressable by
+    # field in templates: {vault:KEY.field})
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _parse_json(text: str, label: str) -> Parsed:
+    # the outermost object is hooked last; remembering each object's pairs lets us see the
+    # top level's repeated keys, which json.loads() would silently collapse
+    hooked: list[list[tuple[str, Any]]] = []
+
+    def hook(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        hooked.append(items)
+        return dict(items)
+
+    try:
+        data = json.loads(text, object_pairs_hook=hook)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{label}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise UsageError(f"{label}: JSON nested too deeply") from None
+    if not isinstance(data, dict):
+        raise UsageError(f'{label}: expected a JSON object of secrets, e.g. {{"DB_PASSWORD": "..."}}')
+    pairs = [(key, _json_value(value), None) for key, value in hooked[-1]]
+    return _collect(pairs, "json")
+
+
+def plan_import(
+    vault: Vault,
+    target: Location,
+    entries: list[Entry],
+    *,
+    patterns: Patterns | None = None,
+    overwrite: bool = False,
+    skip_existing: bool = False,
+    list_stage: Callable[[], list[Any]] | None = None,
+) -> Plan:
+    """Decide per entry against the stage's current values (one `list` call)."""
+    if overwrite and skip_existing:
+        raise UsageError("--overwrite and --skip-existing cannot be used together")
+    selected = [e for e in entries if patterns is None or patterns.matches(e.key)]
+    plan = Plan(target=target)
+    if not selected:
+        return plan
+    secrets = list_stage() if list_stage is not None else vault.list(target.stage)
+    current = {s.key: s.value for s in secrets}
+    for entry in selected:
+        try:
+            validate_key(entry.key)
+        except UsageError as exc:
+            plan.items.append(Item(entry.key, entry.value, INVALID, reason=exc.message))
+            continue
+        if entry.value == "":
+            # `KEY=` in a .env is "not set here", and SSM cannot even store an empty value
+            plan.items.append(Item(entry.key, entry.value, SKIP, reason="empty value"))
+            continue
+        plan.items.append(
+            decide(entry.key, entry.value, current.get(entry.key), overwrite=overwrite, skip_existing=skip_existing)
+        )
+    return plan

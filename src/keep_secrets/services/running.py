@@ -1,0 +1,356 @@
+"""`run` (SPEC §8): build the command's environment, then either become the command
+(`os.execvpe`) or, with `--redact`, supervise it as a child whose output streams through a
+filter that masks every injected value.
+
+Nothing here writes to disk and output is never accumulated: the filter holds back at most
+the bytes that could still turn out to be the start of a secret.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import IO, TYPE_CHECKING, NoReturn
+
+from ..formats.mask import MASK
+from ..model import KeepError, UsageError
+from ..names import Patterns
+
+if TYPE_CHECKING:
+    from .. import templates as tpl
+    from ..vaults.base import Vault
+
+MIN_REDACT_CHARS = 4
+FORWARDED_SIGNALS: tuple[signal.Signals, ...] = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+)
+_CHUNK = 65536
+_SI_KERNEL = 0x80  # si_code of a signal the kernel raised itself (e.g. the terminal's Ctrl+C)
+
+
+class CommandNotFound(KeepError):
+    exit_code = 127
+
+
+class CommandNotExecutable(KeepError):
+    exit_code = 126
+
+
+# -- environment ------------------------------------------------------------------------------
+
+def secret_environment(vault: Vault, stage: str, patterns: Patterns | None = None) -> dict[str, str]:
+    """The stage's secrets (one `list` call) filtered by `--only/--except`; keys as stored."""
+    return {s.key: s.value for s in vault.list(stage) if patterns is None or patterns.matches(s.key)}
+
+
+def build_environment(
+    injected: Mapping[str, str], *, inherit: bool, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Inherited environment overlaid with `injected`; with `inherit=False` only `injected`
+    plus `PATH` (so the command can still be found and can find its own tools)."""
+    parent = dict(os.environ if base is None else base)
+    env: dict[str, str] = dict(parent) if inherit else {}
+    if not inherit and "PATH" in parent:
+        env["PATH"] = parent["PATH"]
+    for key, value in injected.items():
+        if "\0" in value:
+            raise UsageError(f"Cannot inject '{key}': its value contains a NUL byte, which no environment can hold")
+        env[key] = value
+    return env
+
+
+def resolve_command(argv: list[str], env: Mapping[str, str]) -> str:
+    """The executable `argv[0]` names, searched on the *child's* PATH like execvpe does.
+    Raises CommandNotFound (127) / CommandNotExecutable (126) with a clear message."""
+    if not argv:
+        raise UsageError("No command given: use `keep run [options] -- COMMAND [ARGS...]`")
+    name = argv[0]
+    if os.sep in name:
+        if not os.path.exists(name):
+            raise CommandNotFound(f"Command not found: {name}")
+        if os.path.isdir(name) or not os.access(name, os.X_OK):
+            raise CommandNotExecutable(f"Command is not executable: {name}")
+        return name
+    found = shutil.which(name, path=env.get("PATH", os.defpath))
+    if found is None:
+        raise CommandNotFound(
+            f"Command not found: {name}", hint="check the spelling and PATH; --no-inherit keeps PATH"
+        )
+    return found
+
+
+def exec_command(argv: list[str], env: Mapping[str, str], before: Callable[[], None] | None = None) -> NoReturn:
+    """Replace this process with the command: its signals, TTY, stdin and exit code are then
+    exactly its own. `before` runs just before (close vault connections, flush output)."""
+    executable = resolve_command(argv, env)
+    if before is not None:
+        before()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        os.execve(executable, argv, dict(env))
+    except PermissionError as exc:
+        raise CommandNotExecutable(f"Cannot execute {argv[0]}: {exc.strerror}") from None
+    except OSError as exc:
+        raise CommandNotFound(f"Cannot execute {argv[0]}: {exc.strerror}") from None
+
+
+# -- redaction ----------------------------------------------------------------------------------
+
+class Redactor:
+    """Streaming replace of every secret with `********`, correct across read boundaries.
+
+    After each chunk it emits everything except the shortest suffix that could still grow
+    into a secret (a proper prefix of one), so a value split over two reads is still masked
+    and the delay is only ever on bytes that might be secret. The result equals a one-shot
+    replace (leftmost match, longest secret first) over the whole stream.
+    """
+
+    def __init__(self, values: Iterable[str], replacement: bytes = MASK.encode()) -> None:
+        needles = {v.encode("utf-8") for v in values if len(v) >= MIN_REDACT_CHARS}
+        self._needles = sorted(needles, key=len, reverse=True)
+        self._replacement = replacement
+        self._pending = b""
+        self._max = len(self._needles[0]) if self._needles else 0
+        self._by_first: dict[int, list[bytes]] = {}
+        for needle in self._needles:
+            self._by_first.setdefault(needle[0], []).append(needle)
+        self._pattern = (
+            re.compile(b"|".join(re.escape(n) for n in self._needles)) if self._needles else None
+        )
+
+    @property
+    def active(self) -> bool:
+        return self._pattern is not None
+
+    def _hold_from(self, data: bytes, start: int) -> int:
+        """The first index >= start whose suffix is a proper prefix of some secret."""
+        for i in range(max(start, len(data) - self._max + 1), len(data)):
+            tail = data[i:]
+            for needle in self._by_first.get(data[i], ()):
+                if len(needle) > len(tail) and needle.startswith(tail):
+                    return i
+        return len(data)
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._pattern is None:
+            return chunk
+        data = self._pending + chunk
+        out = bytearray()
+        pos = 0
+        while True:
+            hold = self._hold_from(data, pos)
+            match = self._pattern.search(data, pos)
+            if match is None or match.start() >= hold:
+                out += data[pos:hold]
+                self._pending = data[hold:]
+                return bytes(out)
+            out += data[pos : match.start()]
+            out += self._replacement
+            pos = match.end()
+
+    def flush(self) -> bytes:
+        if self._pattern is None:
+            return b""
+        rest = self._pattern.sub(self._replacement, self._pending)
+        self._pending = b""
+        return rest
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _pump(source: IO[bytes], target: int, redactor: Redactor) -> None:
+    """Copy one child stream to ours through the filter until EOF. If our side is closed
+    (`keep run … | head`), stop reading so the child sees EPIPE as it would unwrapped."""
+    try:
+        while True:
+            chunk = source.read1(_CHUNK)  # type: ignore[attr-defined]
+            if not chunk:
+                break
+            _write_all(target, redactor.feed(chunk))
+        _write_all(target, redactor.flush())
+    except OSError:
+        pass
+    finally:
+        source.close()
+
+
+class _SignalForwarder:
+    """Forward signals sent to keep to the child.
+
+    Where the platform can tell who sent a signal (sigtimedwait), a signal the kernel raised
+    for the whole foreground process group (Ctrl+C, Ctrl+\\, terminal hang-up) is not sent
+    again: the child already received it, and a second SIGINT makes many programs quit
+    without cleaning up. Elsewhere, plain handlers forward every signal.
+    """
+
+    def __init__(self, signals: tuple[signal.Signals, ...] = FORWARDED_SIGNALS) -> None:
+        self.signals = signals
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._waitable = hasattr(signal, "sigtimedwait") and hasattr(signal, "pthread_sigmask")
+        self._old_handlers: dict[signal.Signals, object] = {}
+        self._old_mask: set[int | signal.Signals] | None = None
+
+    def block(self) -> None:
+        """Before the child starts: signals stay pending until the forwarder takes them."""
+        if self._waitable:
+            self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, self.signals)
+
+    def child_setup(self) -> None:
+        """Runs in the child between fork and exec: give it a normal signal mask."""
+        if self._waitable:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.signals)
+
+    def start(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+        if self._waitable:
+            self._thread = threading.Thread(target=self._wait_loop, name="keep-signals", daemon=True)
+            self._thread.start()
+        else:
+            for sig in self.signals:
+                self._old_handlers[sig] = signal.signal(sig, self._handler)
+
+    def _send(self, signum: int) -> None:
+        proc = self._proc
+        if proc is not None and proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self._send(signum)
+
+    def _wait_loop(self) -> None:
+        while not self._stop.is_set():
+            info = signal.sigtimedwait(self.signals, 0.1)
+            if info is None:
+                continue
+            if info.si_code == _SI_KERNEL and info.si_pid == 0:
+                continue
+            self._send(info.si_signo)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        for sig, handler in self._old_handlers.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        if self._old_mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
+            self._old_mask = None
+
+
+def exit_status(returncode: int) -> int:
+    """The shell convention: 128+N when the child died of signal N."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run_redacted(
+    argv: list[str],
+    env: Mapping[str, str],
+    secrets: Iterable[str],
+    *,
+    stdout_fd: int = 1,
+    stderr_fd: int = 2,
+) -> int:
+    """Run the command as a child with filtered stdout/stderr; return its exit status."""
+    executable = resolve_command(argv, env)
+    values = list(secrets)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    forwarder = _SignalForwarder()
+    forwarder.block()
+    try:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                executable=executable,
+                env=dict(env),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                # safe here: no other thread of ours runs yet (the pumps start after)
+                preexec_fn=forwarder.child_setup,
+            )
+        except PermissionError as exc:
+            raise CommandNotExecutable(f"Cannot execute {argv[0]}: {exc.strerror}") from None
+        except OSError as exc:
+            raise CommandNotFound(f"Cannot execute {argv[0]}: {exc.strerror}") from None
+        assert proc.stdout is not None and proc.stderr is not None
+        forwarder.start(proc)
+        pumps = [
+            threading.Thread(target=_pump, args=(stream, fd, Redactor(values)), name=name, daemon=True)
+            for stream, fd, name in (
+                (proc.stdout, stdout_fd, "keep-stdout"),
+                (proc.stderr, stderr_fd, "keep-stderr"),
+            )
+        ]
+        for pump in pumps:
+            pump.start()
+        returncode = proc.wait()
+        for pump in pumps:
+            pump.join()
+    finally:
+        forwarder.stop()
+    return exit_status(returncode)
+
+
+# -- what to redact in template mode ------------------------------------------------------------
+
+def _pieces(entry: tpl.Entry, rendered: str) -> list[str]:
+    """The values the placeholders of `entry` resolved to, recovered from the rendered value
+    by peeling off the static text around them (`postgres://{a}:{b}@db` -> [a, b]). Returns
+    [] when that is ambiguous (two placeholders with nothing between them)."""
+    marks = entry.placeholders
+    statics = [entry.value[: marks[0].start]]
+    statics += [entry.value[a.end : b.start] for a, b in itertools.pairwise(marks)]
+    statics.append(entry.value[marks[-1].end :])
+    head, tail = statics[0], statics[-1]
+    if not rendered.startswith(head) or not rendered.endswith(tail) or len(rendered) < len(head) + len(tail):
+        return []
+    body = rendered[len(head) : len(rendered) - len(tail)]
+    out: list[str] = []
+    for separator in statics[1:-1]:
+        if not separator:
+            return []
+        index = body.find(separator)
+        if index < 0:
+            return []
+        out.append(body[:index])
+        body = body[index + len(separator) :]
+    out.append(body)
+    return out
+
+
+def template_secret_values(template: tpl.Template, injected: Mapping[str, str]) -> set[str]:
+    """Values to redact for a template: each entry rendered from placeholders, and each
+    placeholder's own value inside it. Static lines (`APP_ENV=production`) are configuration,
+    not secrets: masking every "production" in the output would only hide information."""
+    values: set[str] = set()
+    for entry in template.assignments:
+        if not entry.placeholders or entry.key not in injected:
+            continue
+        rendered = injected[entry.key]
+        values.add(rendered)
+        values.update(_pieces(entry, rendered))
+    return values
