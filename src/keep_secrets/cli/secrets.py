@@ -150,7 +150,7 @@ def show_cmd(ctx: Ctx, unmask: bool, fmt: str, only: tuple[str, ...], except_: t
     if fmt == "env":
         from ..formats.dotenv import render_env
 
-        ctx.out(render_env(items), nl=False)
+        ctx.out(render_env((s.key, s.value) for s in items), nl=False)
         return
     if not items:
         ctx.msg(f"No secrets in {_where(slug, stage)}" + (" match the filters" if patterns.active else ""))
