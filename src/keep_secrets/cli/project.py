@@ -76,6 +76,9 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
     final_stages = stage_list or old_stages or list(setup.DEFAULT_STAGES)
 
     result = setup.init_project(existing, final_name, final_namespace, final_stages, created=created)
+    dropped = [s for s in old_stages or [] if s not in result.settings.stages]
+    if dropped:
+        ctx.msg(f"Stages removed from the project: {', '.join(dropped)} (their secrets are not deleted)")
     for repair in result.repairs:
         ctx.warn(f"repaired {repair}")
     if result.backup_dir is not None:
@@ -205,8 +208,7 @@ def _probe(ctx: Ctx, slug: str) -> None:
         return
     if results:
         click.echo(verify.render_matrix(results), err=True)
-    missing = any(value is False for result in results for value in result.results.values())
-    if missing:
+    if any(verify.failed(result) for result in results):
         ctx.warn(
             f"vault '{slug}' was saved, but some permissions are missing; "
             f"`keep iam --vault {slug}` prints the policy, `keep verify --vault {slug}` re-checks"
@@ -395,7 +397,8 @@ def vault_delete_cmd(ctx: Ctx, vault_slug: str | None, force: bool) -> None:
     slug = _vault_slug(ctx, vault_slug, "Vault to delete")
     config = project.vaults[slug]
     setup.check_vault_deletable(project, slug)
-    ctx.msg(f"Vault to be deleted: {slug} ({config.name}, driver {config.driver})")
+    if not force and ctx.interactive:
+        ctx.msg(f"Vault to be deleted: {slug} ({config.name}, driver {config.driver})")
     if not force and not ctx.confirm(
         f"Delete the configuration of vault '{slug}'? Secrets stored in it are not deleted", default=False
     ):
