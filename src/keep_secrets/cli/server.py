@@ -1,0 +1,148 @@
+"""`keep server`: the local web UI (SPEC §11).
+
+The listening socket is bound here, before anything is printed, and handed to uvicorn: the
+printed port is the one in use (no probe-then-bind race, Keep's §12.5 #57) and the browser is
+opened only once the server answers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import ipaddress
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+
+import click
+
+from ..model import UsageError
+from .context import Ctx, keep_command
+
+PORT_ATTEMPTS = 20
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; when the port is taken, the next free one of the
+    following PORT_ATTEMPTS - 1 (port 0 lets the system choose)."""
+    address = "127.0.0.1" if host == "localhost" else host
+    try:
+        family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+    except ValueError:
+        raise UsageError(
+            f"Invalid --host {host!r}: use an IP address such as 127.0.0.1 (or localhost)"
+        ) from None
+    last: OSError | None = None
+    candidates = [0] if port == 0 else range(port, min(port + PORT_ATTEMPTS, 65536))
+    for candidate in candidates:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((address, candidate))
+            sock.listen(128)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                continue
+            raise UsageError(f"Cannot listen on {host}:{candidate}: {exc.strerror or exc}") from None
+        sock.set_inheritable(True)
+        return sock
+    reason = last.strerror if last is not None and last.strerror else "in use"
+    raise UsageError(
+        f"No free port from {port} to {port + PORT_ATTEMPTS - 1} on {host} ({reason})",
+        hint="choose another with --port",
+    )
+
+
+def _open_browser_when_up(url: str, started: threading.Event, ctx: Ctx) -> None:
+    def run() -> None:
+        if not started.wait(30):
+            return
+        import webbrowser
+
+        try:
+            opened = webbrowser.open(url)
+        except Exception:  # no browser is not an error: the link is printed
+            opened = False
+        if not opened:
+            ctx.msg("Could not open a browser; open the link above yourself.")
+
+    threading.Thread(target=run, name="keep-open-browser", daemon=True).start()
+
+
+@keep_command("server")
+@click.option("--port", type=click.IntRange(0, 65535), default=4000, show_default=True,
+              help="Port to listen on (the next free one is used if it is taken; 0 = any).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes the UI to your network.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser; just print the link.")
+def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
+    """Serve the local web UI until Ctrl+C.
+
+    The page is opened through a one-time link printed here; it signs the browser in with a
+    session cookie and cannot be used again. Scripts may call the JSON API with
+    `Authorization: Bearer <token>` when the server was started with KEEP_SERVER_TOKEN=<token>
+    (at least 32 characters) in its environment.
+    """
+    project = ctx.project  # not initialised -> one clear error, before any port is taken
+    preset = os.environ.get("KEEP_SERVER_TOKEN")
+    if preset is not None and (len(preset) < 32 or not preset.isascii() or any(c.isspace() for c in preset)):
+        raise UsageError("KEEP_SERVER_TOKEN must be at least 32 printable ASCII characters without spaces")
+    sock = _bind(host, port)
+    try:
+        import uvicorn
+
+        from ..web.app import create_app
+        from ..web.security import Auth
+
+        bound_port = sock.getsockname()[1]
+        auth = Auth(host=host, port=bound_port)
+        if preset:
+            auth.session_token = preset
+        app = create_app(project.root, auth)
+        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="keep server: %(message)s")
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+            timeout_graceful_shutdown=5,
+        )
+        server = uvicorn.Server(config)
+        if bound_port != port and port != 0:
+            ctx.warn(f"port {port} is in use; using {bound_port}")
+        if not _is_loopback(host):
+            ctx.warn(f"listening on {host}: other machines on your network can reach this server")
+        ctx.msg(f"keep web UI for {project.settings.app_name} ({project.root})")
+        # the link is the only way in, so it is printed even with --quiet
+        click.echo(f"Open this one-time link: {auth.login_url}", err=True)
+        ctx.msg("Press Ctrl+C to stop.")
+        started = threading.Event()
+        if not no_browser:
+            _open_browser_when_up(auth.login_url, started, ctx)
+        watcher = threading.Thread(target=_signal_started, args=(server, started), daemon=True)
+        watcher.start()
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
+        ctx.msg("Server stopped.")
+    finally:
+        sock.close()
+
+
+def _signal_started(server: object, started: threading.Event) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if getattr(server, "started", False):
+            started.set()
+            return
+        time.sleep(0.05)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

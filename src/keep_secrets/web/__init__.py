@@ -1,0 +1,1 @@
+"""The local web UI (`keep server`, SPEC §11): a Starlette app over the same services as the CLI."""

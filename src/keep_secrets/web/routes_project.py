@@ -1,0 +1,194 @@
+"""Endpoints of the settings page: project info, vaults, stages, the personal workspace and
+the permission probe. All changes go through `services.setup`, the code behind `keep
+vault:*`, `stage:*` and `workspace`, which validates everything before it writes anything.
+
+The namespace cannot be changed here: every existing secret lives under it, and renaming it
+would silently orphan them (Keep's §12.5 #56).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+from .. import __version__
+from ..model import UsageError
+from ..project import DRIVERS, SYSTEM_STAGES
+from ..services import setup
+from ..services.fetch import run_concurrently
+from .api import Call
+
+# body field -> vault option, for the vault form (strings unless noted)
+VAULT_FIELDS = ("region", "key", "scope", "tier", "endpoint_url", "profile", "path", "stage_tag")
+
+
+def context(call: Call) -> dict[str, Any]:
+    """What the page needs to draw itself: names, stages, vaults, the workspace."""
+    project = call.project
+    settings = project.settings
+    return {
+        "version": __version__,
+        "app_name": settings.app_name,
+        "namespace": settings.namespace,
+        "stages": project.stages,
+        "visible_stages": project.visible_stages(),
+        "default_vault": settings.default_vault,
+        "template_path": settings.template_path,
+        "vaults": [
+            {
+                "slug": slug,
+                "name": config.name,
+                "driver": config.driver,
+                "driver_label": setup.DRIVER_LABELS.get(config.driver, config.driver),
+                "default": slug == settings.default_vault,
+                "scope": config.scope,
+                "options": dict(config.options),
+            }
+            for slug, config in sorted(project.vaults.items())
+        ],
+        "visible_vaults": project.visible_vaults(),
+        "system_stages": list(SYSTEM_STAGES),
+        "drivers": [{"driver": d, "label": setup.DRIVER_LABELS[d]} for d in DRIVERS],
+    }
+
+
+def info(call: Call) -> dict[str, Any]:
+    return setup.project_info(call.project)
+
+
+def update_settings(call: Call) -> dict[str, Any]:
+    """`app_name`, `template_path` and `default_vault`; validated before saving."""
+    project = call.project
+    if call.raw("namespace") not in (None, project.settings.namespace):
+        raise UsageError(
+            "The namespace cannot be changed from the web UI: existing secrets live under it"
+        )
+    app_name = call.optional_text("app_name")
+    template_path = call.optional_text("template_path")
+    default_vault = call.optional_text("default_vault")
+    if app_name is not None:
+        project.settings.app_name = setup.validate_app_name(app_name)
+    if template_path is not None:
+        project.settings.template_path = template_path
+    if default_vault is not None:
+        project.check_vault(default_vault)
+        project.settings.default_vault = default_vault
+    project.save_settings()
+    return context(call)
+
+
+def _vault_options(call: Call, base: dict[str, Any]) -> dict[str, Any]:
+    options = dict(base)
+    for name in VAULT_FIELDS:
+        value = call.raw(name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise UsageError(f"Field '{name}' must be a string")
+        options[name] = value.strip()
+    replicas = call.raw("replica_regions")
+    if replicas is not None:
+        options["replica_regions"] = (
+            setup.parse_replica_regions(replicas) if isinstance(replicas, str) else call.names("replica_regions")
+        )
+    window = call.raw("recovery_window_days")
+    if window is not None:
+        options["recovery_window_days"] = (
+            None if window == "" else call.integer("recovery_window_days", 7, 0, 30)
+        )
+    return options
+
+
+def add_vault(call: Call) -> tuple[int, dict[str, Any]]:
+    project = call.project
+    driver = setup.validate_driver(call.text("driver", required=True))
+    slug = call.optional_text("slug") or setup.free_slug(driver, set(project.vaults))
+    name = call.optional_text("name") or setup.DRIVER_LABELS.get(driver, slug)
+    options = _vault_options(call, {})
+    if driver in setup.AWS_DRIVERS and not options.get("region"):
+        options["region"] = setup.default_region()
+    config = setup.build_vault(driver, slug, name, options)
+    became_default = setup.add_vault(project, config, call.flag("default"))
+    return 201, {"slug": slug, "default": became_default, "context": context(call)}
+
+
+def edit_vault(call: Call) -> dict[str, Any]:
+    project = call.project
+    slug = call.text("slug", required=True)
+    old = project.check_vault(slug)
+    new_slug = call.optional_text("new_slug") or slug
+    name = call.optional_text("name") or old.name
+    base = dict(old.options)
+    base["scope"] = old.scope
+    config = setup.build_vault(old.driver, new_slug, name, _vault_options(call, base))
+    notes = setup.update_vault(project, slug, config, call.flag("default"))
+    return {"slug": new_slug, "notes": notes, "context": context(call)}
+
+
+def delete_vault(call: Call) -> dict[str, Any]:
+    slug = call.text("slug", required=True)
+    setup.delete_vault(call.project, slug)
+    return {"slug": slug, "deleted": True, "context": context(call)}
+
+
+def add_stage(call: Call) -> tuple[int, dict[str, Any]]:
+    name = call.text("name", required=True).strip()
+    setup.add_stage(call.project, name)
+    return 201, {"stage": name, "context": context(call)}
+
+
+def remove_stage(call: Call) -> dict[str, Any]:
+    name = call.text("name", required=True)
+    setup.remove_stage(call.project, name)
+    return {"stage": name, "removed": True, "context": context(call)}
+
+
+def save_workspace(call: Call) -> dict[str, Any]:
+    """Lists of vaults and stages to show; an empty list means "all of them"."""
+    project = call.project
+    vaults = call.names("vaults") or []
+    stages = call.names("stages") or []
+    for slug in vaults:
+        project.check_vault(slug)
+    for stage in stages:
+        project.check_stage(stage)
+    setup.save_workspace(project, list(dict.fromkeys(vaults)), list(dict.fromkeys(stages)))
+    return context(call)
+
+
+def verify(call: Call) -> dict[str, Any]:
+    """Probe list/write/read/history/delete for each chosen vault x stage (concurrently),
+    with a temporary key that is always purged: exactly `keep verify`."""
+    from ..services import verify as probe_service
+
+    project = call.project
+    slugs = call.names("vaults") or project.visible_vaults()
+    stages = call.names("stages") or project.visible_stages()
+    for slug in slugs:
+        project.check_vault(slug)
+    for stage in stages:
+        project.check_stage(stage)
+    cells = [(slug, stage) for slug in slugs for stage in stages]
+    vaults = {slug: call.vault(slug) for slug in slugs}
+    results = run_concurrently(lambda cell: probe_service.probe(vaults[cell[0]], cell[1]), cells)
+    return {
+        "steps": list(probe_service.STEPS),
+        "results": [probe_service.to_json(r) for r in results],
+        "ok": not any(probe_service.failed(r) for r in results),
+    }
+
+
+def routes(make: Any) -> list[Route]:
+    return [
+        Route("/api/context", make(context), methods=["GET"]),
+        Route("/api/info", make(info), methods=["GET"]),
+        Route("/api/settings", make(update_settings), methods=["PUT"]),
+        Route("/api/vaults", make(add_vault), methods=["POST"]),
+        Route("/api/vaults", make(edit_vault), methods=["PUT"]),
+        Route("/api/vaults", make(delete_vault), methods=["DELETE"]),
+        Route("/api/stages", make(add_stage), methods=["POST"]),
+        Route("/api/stages", make(remove_stage), methods=["DELETE"]),
+        Route("/api/workspace", make(save_workspace), methods=["PUT"]),
+        Route("/api/verify", make(verify), methods=["POST"]),
+    ]

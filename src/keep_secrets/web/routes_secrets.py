@@ -1,0 +1,205 @@
+"""Endpoints for single secrets: list/search (masked), reveal, create, update, delete,
+restore, rename, copy to another stage, history and rollback.
+
+The key travels as a field (query or JSON body), never as a path segment, so keys a store
+holds that keep would not write (`a/b` in SSM) can still be read and deleted, and nothing is
+URL-decoded twice (Keep's §12.5). Writes validate the key with the same rule as the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+from ..formats.mask import mask
+from ..model import Conflict, Secret, UsageError, Version
+from ..names import validate_key
+from ..services import secrets as svc
+from ..services.copying import (
+    REPORT_ORDER,
+    Location,
+    apply,
+    plan_copy,
+    refuse_conflicts,
+    summarise,
+)
+from .api import Call
+
+
+def secret_json(secret: Secret, reveal: bool = False) -> dict[str, Any]:
+    data = secret.to_dict(secret.value if reveal else mask(secret.value))
+    data["masked"] = not reveal
+    return data
+
+
+def version_json(version: Version) -> dict[str, Any]:
+    data = version.to_dict(mask(version.value) if version.value is not None else None)
+    data["masked"] = version.value is not None
+    return data
+
+
+def _where(call: Call) -> tuple[str, str]:
+    return call.vault_slug(), call.stage()
+
+
+def list_secrets(call: Call) -> dict[str, Any]:
+    """`?vault&stage[&q&in=keys|values&case=1&only&except]`: the stage's secrets, masked."""
+    slug, stage = _where(call)
+    patterns = call.patterns()
+    query = call.text("q")
+    where = call.text("in", "values")
+    if where not in ("keys", "values", "both"):
+        raise UsageError("Field 'in' must be keys, values or both")
+    items = patterns.filter(call.vault(slug).list(stage))
+    if query:
+        case = call.flag("case")
+        if where == "both":
+            by_key = {s.key for s in svc.search(items, query, case_sensitive=case, keys=True)}
+            by_value = {s.key for s in svc.search(items, query, case_sensitive=case, keys=False)}
+            items = [s for s in items if s.key in by_key or s.key in by_value]
+        else:
+            items = svc.search(items, query, case_sensitive=case, keys=where == "keys")
+    vault = call.vault(slug)
+    return {
+        "vault": slug,
+        "stage": stage,
+        "supports_restore": vault.supports_restore,
+        "supports_plain": vault.supports_plain,
+        "secrets": [secret_json(s) for s in items],
+    }
+
+
+def get_secret(call: Call) -> dict[str, Any]:
+    """Reveal one value (optionally an older `version`, or one `field` of a JSON value)."""
+    slug, stage = _where(call)
+    key = svc.validate_lookup_key(call.text("key", required=True))
+    secret = call.vault(slug).get(stage, key, call.optional_text("version"))
+    data = secret_json(secret, reveal=True)
+    field = call.optional_text("field")
+    if field:
+        data["field"] = field
+        data["value"] = svc.extract_field(secret.value, field, key)
+    return {"secret": data}
+
+
+def _value_and_secure(call: Call, slug: str) -> tuple[str, bool]:
+    value = call.raw("value")
+    if not isinstance(value, str):
+        raise UsageError("Missing required field 'value' (a string)")
+    svc.check_value(value)
+    secure = call.flag("secure", True)
+    if not secure and not call.vault(slug).supports_plain:
+        raise UsageError(f"Vault '{slug}' always encrypts values; plain (unencrypted) storage is not supported")
+    return value, secure
+
+
+def create_secret(call: Call) -> tuple[int, dict[str, Any]]:
+    slug, stage = _where(call)
+    key = validate_key(call.text("key", required=True))
+    value, secure = _value_and_secure(call, slug)
+    vault = call.vault(slug)
+    if vault.exists(stage, key):
+        raise Conflict(f"Secret '{key}' already exists in {slug}:{stage}", hint="edit it instead")
+    result = vault.set(stage, key, value, secure=secure)
+    return 201, {"key": key, "vault": slug, "stage": stage, "revision": result.revision, "created": result.created}
+
+
+def update_secret(call: Call) -> dict[str, Any]:
+    """Replace the value of an existing secret (404 if there is none: use POST to create)."""
+    slug, stage = _where(call)
+    key = validate_key(call.text("key", required=True))
+    value, _ = _value_and_secure(call, slug)
+    vault = call.vault(slug)
+    current = vault.get(stage, key)
+    secure = call.flag("secure", current.secure)
+    if not secure and not vault.supports_plain:
+        secure = True
+    if current.value == value and current.secure == secure:
+        return {"key": key, "vault": slug, "stage": stage, "revision": current.revision, "changed": False}
+    result = vault.set(stage, key, value, secure=secure)
+    return {"key": key, "vault": slug, "stage": stage, "revision": result.revision, "changed": True}
+
+
+def delete_secret(call: Call) -> dict[str, Any]:
+    slug, stage = _where(call)
+    key = svc.validate_lookup_key(call.text("key", required=True))
+    purge = call.flag("purge")
+    vault = call.vault(slug)
+    if not purge:
+        vault.get(stage, key)  # 404 before anything changes
+    vault.delete(stage, key, purge=purge)
+    return {"key": key, "vault": slug, "stage": stage, "restorable": vault.supports_restore and not purge}
+
+
+def restore_secret(call: Call) -> dict[str, Any]:
+    slug, stage = _where(call)
+    key = svc.validate_lookup_key(call.text("key", required=True))
+    call.vault(slug).restore(stage, key)
+    return {"key": key, "vault": slug, "stage": stage, "restored": True}
+
+
+def rename_secret(call: Call) -> dict[str, Any]:
+    slug, stage = _where(call)
+    old = svc.validate_lookup_key(call.text("key", required=True))
+    new = validate_key(call.text("new_key", required=True))
+    result = svc.rename(call.vault(slug), stage, old, new, overwrite=call.flag("overwrite"))
+    return {
+        "key": new, "old_key": old, "vault": slug, "stage": stage,
+        "revision": result.write.revision, "overwrote": result.overwrote,
+    }
+
+
+def copy_secret(call: Call) -> dict[str, Any]:
+    """Copy one key to another vault:stage with the CLI's copy engine: an existing different
+    value is a 409 unless `overwrite`; an equal value is not written; `dry_run` only plans."""
+    slug, stage = _where(call)
+    key = validate_key(call.text("key", required=True))
+    target = Location(call.vault_slug("to_vault"), call.stage("to_stage"))
+    source = Location(slug, stage)
+    dry_run = call.flag("dry_run")
+    plan = plan_copy(call.vault, source, target, key=key, overwrite=call.flag("overwrite"))
+    if not dry_run:
+        refuse_conflicts(plan, "overwrite")
+    outcome = apply(plan, call.vault(target.vault), dry_run=dry_run)
+    if outcome.first_error is not None and not dry_run:
+        raise outcome.first_error
+    item = plan.items[0]
+    return {
+        "key": key, "from": source.label, "to": target.label, "dry_run": dry_run,
+        "action": item.action, "outcome": item.outcome, "revision": item.revision,
+        "summary": summarise(outcome, REPORT_ORDER),
+    }
+
+
+def history(call: Call) -> dict[str, Any]:
+    slug, stage = _where(call)
+    key = svc.validate_lookup_key(call.text("key", required=True))
+    limit = call.integer("limit", 20, 0, 1000)
+    versions = svc.history(call.vault(slug), stage, key, limit or None, svc.HistoryFilter())
+    return {"key": key, "vault": slug, "stage": stage, "versions": [version_json(v) for v in versions]}
+
+
+def rollback(call: Call) -> dict[str, Any]:
+    slug, stage = _where(call)
+    key = svc.validate_lookup_key(call.text("key", required=True))
+    version = call.text("version", required=True).strip()
+    if not version:
+        raise UsageError("Missing required field 'version'")
+    result = call.vault(slug).rollback(stage, key, version)
+    return {"key": key, "vault": slug, "stage": stage, "version": version, "revision": result.revision}
+
+
+def routes(make: Any) -> list[Route]:
+    return [
+        Route("/api/secrets", make(list_secrets), methods=["GET"]),
+        Route("/api/secret", make(get_secret), methods=["GET"]),
+        Route("/api/secret", make(create_secret), methods=["POST"]),
+        Route("/api/secret", make(update_secret), methods=["PUT"]),
+        Route("/api/secret", make(delete_secret), methods=["DELETE"]),
+        Route("/api/secret/restore", make(restore_secret), methods=["POST"]),
+        Route("/api/secret/rename", make(rename_secret), methods=["POST"]),
+        Route("/api/secret/copy", make(copy_secret), methods=["POST"]),
+        Route("/api/secret/history", make(history), methods=["GET"]),
+        Route("/api/secret/rollback", make(rollback), methods=["POST"]),
+    ]
