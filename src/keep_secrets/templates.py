@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .formats.dotenv import fits_single_quotes, quote_double, quote_env_value
+from .formats.dotenv import fits_double_quotes, fits_single_quotes, quote_double, quote_env_value
 from .model import UsageError
 from .names import KEY_RE, SLUG_RE
 
@@ -302,15 +302,17 @@ class Rendered:
             if index not in self.changed:
                 parts.append(entry.raw + entry.eol)
                 continue
-            parts.append(entry.lead + entry.export + entry.key + entry.mid + requote(entry.quote, value)
-                         + entry.tail + entry.eol)
+            quoted = requote(entry.quote, value)
+            if not quoted and entry.tail.strip():
+                quoted = "''"  # `KEY=  # note` would read as the value "# note"
+            parts.append(entry.lead + entry.export + entry.key + entry.mid + quoted + entry.tail + entry.eol)
         return "".join(parts)
 
 
 def requote(quote: str, value: str) -> str:
     """Keep the template's own quote style when it can hold the value exactly (so a
     double-quoted `${VAR}` beside a placeholder still interpolates); else quote per §6.1."""
-    if quote == '"':
+    if quote == '"' and fits_double_quotes(value):
         return quote_double(value)
     if quote == "'" and fits_single_quotes(value):
         return f"'{value}'"

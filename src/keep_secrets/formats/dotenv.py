@@ -9,7 +9,11 @@ that interpolate:
   literal in every dialect (no `$` interpolation), but python-dotenv still decodes `\\\\` and
   `\\'` inside them, and a text-mode read turns a raw CR into LF, so those values cannot
   use this branch;
-* otherwise double quotes with `\\\\`, `\\"`, `\\n`, `\\r` and `\\t` escaped.
+* otherwise double quotes with `\\\\`, `\\"`, `\\n`, `\\r` and `\\t` escaped;
+* except a value ending with a backslash: python-dotenv's quoted-value pattern reads `\\\\"`
+  before a closing quote as an escaped quote and runs on into the next line, so no quoted
+  form reads back. Such a value is written bare when that is exact (one line, no leading
+  space or quote, no ` #`), and refused otherwise rather than written wrong.
 
 Keep's own renderer (its §12 #20) escaped inside single quotes and left `$` and raw
 newlines alone, which made files that do not read back; this one is proven by round-trip
@@ -27,6 +31,9 @@ from ..names import is_env_var_name
 _BARE_RE = re.compile(r"[A-Za-z0-9_./:@+-]*")
 _DOUBLE_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _DOUBLE_ESCAPE_RE = re.compile(r'[\\"\n\r\t]')
+# python-dotenv's unquoted value: the rest of the line, cut at whitespace + '#', stripped
+_UNQUOTED_RE = re.compile(r"[^\s'\"#][^\r\n]*")
+_COMMENT_RE = re.compile(r"\s#")
 
 
 def quote_double(value: str) -> str:
@@ -38,10 +45,31 @@ def fits_single_quotes(value: str) -> bool:
     return "'" not in value and "\\" not in value and "\r" not in value
 
 
+def fits_double_quotes(value: str) -> bool:
+    return not value.endswith("\\")
+
+
+def _fits_unquoted(value: str) -> bool:
+    return _UNQUOTED_RE.fullmatch(value) is not None and _COMMENT_RE.search(value) is None
+
+
+def env_representable(value: str) -> bool:
+    """Whether `value` can be written so that python-dotenv reads it back exactly."""
+    return fits_double_quotes(value) or _fits_unquoted(value)
+
+
 def quote_env_value(value: str) -> str:
     """The dotenv representation of `value` (see the module docstring for the rules)."""
     if _BARE_RE.fullmatch(value):
         return value
+    if not fits_double_quotes(value):
+        if _fits_unquoted(value):
+            return value
+        raise UsageError(
+            "A value ending with a backslash that also spans lines, starts with a space or quote, "
+            "or holds ' #' cannot be written in env format so that dotenv readers get it back",
+            hint="export as json, yaml or shell instead",
+        )
     if fits_single_quotes(value):
         return f"'{value}'"
     return quote_double(value)
@@ -60,7 +88,11 @@ def check_env_key(key: str, format_name: str = "env") -> str:
 
 
 def render_env_line(key: str, value: str) -> str:
-    return f"{check_env_key(key, 'env')}={quote_env_value(value)}"
+    check_env_key(key, "env")
+    try:
+        return f"{key}={quote_env_value(value)}"
+    except UsageError as exc:
+        raise UsageError(f"{key}: {exc.message}", hint=exc.hint) from None
 
 
 def render_env(items: Iterable[tuple[str, str]]) -> str:

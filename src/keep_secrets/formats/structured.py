@@ -34,16 +34,34 @@ def render_json(rows: Iterable[Row]) -> str:
     return json.dumps(_mapping(rows), indent=2, ensure_ascii=False) + "\n"
 
 
+# YAML 1.1 readers treat these as line breaks, so a plain, single-quoted or block scalar
+# holding them reads back changed: only double quotes (with escapes) keep them
+_YAML_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
 def render_yaml(rows: Iterable[Row]) -> str:
     import yaml
 
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = None
+        if any(ch in value for ch in _YAML_BREAKS):
+            style = '"'
+        elif "\n" in value:
+            style = "|"  # PEM blocks stay readable; the emitter falls back when a block cannot hold it
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, _str)
     mapping = _mapping(rows)
     if not mapping:
         return "{}\n"
     # width=inf: PyYAML would otherwise fold long values across lines (still valid, but
     # harder to read and diff)
-    text: str = yaml.safe_dump(
-        mapping, default_flow_style=False, allow_unicode=True, sort_keys=False, width=float("inf")
+    text: str = yaml.dump(
+        mapping, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, sort_keys=False,
+        width=float("inf"),
     )
     return text
 
