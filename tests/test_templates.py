@@ -252,7 +252,7 @@ def test_unreferenced_for_all() -> None:
 
 VALUE = st.one_of(
     st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=30),
-    st.lists(st.sampled_from(list("'\"$#\\= \t\n\r{}ab") + ["${X}", "\r\n", "é"]), max_size=12).map("".join),
+    st.lists(st.sampled_from([*list("'\"$#\\= \t\n\r{}ab"), "${X}", "\r\n", "é"]), max_size=12).map("".join),
 )
 
 
