@@ -1,0 +1,142 @@
+"""`keep diff` end to end on local vaults (real subprocesses), and the matrix logic."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from keep_secrets.formats.mask import mask
+from keep_secrets.model import Secret
+from keep_secrets.services import diffing
+from keep_secrets.services.copying import Location
+
+from .conftest import KeepRunner
+from .moving_support import seed
+
+LONG = "fake-long-secret-value-0123456789"
+
+
+@pytest.fixture
+def matrix_project(kp: KeepRunner) -> KeepRunner:
+    seed(kp.cwd, kp.env, "staging", {"SAME": "fake-same", "DIFF": "fake-staging", "ONLY_STAGING": "fake-o",
+                                     "LONG": LONG})
+    seed(kp.cwd, kp.env, "production", {"SAME": "fake-same", "DIFF": "fake-production", "LONG": LONG})
+    return kp
+
+
+def test_json_matrix_shape_and_statuses(matrix_project: KeepRunner) -> None:
+    result = matrix_project.ok("diff", "--stage=staging,production", "--format=json")
+    data = result.json()
+    assert data == {
+        "columns": ["local:staging", "local:production"],
+        "rows": [
+            {"key": "DIFF", "status": "different",
+             "values": {"local:staging": mask("fake-staging"), "local:production": mask("fake-production")}},
+            {"key": "LONG", "status": "identical",
+             "values": {"local:staging": "fake" + "*" * 20 + f" ({len(LONG)} chars)",
+                        "local:production": "fake" + "*" * 20 + f" ({len(LONG)} chars)"}},
+            {"key": "ONLY_STAGING", "status": "incomplete",
+             "values": {"local:staging": "********", "local:production": None}},
+            {"key": "SAME", "status": "identical",
+             "values": {"local:staging": "********", "local:production": "********"}},
+        ],
+    }
+    assert "1 different" in result.stderr and "1 incomplete" in result.stderr
+
+
+def test_unmask_and_filters(matrix_project: KeepRunner) -> None:
+    data = matrix_project.ok("diff", "--stage=staging,production", "--format=json", "--unmask",
+                             "--only=D*,S*", "--except=SAME").json()
+    assert isinstance(data, dict)
+    assert data["rows"] == [
+        {"key": "DIFF", "status": "different",
+         "values": {"local:staging": "fake-staging", "local:production": "fake-production"}},
+    ]
+
+
+def test_table_goes_to_stdout_and_masks(matrix_project: KeepRunner) -> None:
+    result = matrix_project.ok("diff", "staging", "production")
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["Key", "staging", "production", "Status"]
+    rows = {line.split()[0]: line for line in lines[2:]}
+    assert rows["DIFF"].split()[-1] == "Different"
+    assert rows["ONLY_STAGING"].split()[-2:] == ["—", "Incomplete"]
+    assert rows["SAME"].split()[-1] == "Identical"
+    assert "fake-same" not in result.stdout and "fake-staging" not in result.stdout
+    unmasked = matrix_project.ok("diff", "--stage=staging,production", "--unmask")
+    assert "fake-staging" in unmasked.stdout and "fake-production" in unmasked.stdout
+
+
+def test_across_vaults_and_all_stages_by_default(matrix_project: KeepRunner) -> None:
+    vault = {"slug": "team", "driver": "local", "name": "Team", "scope": ""}
+    (matrix_project.cwd / ".keep" / "vaults" / "team.json").write_text(json.dumps(vault))
+    seed(matrix_project.cwd, matrix_project.env, "staging", {"SAME": "fake-same"}, vault="team")
+    data = matrix_project.ok("diff", "--format=json").json()
+    assert isinstance(data, dict)
+    assert data["columns"] == [f"{v}:{s}" for v in ("local", "team") for s in ("local", "staging", "production")]
+    table = matrix_project.ok("diff", "--stage=staging", "--vault=local,team")
+    assert table.stdout.splitlines()[0].split() == ["Key", "local:staging", "team:staging", "Status"]
+    same = [line for line in table.stdout.splitlines() if line.startswith("SAME")]
+    assert same[0].split()[-1] == "Identical"
+
+
+@pytest.mark.parametrize(
+    ("args", "match"),
+    [
+        (("diff", "--stage=staging,prodution"), "Unknown stage 'prodution'"),
+        (("diff", "--vault=local,nope"), "Unknown vault 'nope'"),
+        (("diff", "--format=xml"), "xml"),
+    ],
+)
+def test_unknown_stage_or_vault_is_an_error(matrix_project: KeepRunner, args: tuple[str, ...], match: str) -> None:
+    result = matrix_project(*args)
+    assert result.code == 2
+    assert match in result.stderr
+    assert result.stdout == ""
+
+
+def test_empty(kp: KeepRunner) -> None:
+    result = kp.ok("diff", "--format=json")
+    assert result.json() == {"columns": ["local:local", "local:staging", "local:production"], "rows": []}
+    assert "No secrets" in result.stderr
+
+
+# -- matrix logic with an in-process slow store: cells are fetched concurrently ----------------
+
+class _SlowVault:
+    """Only what build_matrix uses: `list(stage)`, taking 0.3 s like a remote call."""
+
+    def __init__(self, slug: str, data: dict[str, dict[str, str]]) -> None:
+        self.slug = slug
+        self.data = data
+        self.active = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def list(self, stage: str) -> list[Secret]:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(0.3)
+        with self.lock:
+            self.active -= 1
+        return [Secret(k, v, "1", None, self.slug, stage) for k, v in sorted(self.data.get(stage, {}).items())]
+
+
+def test_cells_are_fetched_concurrently() -> None:
+    store = _SlowVault("v", {"a": {"K": "x"}, "b": {"K": "x"}, "c": {"K": "y"}, "d": {}})
+    columns = [Location("v", s) for s in "abcd"]
+    matrix = diffing.build_matrix(lambda slug: store, columns)  # type: ignore[arg-type, return-value]
+    assert store.peak == 4
+    assert [(r.key, r.status, r.values) for r in matrix.rows] == [("K", "incomplete", ("x", "x", "y", None))]
+
+
+def test_compare() -> None:
+    assert diffing.compare(["a"]) == "identical"
+    assert diffing.compare(["a", "a"]) == "identical"
+    assert diffing.compare(["a", "b"]) == "different"
+    assert diffing.compare(["a", None]) == "incomplete"
+    assert diffing.compare([None, None]) == "incomplete"
