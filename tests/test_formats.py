@@ -56,6 +56,7 @@ NASTY = [
     "trailing\\",
     "C:\\dir\\",
     "x\\",
+    "two\nlines and a trailing backslash\\",
     "\\\\double",
     "\\n is not a newline",
     "\\t\\r\\a\\b\\f\\v",
