@@ -126,7 +126,8 @@ def import_apply(call: Call) -> dict[str, Any]:
 # -- export ------------------------------------------------------------------------------------
 
 def export(call: Call) -> dict[str, Any]:
-    """The stage's secrets (from one or more vaults) in a format, or a rendered template.
+    """The stage's secrets (from one or more vaults) in a format, or a rendered template (a
+    saved one by `template` name, or unsaved editor text in `content`).
 
     Without `reveal` the content is rendered from masked values (a preview); the real values
     are only returned with `reveal: true`. A template's output cannot be masked line by line,
@@ -136,12 +137,15 @@ def export(call: Call) -> dict[str, Any]:
     reveal = call.flag("reveal")
     patterns = call.patterns()
     template = call.optional_text("template")
-    if template is not None:
+    content = call.raw("content")
+    if content is not None and not isinstance(content, str):
+        raise UsageError("Field 'content' must be a string")
+    if template is not None or content is not None:
         slugs = call.names("vaults") or []
         for slug in slugs:
             call.project.check_vault(slug)
         output = render_text(
-            call, stage, template_name=template, content=None, format_name=fmt,
+            call, stage, template_name=template, content=content, format_name=fmt,
             missing=call.text("missing", "fail"), include_all=call.flag("all"), all_vaults=slugs, patterns=patterns,
         )
         return {
