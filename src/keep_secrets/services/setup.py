@@ -237,6 +237,10 @@ def existing_values(existing: Existing) -> tuple[str | None, str | None, list[st
     """The valid app name, namespace and stages already in settings.json (None where absent or
     invalid; invalid ones are recorded in `existing.repairs`)."""
     data = existing.settings or {}
+    if existing.settings is not None:
+        for required, alternative in (("namespace", "namespace"), ("stages", "envs")):
+            if required not in data and alternative not in data:
+                existing.repairs.append(f"settings.json: missing required setting '{required}'; default used")
     name = data.get("app_name")
     if name is not None:
         try:
