@@ -12,6 +12,7 @@ import os
 import pty
 import re
 import select
+import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -387,6 +388,40 @@ def test_rename_errors(kp: KeepRunner) -> None:
     fails(kp, 2, "rename", "SRC", "--stage", "local", match="New key is required")
     assert raw(kp, "SRC") == "fake-src"
     fails(kp, 3, "get", "OTHER", "--stage", "local")
+
+
+def _fail_deletes_of(project_dir: Path, key: str) -> None:
+    """Make the local vault refuse to delete `key` (a trigger in the real database file), so a
+    rename fails after it has already written the new key."""
+    db = sqlite3.connect(project_dir / ".keep" / "local" / "local.db")
+    with db:
+        db.execute(
+            "CREATE TRIGGER fail_delete BEFORE UPDATE OF deleted_at ON secrets "
+            f"WHEN NEW.key = '{key}' AND NEW.deleted_at IS NOT NULL "
+            "BEGIN SELECT RAISE(ABORT, 'fake injected delete failure'); END"
+        )
+    db.close()
+
+
+def test_rename_rolls_back_when_the_delete_fails(kp: KeepRunner, project_dir: Path) -> None:
+    ok(kp, "set", "OLD_KEY", "fake-old-value", "--stage", "local")
+    _fail_deletes_of(project_dir, "OLD_KEY")
+    fails(kp, 1, "rename", "OLD_KEY", "NEW_KEY", "--stage", "local",
+          match=r"Rename failed: could not delete 'OLD_KEY' after writing 'NEW_KEY' \(rolled back\).*fake injected")
+    assert raw(kp, "OLD_KEY") == "fake-old-value"
+    fails(kp, 3, "get", "NEW_KEY", "--stage", "local", match="not found")
+    fails(kp, 3, "history", "NEW_KEY", "--stage", "local")  # purged, not merely soft-deleted
+    assert [d["key"] for d in as_json(ok(kp, "show", "--stage", "local", "--format", "json"))] == ["OLD_KEY"]
+
+
+def test_rename_overwrite_rolls_back_to_the_previous_target_value(kp: KeepRunner, project_dir: Path) -> None:
+    ok(kp, "set", "OLD_KEY", "fake-old-value", "--stage", "local")
+    ok(kp, "set", "NEW_KEY", "fake-previous-target", "--plain", "--stage", "local")
+    _fail_deletes_of(project_dir, "OLD_KEY")
+    fails(kp, 1, "rename", "OLD_KEY", "NEW_KEY", "--overwrite", "--stage", "local", match=r"\(rolled back\)")
+    assert raw(kp, "OLD_KEY") == "fake-old-value"
+    target = as_json(ok(kp, "get", "NEW_KEY", "--stage", "local", "--format", "json"))
+    assert (target["value"], target["secure"]) == ("fake-previous-target", False)
 
 
 # -- search ---------------------------------------------------------------------------------

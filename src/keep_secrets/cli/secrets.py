@@ -335,7 +335,8 @@ def rollback_cmd(ctx: Ctx, key: str | None, to: str) -> None:
               help="Characters used (default alnum).")
 @click.option("--lambda", "lambda_arn", default=None,
               help="Secrets Manager: configure rotation by this Lambda.")
-@click.option("--every", default=None, help="With --lambda: rotation interval in days, e.g. 30d.")
+@click.option("--every", default=None,
+              help="With --lambda: rotation interval in days, e.g. 30d (default: keep the current schedule).")
 def rotate_cmd(
     ctx: Ctx,
     key: str | None,
@@ -351,7 +352,7 @@ def rotate_cmd(
             raise UsageError("--length/--charset generate a value locally; they cannot be used with --lambda")
         if not lambda_arn.startswith("arn:") or ":lambda:" not in lambda_arn:
             raise UsageError(f"Invalid --lambda '{lambda_arn}': use a Lambda ARN (arn:aws:lambda:...)")
-        days = svc.parse_every(every) if every is not None else 30
+        days = svc.parse_every(every) if every is not None else None
     elif every is not None:
         raise UsageError("--every only applies with --lambda")
     else:
@@ -367,7 +368,8 @@ def rotate_cmd(
                 f"Only Secrets Manager supports --lambda (vault '{slug}' uses the {vault.driver} driver)"
             )
         rotate_with_lambda(stage, key, lambda_arn, days)
-        ctx.success(f"rotation of {key} in {where} configured ({lambda_arn}, every {days} days) and started")
+        schedule = f"every {days} days" if days is not None else "schedule unchanged"
+        ctx.success(f"rotation of {key} in {where} configured ({lambda_arn}, {schedule}) and started")
         return
     try:
         current = vault.get(stage, key)

@@ -154,12 +154,14 @@ def rename(vault: Vault, stage: str, old: str, new: str, overwrite: bool = False
     written = vault.set(stage, new, source.value, secure=source.secure)
     try:
         vault.delete(stage, old)
-    except KeepError as exc:
+    except BaseException as exc:
+        # any failure, even an unexpected one or Ctrl-C, must not leave the value in two places
         undone = _undo_copy(vault, stage, new, previous)
+        if not isinstance(exc, Exception):
+            raise
         state = "rolled back" if undone else f"could not roll back; '{new}' now also holds the value"
-        raise KeepError(
-            f"Rename failed: could not delete '{old}' after writing '{new}' ({state}): {exc.one_line()}"
-        ) from exc
+        reason = exc.one_line() if isinstance(exc, KeepError) else f"{type(exc).__name__}: {exc}"
+        raise KeepError(f"Rename failed: could not delete '{old}' after writing '{new}' ({state}): {reason}") from exc
     return RenameResult(write=written, overwrote=previous is not None, secure=source.secure)
 
 
@@ -169,7 +171,7 @@ def _undo_copy(vault: Vault, stage: str, new: str, previous: Secret | None) -> b
             vault.delete(stage, new, purge=True)
         else:
             vault.set(stage, new, previous.value, secure=previous.secure)
-    except KeepError:
+    except Exception:
         return False
     return True
 
