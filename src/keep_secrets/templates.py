@@ -289,13 +289,11 @@ class Rendered:
                 out[entry.key] = value
         return out
 
-    def text(self, keep: Callable[[str], bool] | None = None) -> str:
+    def text(self) -> str:
         """The template with placeholders replaced, in env format: unchanged entries are
         copied byte for byte, changed ones re-quoted safely for the value they now hold."""
         parts: list[str] = []
         for index, entry in enumerate(self.template.entries):
-            if entry.kind == "assignment" and keep is not None and not keep(entry.key):
-                continue
             value = self.values.get(index, entry.value)
             if value is None:
                 continue
@@ -355,10 +353,6 @@ def resolve(template: Template, lookup: Lookup, stage: str, missing: str = "fail
             changed.add(index)
         # "skip" and "fail": the entry stays as written (fail is raised by the caller)
     return Rendered(template, values, changed, misses)
-
-
-def referenced(template: Template) -> set[tuple[str, str]]:
-    return template.refs()
 
 
 def unreferenced(

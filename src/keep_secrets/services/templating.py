@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import templates as tpl
+from ..formats.dotenv import check_env_key
 from ..formats.render import render
 from ..formats.structured import Row
 from ..model import KeepError, NotFound, Secret, UsageError
@@ -179,8 +180,7 @@ def render_template(
 
     if format_name == "env":
         for entry in template.assignments:
-            if entry.kind == "assignment" and not is_env_var_name(entry.key):
-                render("env", [(entry.key, "")])  # raises the uniform invalid-name error
+            check_env_key(entry.key, "env")
         text = rendered.text()
         if extras:
             eol = template.eol
