@@ -44,13 +44,16 @@ def vault_file(runner: KeepRunner, slug: str) -> dict[str, Any]:
     return data
 
 
-def run_on_terminal(runner: KeepRunner, args: list[str], answers: list[tuple[str, str]]) -> tuple[int, str]:
+def run_on_terminal(
+    runner: KeepRunner, args: list[str], answers: list[tuple[str, str]], extra_env: dict[str, str] | None = None
+) -> tuple[int, str]:
     """Run keep on a pseudo-terminal. `answers` are (prompt text, typed answer) pairs in the
     order the prompts must appear; each answer is typed once its prompt has been shown.
     Returns the exit code and everything the terminal showed."""
     master, slave = pty.openpty()
     proc = subprocess.Popen(
-        [*KEEP, *args], cwd=runner.cwd, env=runner.env, stdin=slave, stdout=slave, stderr=slave, close_fds=True
+        [*KEEP, *args], cwd=runner.cwd, env={**runner.env, **(extra_env or {})},
+        stdin=slave, stdout=slave, stderr=slave, close_fds=True,
     )
     os.close(slave)
     shown = ""
@@ -237,9 +240,23 @@ def test_interactive_init_prompts_on_a_terminal(keep: KeepRunner) -> None:
             ("Namespace", "bad ns"),  # refused, asked again
             ("Namespace", ""),  # accept the default: the slugified name
             ("Stages", "local,qa"),
+            ("Add an AWS vault now?", "y"),
+            ("Driver", "ssm"),
+            ("Slug", ""),
+            ("Friendly Name", ""),
+            ("AWS Region", "eu-north-1"),
+            ("KMS Key ID", ""),
+            ("Scope", ""),
+            ("Tier", ""),
         ],
+        extra_env={"KEEP_AWS_MAX_ATTEMPTS": "1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
     )
     assert code == 0, shown
+    assert "vault 'ssm' was saved" in shown  # the probe fails (nothing listens), the vault stays
+    assert vault_file(keep, "ssm") == {
+        "slug": "ssm", "driver": "ssm", "name": "AWS SSM Parameter Store", "scope": "",
+        "region": "eu-north-1", "tier": "Standard",
+    }
     assert "[proj]" in shown  # the default offered for the name
     assert "Invalid namespace 'bad ns'" in shown
     data = settings(keep)

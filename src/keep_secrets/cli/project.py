@@ -91,7 +91,12 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
     ctx.msg(f"  default vault: {result.settings.default_vault}")
     if result.added_local_vault:
         ctx.msg("Added the embedded encrypted vault 'local' (driver local) as the default vault.")
-    if result.created:
+    if result.created and ctx.interactive and ctx.confirm("Add an AWS vault now?", default=False):
+        from ..project import Project
+
+        ctx.set_project(Project.load_at(result.root))
+        click.get_current_context().invoke(vault_add_cmd)
+    elif result.created:
         ctx.msg("Next: `keep set MY_SECRET` to store a secret; `keep vault:add` to add an AWS vault.")
 
 
