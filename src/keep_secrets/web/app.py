@@ -30,12 +30,11 @@ def create_app(root: Path, auth: Auth) -> Starlette:
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
 
-    async def api_not_found(request: Request) -> Response:
-        return error_response(404, f"No API endpoint {request.method} {request.url.path}")
-
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if request.url.path.startswith("/api/"):
+            if status == 404:
+                return error_response(404, f"No API endpoint {request.method} {request.url.path}")
             message = "Method not allowed" if status == 405 else (exc.detail if isinstance(exc, HTTPException) else "")
             return error_response(status, str(message or "Error"))
         return JSONResponse({"error": "Not found" if status == 404 else "Error", "status": status}, status_code=status)
@@ -46,7 +45,6 @@ def create_app(root: Path, auth: Auth) -> Starlette:
         *routes_bulk.routes(make),
         *templates_io.routes(make),
         *routes_project.routes(make),
-        Route("/api/{rest:path}", api_not_found, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, follow_symlink=False), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
