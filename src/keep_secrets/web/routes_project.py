@@ -15,8 +15,9 @@ from starlette.routing import Route
 from .. import __version__
 from ..model import UsageError
 from ..project import DRIVERS, SYSTEM_STAGES
-from ..services import setup
+from ..services import setup, vault_config
 from ..services.fetch import run_concurrently
+from ..vaults.base import DRIVER_LABELS
 from .api import Call
 
 # body field -> vault option, for the vault form (strings unless noted)
@@ -40,7 +41,7 @@ def context(call: Call) -> dict[str, Any]:
                 "slug": slug,
                 "name": config.name,
                 "driver": config.driver,
-                "driver_label": setup.DRIVER_LABELS.get(config.driver, config.driver),
+                "driver_label": DRIVER_LABELS.get(config.driver, config.driver),
                 "default": slug == settings.default_vault,
                 "scope": config.scope,
                 "options": dict(config.options),
@@ -49,7 +50,7 @@ def context(call: Call) -> dict[str, Any]:
         ],
         "visible_vaults": project.visible_vaults(),
         "system_stages": list(SYSTEM_STAGES),
-        "drivers": [{"driver": d, "label": setup.DRIVER_LABELS[d]} for d in DRIVERS],
+        "drivers": [{"driver": d, "label": DRIVER_LABELS[d]} for d in DRIVERS],
     }
 
 
@@ -90,7 +91,7 @@ def _vault_options(call: Call, base: dict[str, Any]) -> dict[str, Any]:
     replicas = call.raw("replica_regions")
     if replicas is not None:
         options["replica_regions"] = (
-            setup.parse_replica_regions(replicas) if isinstance(replicas, str) else call.names("replica_regions")
+            vault_config.parse_replica_regions(replicas) if isinstance(replicas, str) else call.names("replica_regions")
         )
     window = call.raw("recovery_window_days")
     if window is not None:
@@ -102,14 +103,14 @@ def _vault_options(call: Call, base: dict[str, Any]) -> dict[str, Any]:
 
 def add_vault(call: Call) -> tuple[int, dict[str, Any]]:
     project = call.project
-    driver = setup.validate_driver(call.text("driver", required=True))
-    slug = call.optional_text("slug") or setup.free_slug(driver, set(project.vaults))
-    name = call.optional_text("name") or setup.DRIVER_LABELS.get(driver, slug)
+    driver = vault_config.validate_driver(call.text("driver", required=True))
+    slug = call.optional_text("slug") or vault_config.free_slug(driver, set(project.vaults))
+    name = call.optional_text("name") or DRIVER_LABELS.get(driver, slug)
     options = _vault_options(call, {})
-    if driver in setup.AWS_DRIVERS and not options.get("region"):
-        options["region"] = setup.default_region()
-    config = setup.build_vault(driver, slug, name, options)
-    became_default = setup.add_vault(project, config, call.flag("default"))
+    if driver in vault_config.AWS_DRIVERS and not options.get("region"):
+        options["region"] = vault_config.default_region()
+    config = vault_config.build_vault(driver, slug, name, options)
+    became_default = vault_config.add_vault(project, config, call.flag("default"))
     return 201, {"slug": slug, "default": became_default, "context": context(call)}
 
 
@@ -121,14 +122,14 @@ def edit_vault(call: Call) -> dict[str, Any]:
     name = call.optional_text("name") or old.name
     base = dict(old.options)
     base["scope"] = old.scope
-    config = setup.build_vault(old.driver, new_slug, name, _vault_options(call, base))
-    notes = setup.update_vault(project, slug, config, call.flag("default"))
+    config = vault_config.build_vault(old.driver, new_slug, name, _vault_options(call, base))
+    notes = vault_config.update_vault(project, slug, config, call.flag("default"))
     return {"slug": new_slug, "notes": notes, "context": context(call)}
 
 
 def delete_vault(call: Call) -> dict[str, Any]:
     slug = call.text("slug", required=True)
-    setup.delete_vault(call.project, slug)
+    vault_config.delete_vault(call.project, slug)
     return {"slug": slug, "deleted": True, "context": context(call)}
 
 
