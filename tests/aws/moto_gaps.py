@@ -4,6 +4,7 @@
   scheduled for deletion (InvalidRequestException, "...because it was marked for deletion.");
   moto 5 accepts the write. The hook asks moto (DescribeSecret, not counted by the proxy)
   whether the secret is pending deletion and, if so, answers as AWS does.
+* `paginate_version_ids`: moto ignores MaxResults on ListSecretVersionIds; AWS pages.
 * `missing_secret_guard`: moto 5 crashes (HTTP 500, KeyError) on `ListSecretVersionIds` of a
   secret that does not exist; AWS answers ResourceNotFoundException.
 
@@ -12,9 +13,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import urllib.parse
+from collections.abc import Callable
 
 from tests.aws.proxy import Hook, ProxyRequest, ProxyResponse
 
@@ -75,3 +78,85 @@ def missing_secret_guard(upstream: str) -> Hook:
 
 def aws_like_hooks(upstream: str) -> list[Hook]:
     return [deleted_secret_guard(upstream), missing_secret_guard(upstream)]
+
+
+# Secrets Manager operations addressed to one secret (SecretId in the body)
+_SECRET_OPS = {
+    "GetSecretValue",
+    "DescribeSecret",
+    "ListSecretVersionIds",
+    "PutSecretValue",
+    "UpdateSecret",
+    "UpdateSecretVersionStage",
+    "DeleteSecret",
+    "RestoreSecret",
+    "TagResource",
+    "UntagResource",
+    "RotateSecret",
+    "ReplicateSecretToRegions",
+    "RemoveRegionsFromReplication",
+}
+SEED_TAG_KEYS = {"ManagedBy", "Namespace", "Stage", "VaultSlug"}
+
+
+def tag_policy(upstream: str, namespace: str = "myapp") -> Hook:
+    """A small stand-in for the seed's "Full Developer Access" policy, as real AWS evaluates
+    it: calls on one secret need `ResourceTag/Namespace = namespace` (a secret that does not
+    exist has no tags, so AWS answers AccessDeniedException, not ResourceNotFound), and
+    CreateSecret needs `RequestTag/Namespace = namespace` with no tag keys beyond the seed's
+    four. ListSecrets and BatchGetSecretValue are allowed account-wide."""
+
+    def deny(request: ProxyRequest, action: str) -> ProxyResponse:
+        return ProxyResponse.aws_error(
+            request,
+            400,
+            "AccessDeniedException",
+            f"User: arn:aws:iam::123456789012:user/fake-dev is not authorized to perform: "
+            f"secretsmanager:{action} because no identity-based policy allows the secretsmanager:{action} action",
+        )
+
+    def hook(request: ProxyRequest) -> ProxyResponse | None:
+        op = request.operation
+        if not isinstance(request.json, dict) or request.service != "secretsmanager":
+            return None
+        if op == "CreateSecret":
+            tags = {str(t.get("Key")): str(t.get("Value")) for t in request.json.get("Tags") or []}
+            if tags.get("Namespace") != namespace or not set(tags) <= SEED_TAG_KEYS:
+                return deny(request, op)
+            return None
+        if op in _SECRET_OPS:
+            described = _describe(upstream, request, str(request.json.get("SecretId", "")))
+            tags = {str(t.get("Key")): str(t.get("Value")) for t in (described or {}).get("Tags") or []}  # type: ignore[union-attr]
+            if tags.get("Namespace") != namespace:
+                return deny(request, op)
+        return None
+
+    return hook
+
+
+def paginate_version_ids(forward: Callable[[ProxyRequest], ProxyResponse]) -> Hook:
+    """moto 5 ignores MaxResults on ListSecretVersionIds and returns every version at once;
+    AWS pages them. This hook pages moto's full answer (NextToken = the next index)."""
+
+    def hook(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation != "ListSecretVersionIds" or not isinstance(request.json, dict):
+            return None
+        size = int(request.json.get("MaxResults") or 100)
+        start = int(request.json.get("NextToken") or 0)
+        inner = dict(request.json)
+        inner.pop("NextToken", None)
+        inner.pop("MaxResults", None)
+        body = json.dumps(inner).encode()
+        answer = forward(dataclasses.replace(request, body=body, json=inner))
+        if answer.status != 200:
+            return answer
+        data = json.loads(answer.body)
+        versions = data.get("Versions", [])
+        data["Versions"] = versions[start : start + size]
+        if start + size < len(versions):
+            data["NextToken"] = str(start + size)
+        else:
+            data.pop("NextToken", None)
+        return ProxyResponse(200, json.dumps(data).encode(), {"Content-Type": "application/x-amz-json-1.1"})
+
+    return hook

@@ -14,7 +14,7 @@ It forwards every request to `upstream` (a moto server URL) and, on the way:
 No pytest here: `bench/` imports it too. The API is stable:
 `Proxy(upstream, hooks=None, *, latency_ms=0, throttle_rate=0.0, fail_5xx_rate=0.0,
 fail_regions=(), seed=None)`, `start()`, `stop()`, `.url`, `.counts`, `.reset_counts()`,
-`.requests` (every `ProxyRequest` seen, in order), and the mutable attributes `latency_ms`,
+`.requests` (every `ProxyRequest` seen, in order), `.upstream`, and the mutable attributes `latency_ms`,
 `throttle_rate`, `fail_5xx_rate`, `fail_regions`, `fail_mode`. It is also a context manager.
 
 Hooks
@@ -154,6 +154,7 @@ class Proxy:
         parsed = urllib.parse.urlsplit(upstream)
         if not parsed.hostname or not parsed.port:
             raise ValueError(f"upstream must be http://host:port, not {upstream!r}")
+        self.upstream = upstream
         self.upstream_host = parsed.hostname
         self.upstream_port = parsed.port
         self.hooks: list[Hook] = list(hooks or [])

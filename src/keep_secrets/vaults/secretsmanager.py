@@ -44,6 +44,7 @@ T = TypeVar("T")
 MAX_VALUE_BYTES = 65536
 LIST_PAGE_SIZE = 100
 BATCH_SIZE = 20
+HISTORY_PAGE_SIZE = 100
 DEFAULT_RECOVERY_WINDOW = 7
 # VersionIds are ClientRequestTokens: 32-64 characters (uuid4 by default). Anything else given
 # as --version is a staging label (AWSCURRENT, AWSPREVIOUS, custom labels).
@@ -325,7 +326,7 @@ class SecretsManagerVault(AwsVault):
 
     def _history(self, stage: str, key: str, limit: int | None, region: str | None) -> builtins.list[Version]:
         name = self.remote_name(stage, key)
-        params: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": 100}
+        params: dict[str, Any] = {"SecretId": name, "IncludeDeprecated": True, "MaxResults": HISTORY_PAGE_SIZE}
         versions: builtins.list[dict[str, Any]] = []
         while True:
             try:

@@ -1,0 +1,603 @@
+"""The Secrets Manager driver on moto's server over HTTP, through the counting/fault proxy:
+the seed's names and tags, call budgets, isolation, the tag-conditioned-policy behaviour,
+deletion/restore, history/rollback, rotation parameters, replication and replica fallback."""
+
+from __future__ import annotations
+
+import math
+import socket
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from keep_secrets.model import AccessDenied, Conflict, NotFound, RemoteError, UsageError
+from keep_secrets.vaults.aws import Unreachable
+from keep_secrets.vaults.secretsmanager import NotFoundOrDenied, PartialList, SecretsManagerVault
+from tests.aws.conftest import REGION, REPLICA
+from tests.aws.moto_gaps import SEED_TAG_KEYS, aws_like_hooks, paginate_version_ids, tag_policy
+from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
+
+MakeSm = Callable[..., SecretsManagerVault]
+
+
+def sm_client(endpoint: str, region: str = REGION) -> Any:
+    return boto3.client("secretsmanager", endpoint_url=endpoint, region_name=region)
+
+
+def seed_stage(endpoint: str, stage: str, count: int, namespace: str = "myapp") -> None:
+    """Secrets as keep creates them, written straight to moto (one call each)."""
+    client = sm_client(endpoint)
+    for i in range(count):
+        client.create_secret(
+            Name=f"{namespace}/{stage}/KEY_{i:03d}",
+            SecretString=f"fake-{stage}-{i}",
+            Tags=[
+                {"Key": "ManagedBy", "Value": "Keep"},
+                {"Key": "Namespace", "Value": namespace},
+                {"Key": "Stage", "Value": stage},
+                {"Key": "VaultSlug", "Value": "secretsmanager"},
+            ],
+        )
+
+
+def sent(proxy: Proxy, operation: str) -> list[dict[str, Any]]:
+    return [r.json for r in proxy.requests if r.operation == operation]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+# -- names, tags, description ----------------------------------------------------------------
+
+def test_create_sends_exactly_the_seed_tags_inside_create_secret(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    result = vault.set("production", "NIGHTWATCH_TOKEN", "fake-token-123")
+    assert result.created is True
+    creates = sent(proxy, "CreateSecret")
+    assert len(creates) == 1
+    create = creates[0]
+    assert create["Name"] == "myapp/production/NIGHTWATCH_TOKEN"
+    assert create["Tags"] == [
+        {"Key": "ManagedBy", "Value": "Keep"},
+        {"Key": "Namespace", "Value": "myapp"},
+        {"Key": "Stage", "Value": "production"},
+        {"Key": "VaultSlug", "Value": "secretsmanager"},
+    ]
+    assert create["Description"] == "Keep secret: NIGHTWATCH_TOKEN (production, vault secretsmanager)"
+    assert "KmsKeyId" not in create and "AddReplicaRegions" not in create
+    # no tagging afterwards: TagResource would need permissions the seed's create path lacks
+    assert proxy.counts["TagResource"] == 0
+    assert proxy.counts == {"PutSecretValue": 1, "CreateSecret": 1}
+
+
+def test_scope_in_name_only_stage_tag_key_kms_and_replicas(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(
+        proxy.url, scope="app2", stage_tag="Env", key="alias/fake-keep-key", replica_regions=[REPLICA],
+    )
+    kms = boto3.client("kms", endpoint_url=proxy.url, region_name=REGION)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName="alias/fake-keep-key", TargetKeyId=key_id)
+    proxy.reset_counts()
+    vault.set("staging", "DB_PASSWORD", "fake-db-pass-123")
+    create = sent(proxy, "CreateSecret")[0]
+    assert create["Name"] == "myapp/app2/staging/DB_PASSWORD"
+    assert {t["Key"] for t in create["Tags"]} == {"ManagedBy", "Namespace", "Env", "VaultSlug"}
+    assert {"Key": "Env", "Value": "staging"} in create["Tags"]
+    assert create["KmsKeyId"] == "alias/fake-keep-key"
+    assert create["AddReplicaRegions"] == [{"Region": REPLICA}]
+    assert [s.key for s in vault.list("staging")] == ["DB_PASSWORD"]
+
+
+# -- call budgets ----------------------------------------------------------------------------
+
+def test_set_on_existing_key_is_one_call_whatever_the_stage_size(proxy: Proxy, make_sm: MakeSm) -> None:
+    seed_stage(proxy.url, "staging", 60)
+    vault = make_sm(proxy.url)
+    proxy.reset_counts()
+    result = vault.set("staging", "KEY_042", "fake-new-value")
+    assert result.created is False
+    assert proxy.total <= 2
+    assert proxy.counts == {"PutSecretValue": 1}
+    assert vault.get("staging", "KEY_042").value == "fake-new-value"
+
+
+def test_set_of_new_key_is_two_calls_without_listing(proxy: Proxy, make_sm: MakeSm) -> None:
+    seed_stage(proxy.url, "staging", 60)
+    vault = make_sm(proxy.url)
+    proxy.reset_counts()
+    assert vault.set("staging", "BRAND_NEW", "fake-v").created is True
+    assert proxy.counts == {"PutSecretValue": 1, "CreateSecret": 1}
+
+
+@pytest.mark.parametrize("count", [45, 101])
+def test_show_budget(proxy: Proxy, make_sm: MakeSm, count: int) -> None:
+    seed_stage(proxy.url, "staging", count)
+    vault = make_sm(proxy.url)
+    proxy.reset_counts()
+    listed = vault.list("staging")
+    assert [s.key for s in listed] == [f"KEY_{i:03d}" for i in range(count)]
+    assert all(s.value == f"fake-staging-{int(s.key[4:])}" for s in listed)
+    assert proxy.total <= math.ceil(count / 20) + math.ceil(count / 100)
+    assert proxy.counts["ListSecrets"] == math.ceil(count / 100)
+    assert proxy.counts["BatchGetSecretValue"] == math.ceil(count / 20)
+    batches = sent(proxy, "BatchGetSecretValue")
+    assert all(len(b["SecretIdList"]) <= 20 for b in batches)
+    assert all(r["MaxResults"] == 100 for r in sent(proxy, "ListSecrets"))
+
+
+# -- isolation -------------------------------------------------------------------------------
+
+def test_only_this_namespace_stage_and_keep_tags_are_listed(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    vault.set("staging", "MINE", "fake-mine")
+    make_sm(proxy.url, namespace="otherapp").set("staging", "THEIRS", "fake-theirs")
+    vault.set("production", "PROD_ONLY", "fake-prod")
+    make_sm(proxy.url, scope="app2").set("staging", "SCOPED", "fake-scoped")
+    client = sm_client(proxy.url)
+    # a name under the prefix but no tags, wrong tags, or a near-miss tag value
+    client.create_secret(Name="myapp/staging/UNTAGGED", SecretString="fake-untagged")
+    client.create_secret(
+        Name="myapp/staging/WRONG_NS",
+        SecretString="fake-wrong",
+        Tags=[{"Key": "ManagedBy", "Value": "Keep"}, {"Key": "Namespace", "Value": "other"},
+              {"Key": "Stage", "Value": "staging"}],
+    )
+    client.create_secret(
+        Name="myapp/staging/KEEPER",
+        SecretString="fake-keeper",
+        Tags=[{"Key": "ManagedBy", "Value": "Keeper"}, {"Key": "Namespace", "Value": "myapp"},
+              {"Key": "Stage", "Value": "staging"}],
+    )
+    client.create_secret(
+        Name="myapp/staging/OTHER_STAGE_TAG",
+        SecretString="fake-ost",
+        Tags=[{"Key": "ManagedBy", "Value": "Keep"}, {"Key": "Namespace", "Value": "myapp"},
+              {"Key": "Stage", "Value": "production"}],
+    )
+    client.create_secret(
+        Name="myapp/stagingx/LOOKALIKE",
+        SecretString="fake-look",
+        Tags=[{"Key": "ManagedBy", "Value": "Keep"}, {"Key": "Namespace", "Value": "myapp"},
+              {"Key": "Stage", "Value": "staging"}],
+    )
+    assert [(s.key, s.value) for s in vault.list("staging")] == [("MINE", "fake-mine")]
+    # a vault reading the newer `Env` tag does not see `Stage`-tagged secrets, and vice versa
+    assert make_sm(proxy.url, stage_tag="Env").list("staging") == []
+
+
+# -- tag-conditioned IAM policies (the real-AWS behaviour moto does not show) -----------------
+
+@pytest.fixture
+def policed(moto: str) -> Any:
+    with Proxy(moto, hooks=[tag_policy(moto), *aws_like_hooks(moto)]) as proxy:
+        yield proxy
+
+
+def test_set_creates_new_secret_when_put_is_denied(policed: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(policed.url)
+    result = vault.set("staging", "NEW_UNDER_POLICY", "fake-v1")
+    assert result.created is True
+    assert policed.counts == {"PutSecretValue": 1, "CreateSecret": 1}
+    policed.reset_counts()
+    assert vault.set("staging", "NEW_UNDER_POLICY", "fake-v2").created is False
+    assert policed.counts == {"PutSecretValue": 1}
+    assert vault.get("staging", "NEW_UNDER_POLICY").value == "fake-v2"
+
+
+def test_get_missing_under_policy_says_not_found_or_not_permitted(policed: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(policed.url)
+    with pytest.raises(NotFoundOrDenied) as caught:
+        vault.get("staging", "MISSING")
+    assert "myapp/staging/MISSING not found or not permitted" in caught.value.message
+    assert caught.value.exit_code == 3
+    assert isinstance(caught.value, NotFound) and isinstance(caught.value, AccessDenied)
+    assert vault.exists("staging", "MISSING") is False
+    with pytest.raises(NotFound):
+        vault.delete("staging", "MISSING")
+    with pytest.raises(NotFound):
+        vault.history("staging", "MISSING")
+
+
+def test_denied_write_to_someone_elses_secret_stays_denied(policed: Proxy, make_sm: MakeSm) -> None:
+    sm_client(policed.upstream).create_secret(
+        Name="myapp/staging/FOREIGN",
+        SecretString="fake-foreign",
+        Tags=[{"Key": "ManagedBy", "Value": "Keep"}, {"Key": "Namespace", "Value": "other-team"}],
+    )
+    vault = make_sm(policed.url)
+    with pytest.raises(AccessDenied) as caught:
+        vault.set("staging", "FOREIGN", "fake-overwrite")
+    assert caught.value.exit_code == 4
+    assert "PutSecretValue" in caught.value.message and "myapp/staging/FOREIGN" in caught.value.message
+    value = sm_client(policed.upstream).get_secret_value(SecretId="myapp/staging/FOREIGN")["SecretString"]
+    assert value == "fake-foreign"
+
+
+def test_create_never_sends_tag_keys_the_policy_forbids(policed: Proxy, make_sm: MakeSm) -> None:
+    make_sm(policed.url, scope="team-a").set("staging", "SCOPED_KEY", "fake-v")
+    for create in sent(policed, "CreateSecret"):
+        assert {t["Key"] for t in create["Tags"]} <= SEED_TAG_KEYS
+
+
+def test_moto_style_403_xml_is_access_denied(proxy: Proxy, make_sm: MakeSm) -> None:
+    def forbid(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation == "GetSecretValue":
+            body = (
+                b'<?xml version="1.0" encoding="UTF-8"?><ErrorResponse><Errors><Error>'
+                b"<Code>AccessDenied</Code><Message>User: moto is not authorized to perform: "
+                b"secretsmanager:GetSecretValue</Message></Error></Errors></ErrorResponse>"
+            )
+            return ProxyResponse(403, body, {"Content-Type": "text/xml"})
+        return None
+
+    proxy.hooks.append(forbid)
+    vault = make_sm(proxy.url)
+    with pytest.raises(AccessDenied) as caught:
+        vault.get("staging", "ANY")
+    assert "GetSecretValue" in caught.value.message
+    assert "myapp/staging/ANY" in caught.value.message
+
+
+def test_kms_denial_is_access_denied_with_grant_hint(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    vault.set("staging", "KMS_LOCKED", "fake-v")
+
+    def kms_denied(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation == "GetSecretValue":
+            return ProxyResponse.aws_error(
+                request, 400, "AccessDeniedException",
+                "Access to KMS is not allowed. The ciphertext refers to a customer master key that is not permitted",
+            )
+        return None
+
+    proxy.hooks.append(kms_denied)
+    with pytest.raises(AccessDenied) as caught:
+        vault.get("staging", "KMS_LOCKED")
+    assert not isinstance(caught.value, NotFound)
+    assert caught.value.hint and "KMS" in caught.value.hint
+
+
+# -- list edge cases -------------------------------------------------------------------------
+
+def test_batch_errors_are_reported_not_dropped(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    for key in ("GOOD_A", "BAD", "GOOD_B"):
+        vault.set("staging", key, f"fake-{key}")
+
+    def break_one(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation != "BatchGetSecretValue":
+            return None
+        import json
+
+        answer = proxy.forward(request)
+        data = json.loads(answer.body)
+        bad = [v for v in data["SecretValues"] if v["Name"].endswith("/BAD")]
+        data["SecretValues"] = [v for v in data["SecretValues"] if not v["Name"].endswith("/BAD")]
+        data["Errors"] = [
+            {"SecretId": v["ARN"], "ErrorCode": "DecryptionFailure", "Message": "fake KMS failure"} for v in bad
+        ]
+        return ProxyResponse(200, json.dumps(data).encode(), {"Content-Type": "application/x-amz-json-1.1"})
+
+    proxy.hooks.append(break_one)
+    with pytest.raises(PartialList) as caught:
+        vault.list("staging")
+    assert "myapp/staging/BAD" in caught.value.message and "DecryptionFailure" in caught.value.message
+    assert caught.value.exit_code == 1
+    assert [s.key for s in caught.value.secrets] == ["GOOD_A", "GOOD_B"]
+    assert list(caught.value.failures) == ["myapp/staging/BAD"]
+
+
+def test_secret_pending_deletion_never_breaks_the_listing(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    for key in ("STAYS", "GOES", "RACES"):
+        vault.set("staging", key, f"fake-{key}")
+    vault.delete("staging", "GOES")
+
+    def race(request: ProxyRequest) -> ProxyResponse | None:
+        # RACES is deleted between ListSecrets and BatchGetSecretValue
+        if request.operation == "BatchGetSecretValue":
+            sm_client(proxy.upstream).delete_secret(SecretId="myapp/staging/RACES", RecoveryWindowInDays=7)
+        return None
+
+    proxy.hooks.append(race)
+    assert [s.key for s in vault.list("staging")] == ["STAYS"]
+
+
+# -- delete / restore ------------------------------------------------------------------------
+
+def test_delete_uses_the_recovery_window_and_purge_forces(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    vault.set("staging", "A", "fake-a")
+    vault.delete("staging", "A")
+    assert sent(proxy, "DeleteSecret")[-1] == {"SecretId": "myapp/staging/A", "RecoveryWindowInDays": 7}
+    vault.delete("staging", "A", purge=True)
+    assert sent(proxy, "DeleteSecret")[-1] == {"SecretId": "myapp/staging/A", "ForceDeleteWithoutRecovery": True}
+    window = make_sm(proxy.url, recovery_window_days=30)
+    window.set("staging", "B", "fake-b")
+    window.delete("staging", "B")
+    assert sent(proxy, "DeleteSecret")[-1]["RecoveryWindowInDays"] == 30
+    instant = make_sm(proxy.url, recovery_window_days=0)
+    instant.set("staging", "C", "fake-c")
+    instant.delete("staging", "C")
+    assert sent(proxy, "DeleteSecret")[-1]["ForceDeleteWithoutRecovery"] is True
+
+
+def test_restore_and_its_errors(moto: str, make_sm: MakeSm) -> None:
+    with Proxy(moto, hooks=aws_like_hooks(moto)) as proxy:
+        vault = make_sm(proxy.url)
+        vault.set("staging", "BACK", "fake-back")
+        with pytest.raises(Conflict, match="not scheduled for deletion"):
+            vault.restore("staging", "BACK")
+        vault.delete("staging", "BACK")
+        with pytest.raises(NotFound, match="scheduled for deletion") as caught:
+            vault.get("staging", "BACK")
+        assert caught.value.hint and "keep restore BACK" in caught.value.hint
+        with pytest.raises(Conflict) as refused:
+            vault.set("staging", "BACK", "fake-new")
+        assert refused.value.hint and "keep restore BACK" in refused.value.hint
+        vault.restore("staging", "BACK")
+        assert vault.get("staging", "BACK").value == "fake-back"
+        with pytest.raises(NotFound):
+            vault.restore("staging", "NEVER_THERE")
+
+
+def test_too_large_or_empty_value_is_refused_before_any_call(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    with pytest.raises(UsageError, match="65536"):
+        vault.set("staging", "BIG", "x" * 65537)
+    with pytest.raises(UsageError, match="empty"):
+        vault.set("staging", "EMPTY", "")
+    assert proxy.total == 0
+    assert vault.set("staging", "MAX", "y" * 65536).created is True
+
+
+# -- versions, history, rollback -------------------------------------------------------------
+
+def test_get_reads_awscurrent_and_versions_by_id_or_label(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    first = vault.set("staging", "V", "fake-1")
+    vault.set("staging", "V", "fake-2")
+    proxy.reset_counts()
+    assert vault.get("staging", "V").value == "fake-2"
+    assert sent(proxy, "GetSecretValue")[-1] == {"SecretId": "myapp/staging/V", "VersionStage": "AWSCURRENT"}
+    assert vault.get("staging", "V", "AWSPREVIOUS").value == "fake-1"
+    assert vault.get("staging", "V", first.revision).value == "fake-1"
+    assert sent(proxy, "GetSecretValue")[-1] == {"SecretId": "myapp/staging/V", "VersionId": first.revision}
+    with pytest.raises(NotFound, match="Version NOPE_LABEL"):
+        vault.get("staging", "V", "NOPE_LABEL")
+
+
+def test_history_all_pages_newest_first_with_labels(
+    proxy: Proxy, make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keep_secrets.vaults import secretsmanager
+
+    monkeypatch.setattr(secretsmanager, "HISTORY_PAGE_SIZE", 2)
+    proxy.hooks.append(paginate_version_ids(proxy.forward))
+    vault = make_sm(proxy.url)
+    revisions = [vault.set("staging", "H", f"fake-{i}").revision for i in range(5)]
+    proxy.reset_counts()
+    history = vault.history("staging", "H")
+    assert [v.value for v in history] == ["fake-4", "fake-3", "fake-2", "fake-1", "fake-0"]
+    assert [v.version for v in history] == revisions[::-1]
+    assert history[0].labels == ("AWSCURRENT",) and history[0].current
+    assert history[1].labels == ("AWSPREVIOUS",)
+    assert proxy.counts["ListSecretVersionIds"] == 3
+    assert all(r["IncludeDeprecated"] is True for r in sent(proxy, "ListSecretVersionIds"))
+    limited = vault.history("staging", "H", limit=2)
+    assert [v.value for v in limited] == ["fake-4", "fake-3"]
+
+
+def test_rollback_moves_awscurrent(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    good = vault.set("staging", "R", "fake-good")
+    bad = vault.set("staging", "R", "fake-bad")
+    proxy.reset_counts()
+    result = vault.rollback("staging", "R", "AWSPREVIOUS")
+    assert result.revision == good.revision
+    assert sent(proxy, "UpdateSecretVersionStage") == [
+        {
+            "SecretId": "myapp/staging/R",
+            "VersionStage": "AWSCURRENT",
+            "MoveToVersionId": good.revision,
+            "RemoveFromVersionId": bad.revision,
+        }
+    ]
+    assert proxy.total == 2
+    assert vault.get("staging", "R").value == "fake-good"
+    vault.rollback("staging", "R", bad.revision)
+    assert vault.get("staging", "R").value == "fake-bad"
+
+
+# -- rotation (moto's Lambda rotation is broken: check the request with botocore's Stubber) ----
+
+def test_rotate_with_lambda_sends_rotate_secret(moto: str, make_sm: MakeSm) -> None:
+    vault = make_sm(moto)
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:fake-rotator"
+    with Stubber(vault.client()) as stub:
+        stub.add_response(
+            "rotate_secret",
+            {"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:myapp/production/DB-abc123",
+             "Name": "myapp/production/DB", "VersionId": "fake-version-id-0000000000000000000001"},
+            expected_params={
+                "SecretId": "myapp/production/DB",
+                "RotationLambdaARN": arn,
+                "RotationRules": {"AutomaticallyAfterDays": 30},
+                "RotateImmediately": True,
+            },
+        )
+        stub.add_response(
+            "rotate_secret",
+            {"Name": "myapp/production/DB"},
+            expected_params={"SecretId": "myapp/production/DB", "RotationLambdaARN": arn, "RotateImmediately": True},
+        )
+        result = vault.rotate_with_lambda("production", "DB", arn, 30)
+        assert result.revision == "fake-version-id-0000000000000000000001"
+        vault.rotate_with_lambda("production", "DB", arn, None)
+        stub.assert_no_pending_responses()
+    with pytest.raises(UsageError):
+        vault.rotate_with_lambda("production", "DB", arn, 0)
+
+
+# -- replication -----------------------------------------------------------------------------
+
+def test_replica_regions_on_create_are_readable_in_the_replica(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url, replica_regions=[REPLICA])
+    vault.set("production", "REPLICATED", "fake-everywhere")
+    replica = sm_client(proxy.url, REPLICA).get_secret_value(SecretId="myapp/production/REPLICATED")
+    assert replica["SecretString"] == "fake-everywhere"
+    # a purge removes the replicas first (AWS refuses to delete a replicated secret)
+    vault.delete("production", "REPLICATED", purge=True)
+    with pytest.raises(NotFound):
+        vault.get("production", "REPLICATED")
+
+
+def test_replicate_brings_existing_secrets_in_line(proxy: Proxy, make_sm: MakeSm) -> None:
+    plain = make_sm(proxy.url)
+    plain.set("staging", "OLD_ONE", "fake-old")
+    plain.set("staging", "OLD_TWO", "fake-two")
+    vault = make_sm(proxy.url, replica_regions=[REPLICA])
+    plan = vault.replication_plan("staging")
+    assert [(c.key, c.add, c.remove) for c in plan] == [("OLD_ONE", [REPLICA], []), ("OLD_TWO", [REPLICA], [])]
+    assert vault.replicate("staging", dry_run=True)[0].changed
+    assert proxy.counts["ReplicateSecretToRegions"] == 0
+    done = vault.replicate("staging")
+    assert all(c.error is None for c in done)
+    assert proxy.counts["ReplicateSecretToRegions"] == 2
+    value = sm_client(proxy.url, REPLICA).get_secret_value(SecretId="myapp/staging/OLD_TWO")["SecretString"]
+    assert value == "fake-two"
+    assert not any(c.changed for c in vault.replication_plan("staging"))
+    # a vault without replica_regions removes them again
+    assert [c.remove for c in plain.replicate("staging")] == [[REPLICA], [REPLICA]]
+    assert proxy.counts["RemoveRegionsFromReplication"] == 2
+
+
+def test_reads_fall_back_to_a_replica_when_the_primary_is_down(
+    proxy: Proxy, make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEEP_AWS_MAX_ATTEMPTS", "2")
+    vault = make_sm(proxy.url, replica_regions=[REPLICA])
+    vault.set("production", "DB", "fake-db-pass-123")
+    vault.set("production", "DB", "fake-db-pass-456")
+    notices: list[str] = []
+    vault.notice = notices.append
+    proxy.fail_regions = {REGION}
+    proxy.reset_counts()
+    assert vault.get("production", "DB").value == "fake-db-pass-456"
+    assert [s.key for s in vault.list("production")] == ["DB"]
+    assert [v.value for v in vault.history("production", "DB")] == ["fake-db-pass-456", "fake-db-pass-123"]
+    assert len(notices) == 3 and all(f"replica region {REPLICA}" in n for n in notices)
+    assert REGION in notices[0]
+    regions = {r.region for r in proxy.requests}
+    assert regions == {REGION, REPLICA}
+    # writes never go to a replica
+    with pytest.raises(Unreachable):
+        vault.set("production", "DB", "fake-db-pass-789")
+    assert {r.region for r in proxy.requests if r.operation == "PutSecretValue"} == {REGION}
+
+
+def test_connection_resets_also_fall_back(proxy: Proxy, make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEP_AWS_MAX_ATTEMPTS", "2")
+    vault = make_sm(proxy.url, replica_regions=[REPLICA])
+    vault.set("production", "DB", "fake-db-pass-123")
+    vault.notice = lambda text: None
+    proxy.fail_regions = {REGION}
+    proxy.fail_mode = "reset"
+    assert vault.get("production", "DB").value == "fake-db-pass-123"
+
+
+def test_access_denied_never_falls_back(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url, replica_regions=[REPLICA])
+    vault.set("production", "DB", "fake-db-pass-123")
+
+    def deny_primary(request: ProxyRequest) -> ProxyResponse | None:
+        if request.region == REGION and request.operation == "GetSecretValue":
+            return ProxyResponse.aws_error(request, 400, "AccessDeniedException", "not authorized (fake)")
+        return None
+
+    proxy.hooks.append(deny_primary)
+    proxy.reset_counts()
+    with pytest.raises(AccessDenied):
+        vault.get("production", "DB")
+    assert {r.region for r in proxy.requests} == {REGION}
+
+
+# -- resilience ------------------------------------------------------------------------------
+
+def test_thirty_percent_throttling_changes_no_result(proxy: Proxy, make_sm: MakeSm) -> None:
+    seed_stage(proxy.url, "staging", 45)
+    vault = make_sm(proxy.url)
+    expected = [(s.key, s.value) for s in vault.list("staging")]
+    proxy.throttle_rate = 0.3
+    assert [(s.key, s.value) for s in vault.list("staging")] == expected
+    assert vault.set("staging", "KEY_007", "fake-throttled").created is False
+    assert vault.set("staging", "THROTTLE_NEW", "fake-new").created is True
+    assert vault.get("staging", "KEY_007").value == "fake-throttled"
+    assert [v.value for v in vault.history("staging", "KEY_007")] == ["fake-throttled", "fake-staging-7"]
+    assert proxy.injected["throttle"] > 0
+
+
+def test_server_errors_are_retried(proxy: Proxy, make_sm: MakeSm) -> None:
+    seed_stage(proxy.url, "staging", 25)
+    vault = make_sm(proxy.url)
+    proxy.fail_5xx_rate = 0.3
+    assert len(vault.list("staging")) == 25
+    assert vault.get("staging", "KEY_003").value == "fake-staging-3"
+    assert proxy.injected["5xx"] > 0
+
+
+def test_exhausted_throttling_names_the_call_and_attempts(
+    proxy: Proxy, make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEEP_AWS_MAX_ATTEMPTS", "3")
+    vault = make_sm(proxy.url)
+    proxy.throttle_rate = 1.0
+    with pytest.raises(RemoteError) as caught:
+        vault.get("staging", "ANY")
+    assert caught.value.message == "GetSecretValue on myapp/staging/ANY was throttled by AWS; gave up after 3 attempts"
+    assert proxy.counts["GetSecretValue"] == 3
+
+
+def test_unreachable_endpoint_is_a_clean_error(make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEP_AWS_MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    vault = make_sm(endpoint)
+    with pytest.raises(Unreachable) as caught:
+        vault.get("staging", "ANY")
+    message = caught.value.message
+    assert endpoint in message and "us-east-1" in message and "GetSecretValue" in message
+    assert "after 2 attempts" in message
+    assert caught.value.exit_code == 1
+
+
+def test_missing_credentials_suggest_sso_login(
+    make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    vault = make_sm(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(AccessDenied) as caught:
+        vault.get("staging", "ANY")
+    assert caught.value.exit_code == 4
+    assert caught.value.hint and "aws sso login" in caught.value.hint and "AWS_PROFILE" in caught.value.hint
+
+
+def test_unknown_profile_is_a_usage_error(make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    vault = make_sm("http://127.0.0.1:1", profile="fake-missing-profile")
+    with pytest.raises(UsageError, match="fake-missing-profile"):
+        vault.get("staging", "ANY")
