@@ -8,7 +8,6 @@ callers map failures to exit codes without knowing the store.
 from __future__ import annotations
 
 import builtins
-
 import importlib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar

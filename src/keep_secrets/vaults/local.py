@@ -10,10 +10,9 @@
 
 from __future__ import annotations
 
-import builtins
-
 import base64
 import binascii
+import builtins
 import contextlib
 import getpass
 import os
