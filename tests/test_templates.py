@@ -266,7 +266,7 @@ def test_rendered_values_read_back(tmp_path: Path, value: str, quote: str, prefi
     rendered = render(text, cells={"ssm": {"S": value}})
     assert rendered.mapping()["K"] == prefix + value
     if not env_representable(prefix + value):
-        with pytest.raises(UsageError):
+        with pytest.raises(UsageError, match="^line 3: K: "):
             rendered.text()
         return
     out = rendered.text()

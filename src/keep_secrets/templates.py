@@ -300,7 +300,10 @@ class Rendered:
             if index not in self.changed:
                 parts.append(entry.raw + entry.eol)
                 continue
-            quoted = requote(entry.quote, value)
+            try:
+                quoted = requote(entry.quote, value)
+            except UsageError as exc:
+                raise UsageError(f"line {entry.line}: {entry.key}: {exc.message}", hint=exc.hint) from None
             if not quoted and entry.tail.strip():
                 quoted = "''"  # `KEY=  # note` would read as the value "# note"
             parts.append(entry.lead + entry.export + entry.key + entry.mid + quoted + entry.tail + entry.eol)
