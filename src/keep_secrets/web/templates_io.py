@@ -160,27 +160,29 @@ def render_text(
     patterns: Patterns,
 ) -> templating.TemplateOutput:
     """Render a saved template (by name) or unsaved text, exactly as `keep export --template`."""
-    if content is None:
-        assert template_name is not None
-        path = template_path(call, template_name)
-        if not path.is_file():
-            raise NotFound(f"Template {template_name} not found")
-        return templating.render_template(
-            call.project, call.vault, stage, path, format_name=format_name, missing=missing,
-            include_all=include_all, all_vaults=all_vaults, patterns=patterns,
-        )
-    name = template_name or "template.env"
-    with _as_file(content, "template.env") as path:
+    shown = f"{call.project.settings.template_path}/{template_name or 'template.env'}"
+
+    def run(path: Path) -> templating.TemplateOutput:
+        # messages name the template as the user knows it, not by a server-side path
         try:
             output = templating.render_template(
                 call.project, call.vault, stage, path, format_name=format_name, missing=missing,
                 include_all=include_all, all_vaults=all_vaults, patterns=patterns,
             )
         except KeepError as exc:
-            exc.message = _scrub(exc.message, path, name)
+            exc.message = _scrub(exc.message, path, shown)
             raise
-    output.warnings = [_scrub(w, path, name) for w in output.warnings]
-    return output
+        output.warnings = [_scrub(w, path, shown) for w in output.warnings]
+        return output
+
+    if content is None:
+        assert template_name is not None
+        path = template_path(call, template_name)
+        if not path.is_file():
+            raise NotFound(f"Template {template_name} not found")
+        return run(path)
+    with _as_file(content, "template.env") as path:
+        return run(path)
 
 
 def routes(make: Any) -> list[Route]:
