@@ -128,8 +128,14 @@ def test_vault_list_merges_later_wins(kp: KeepRunner) -> None:
     assert {r[0]: (r[1], r[2]) for r in rows} == {
         "SHARED": ("from-local", "local"), "ONLY_LOCAL": ("l", "local"), "ONLY_SECOND": ("s", "second"),
     }
-    # default: the default vault only
-    assert kp.ok("export", "--stage", "local", "--format", "json").json() == {"SHARED": "from-local", "ONLY_LOCAL": "l"}
+    # default: every workspace vault, the default vault (local) winning a shared key
+    result = kp.ok("export", "--stage", "local", "--format", "json")
+    assert result.json() == {"SHARED": "from-local", "ONLY_LOCAL": "l", "ONLY_SECOND": "s"}
+    assert "SHARED is in both second and local; using local" in result.stderr
+    kp.ok("workspace", "--vaults", "second")
+    assert kp.ok("export", "--stage", "local", "--format", "json").json() == {
+        "SHARED": "from-second", "ONLY_SECOND": "s",
+    }
 
 
 @pytest.mark.parametrize(

@@ -22,10 +22,16 @@ from .context import Ctx, keep_command
 
 
 def _vault_list(ctx: Ctx) -> list[str]:
-    """`--vault a,b` (validated, in the given order), else the resolved default vault."""
+    """`--vault a,b` (validated, in the given order), else every vault of the workspace (as
+    Keep does) with the default vault last, so that it wins a key two vaults share."""
     slugs = split_list(ctx.vault_option)
     if not slugs:
-        return [ctx.resolve_vault()]
+        project = ctx.project
+        visible = project.visible_vaults()
+        if not visible:
+            return [ctx.resolve_vault()]  # raises the uniform "no vaults configured" error
+        default = project.settings.default_vault
+        return [s for s in visible if s != default] + [s for s in visible if s == default]
     for slug in slugs:
         ctx.project.check_vault(slug)
     return list(dict.fromkeys(slugs))
@@ -60,8 +66,10 @@ def export_cmd(
     only: tuple[str, ...],
     except_: tuple[str, ...],
 ) -> None:
-    """Export the secrets of a stage (--vault a,b merges vaults; a later one wins on a
-    shared key), or render a template (SPEC §7) with --template."""
+    """Export the secrets of a stage, or render a template (SPEC §7) with --template.
+
+    Without --vault every vault of your workspace is read (the default vault wins a key two
+    vaults share); --vault a,b reads those, a later one winning a shared key."""
     patterns = Patterns.parse(only, except_)
     if file is None and (overwrite or append):
         raise UsageError("--overwrite and --append need --file")
@@ -76,12 +84,11 @@ def export_cmd(
         text, count, vaults, warnings = result.text, result.count, result.vaults, result.warnings
     else:
         path = templating.find_template(project, stage, template)
-        explicit = split_list(ctx.vault_option)
-        for slug in explicit:
-            project.check_vault(slug)
+        # --all adds "the stage's secrets": the same vaults a plain export reads
+        sources = _vault_list(ctx) if include_all else []
         rendered = templating.render_template(
             project, ctx.vault, stage, path, format_name=fmt, missing=missing,
-            include_all=include_all, all_vaults=explicit, patterns=patterns,
+            include_all=include_all, all_vaults=sources, patterns=patterns,
         )
         text, count, vaults, warnings = rendered.text, rendered.count, rendered.vaults, rendered.warnings
         ctx.msg(f"Rendered template {path} for stage '{stage}'")
