@@ -35,7 +35,6 @@ POLICY_VERSION = "2012-10-17"
 
 SSM_READ_ACTIONS = (
     "ssm:GetParameter",
-    "ssm:GetParameters",
     "ssm:GetParametersByPath",
     "ssm:GetParameterHistory",
 )
