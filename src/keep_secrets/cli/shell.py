@@ -102,7 +102,8 @@ class Shell:
             return True
         name = resolve_alias(words[0])
         try:
-            if name in BUILTINS:
+            # bare `history` is the shell's own; `history KEY` is the keep command
+            if name in BUILTINS and not (name == "history" and len(words) > 1):
                 return self.builtin(name, words[1:])
             if name == "shell":
                 raise ShellInputError("already in the shell")

@@ -1,0 +1,124 @@
+"""`keep shell` end to end: script mode through a pipe, and the interactive prompt on a pty."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+from tests.conftest import KEEP, KeepRunner
+
+
+def test_script_mode_runs_commands_in_context(kp: KeepRunner) -> None:
+    kp.ok("set", "DB_PASSWORD", "fake-db-pass-123", "--stage", "local")
+    script = "\n".join([
+        "context",
+        "show unmask",
+        "use staging",
+        "context",
+        "set API_KEY fake-api-key-456",
+        "ls unmask",
+        "u local",
+        "copy DB_PASSWORD production",
+        "get DB_PASSWORD --format raw",
+        "exit",
+        "show",  # never reached
+    ]) + "\n"
+    result = kp("shell", input=script)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "local:local"
+    assert "local:staging" in lines
+    assert "fake-db-pass-123" in result.stdout
+    assert "fake-api-key-456" in result.stdout
+    assert lines[-1] == "fake-db-pass-123"
+    assert kp.ok("get", "DB_PASSWORD", "--stage", "production", "--format", "raw").stdout == "fake-db-pass-123\n"
+    assert kp.ok("get", "API_KEY", "--stage", "staging", "--format", "raw").stdout == "fake-api-key-456\n"
+
+
+def test_bare_keep_in_a_project_is_the_shell(kp: KeepRunner) -> None:
+    kp.ok("set", "K", "fake-value-1", "--stage", "local")
+    result = kp(input="get K --format raw\n")
+    assert result.code == 0
+    assert result.stdout == "fake-value-1\n"
+
+
+def test_flag_words_and_aliases(kp: KeepRunner) -> None:
+    kp.ok("set", "OLD", "fake-old-value", "--stage", "local")
+    result = kp("shell", input="d OLD force\nrestore OLD\ndelete OLD force purge\ng OLD\n")
+    assert result.code == 3  # the last failing command's code: OLD was purged
+    assert "not found" in result.stderr
+
+
+def test_errors_do_not_stop_the_script_and_set_the_exit_code(kp: KeepRunner) -> None:
+    result = kp("shell", input="bogus\nstage nope\nuse prod\ncontext\nget MISSING\ncontext\n")
+    assert "unknown command 'bogus'" in result.stderr
+    assert "unknown stage 'nope'" in result.stderr
+    assert result.stdout.splitlines() == ["local:production", "local:production"]
+    assert result.code == 3
+
+
+def test_builtin_history_vs_history_command(kp: KeepRunner) -> None:
+    kp.ok("set", "H", "fake-h-1", "--stage", "local")
+    kp.ok("set", "H", "fake-h-2", "--stage", "local")
+    result = kp("shell", input="history H --format json unmask\n")
+    assert result.code == 0, result.stderr
+    assert [v["value"] for v in result.json()] == ["fake-h-2", "fake-h-1"]  # type: ignore[index, union-attr]
+
+
+class _Pty:
+    """Reads a pty with a persistent buffer: `expect` consumes up to and including a needle."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buf = b""
+
+    def expect(self, needle: bytes, timeout: float = 20) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.buf:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"timed out waiting for {needle!r}; got {self.buf[-500:]!r}")
+            ready, _, _ = select.select([self.fd], [], [], remaining)
+            if ready:
+                try:
+                    chunk = os.read(self.fd, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                self.buf += chunk
+        self.buf = self.buf[self.buf.index(needle) + len(needle):]
+
+
+def test_interactive_prompt_history_file_never_holds_values(kp: KeepRunner, home: Path) -> None:
+    master, slave = pty.openpty()
+    env = dict(kp.env, TERM="xterm", COLUMNS="120", LINES="40", PROMPT_TOOLKIT_NO_CPR="1")
+    proc = subprocess.Popen([*KEEP, "shell"], cwd=kp.cwd, env=env, stdin=slave, stdout=slave, stderr=slave,
+                            close_fds=True)
+    os.close(slave)
+    try:
+        term = _Pty(master)
+        term.expect(b"local:local>")
+        os.write(master, b"set PTY_KEY fake-pty-secret-789\r")
+        term.expect(b"created PTY_KEY")
+        term.expect(b"local:local>")
+        os.write(master, b"use staging\r")
+        term.expect(b"local:staging>")
+        os.write(master, b"exit\r")
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert proc.returncode == 0
+    history = home / ".local" / "share" / "keep" / "shell_history"
+    text = history.read_text()
+    assert "set PTY_KEY" in text
+    assert "fake-pty-secret-789" not in text
+    assert stat.S_IMODE(history.stat().st_mode) == 0o600
+    assert kp.ok("get", "PTY_KEY", "--stage", "local", "--format", "raw").stdout == "fake-pty-secret-789\n"
