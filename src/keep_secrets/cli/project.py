@@ -16,7 +16,8 @@ import click
 from ..model import Conflict, KeepError, UsageError
 from ..names import validate_namespace, validate_slug, validate_stage_name
 from ..project import DRIVERS, SSM_TIERS
-from ..services import setup
+from ..services import setup, vault_config
+from ..vaults.base import DRIVER_LABELS
 from .context import Ctx, keep_command
 
 FORMATS = click.Choice(["table", "json"])
@@ -142,7 +143,7 @@ def _flag_options(
         "key": key,
         "scope": scope,
         "tier": tier,
-        "replica_regions": None if replica_regions is None else setup.parse_replica_regions(replica_regions),
+        "replica_regions": None if replica_regions is None else vault_config.parse_replica_regions(replica_regions),
         "recovery_window_days": recovery_window_days,
         "stage_tag": stage_tag,
         "endpoint_url": endpoint_url,
@@ -173,20 +174,21 @@ def _prompt_driver_options(ctx: Ctx, driver: str, options: dict[str, Any], curre
             options[option] = answer
             return
 
-    if driver not in setup.AWS_DRIVERS:
+    if driver not in vault_config.AWS_DRIVERS:
         return
-    ask("region", "AWS Region", str(current.get("region") or setup.default_region()), setup.validate_region)
+    region = str(current.get("region") or vault_config.default_region())
+    ask("region", "AWS Region", region, vault_config.validate_region)
     managed = "alias/aws/ssm" if driver == "ssm" else "alias/aws/secretsmanager"
     ask("key", f"KMS Key ID (optional; empty = AWS managed {managed})", current.get("key"))
     ask("scope", "Scope (optional extra path segment)", current.get("scope"))
     if driver == "ssm":
-        ask("tier", f"Tier ({', '.join(SSM_TIERS)})", current.get("tier") or "Standard", setup.validate_tier)
+        ask("tier", f"Tier ({', '.join(SSM_TIERS)})", current.get("tier") or "Standard", vault_config.validate_tier)
     if driver == "secretsmanager" and "replica_regions" not in options:
         default = ",".join(current.get("replica_regions") or [])
         answer = _ask_valid(
-            ctx, "Replica regions (optional, comma-separated)", default, setup.parse_replica_regions
+            ctx, "Replica regions (optional, comma-separated)", default, vault_config.parse_replica_regions
         )
-        options["replica_regions"] = setup.parse_replica_regions(answer)
+        options["replica_regions"] = vault_config.parse_replica_regions(answer)
 
 
 def _probe(ctx: Ctx, slug: str) -> None:
@@ -242,7 +244,7 @@ def vault_add_cmd(
     options = _flag_options(**flags)
     # flags are validated before anything is asked
     if driver is not None:
-        setup.validate_driver(driver)
+        vault_config.validate_driver(driver)
     if slug is not None:
         validate_slug(slug)
         if slug in taken:
@@ -252,10 +254,10 @@ def vault_add_cmd(
         if not ctx.interactive:
             raise UsageError(f"--driver is required (choices: {', '.join(DRIVERS)})")
         for known in DRIVERS:
-            ctx.msg(f"  {known:<15} {setup.DRIVER_LABELS[known]}")
+            ctx.msg(f"  {known:<15} {DRIVER_LABELS[known]}")
         driver = ctx.select("Driver", list(DRIVERS), default="local")
     if slug is None:
-        default_slug = setup.free_slug(driver, taken)
+        default_slug = vault_config.free_slug(driver, taken)
 
         def check_slug(answer: str) -> None:
             validate_slug(answer)
@@ -264,16 +266,17 @@ def vault_add_cmd(
 
         slug = _ask_valid(ctx, "Slug", default_slug, check_slug) if ctx.interactive else default_slug
     if name is None:
-        label = setup.DRIVER_LABELS[driver]
+        label = DRIVER_LABELS[driver]
         name = _ask_valid(ctx, "Friendly Name", label, _check_name) if ctx.interactive else label
     if ctx.interactive:
         _prompt_driver_options(ctx, driver, options, {})
-    elif driver in setup.AWS_DRIVERS and "region" not in options:
-        options["region"] = setup.default_region()
+    elif driver in vault_config.AWS_DRIVERS and "region" not in options:
+        options["region"] = vault_config.default_region()
 
-    config = setup.build_vault(driver, slug, name, options)
-    became_default = setup.add_vault(project, config, make_default)
-    ctx.success(f"Vault '{config.slug}' ({setup.DRIVER_LABELS[driver]}) added: {project.vault_path(config.slug)}")
+    config = vault_config.build_vault(driver, slug, name, options)
+    became_default = vault_config.add_vault(project, config, make_default)
+    label = DRIVER_LABELS[driver]
+    ctx.success(f"Vault '{config.slug}' ({label}) added: {project.vault_path(config.slug)}")
     if became_default:
         ctx.msg(f"'{config.slug}' is now the default vault.")
     if not no_verify:
@@ -319,7 +322,7 @@ def vault_edit_cmd(
     old_slug = _vault_slug(ctx, vault_slug, "Vault to edit")
     old = project.vaults[old_slug]
     if driver is not None and driver != old.driver:
-        setup.validate_driver(driver)
+        vault_config.validate_driver(driver)
         raise UsageError(f"The driver of vault '{old_slug}' is {old.driver} and cannot change; add a new vault")
     options = _flag_options(**flags)
     if slug is not None:
@@ -345,11 +348,11 @@ def vault_edit_cmd(
 
     merged = dict(current)
     merged.update(options)
-    config = setup.build_vault(old.driver, slug or old_slug, name or old.name, merged)
+    config = vault_config.build_vault(old.driver, slug or old_slug, name or old.name, merged)
     if config.to_dict() == old.to_dict() and not (make_default and project.settings.default_vault != old_slug):
         ctx.msg(f"Vault '{old_slug}' unchanged.")
         return
-    notes = setup.update_vault(project, old_slug, config, make_default)
+    notes = vault_config.update_vault(project, old_slug, config, make_default)
     for note in notes:
         ctx.msg(note)
     if config.slug != old_slug:
@@ -358,7 +361,7 @@ def vault_edit_cmd(
         ctx.success(f"Vault '{config.slug}' configuration updated")
     connection = ("region", "key", "endpoint_url", "profile", "scope")
     changed = any(merged.get(k) != current.get(k) for k in connection) or config.slug != old_slug
-    if not no_verify and changed and config.driver in setup.AWS_DRIVERS:
+    if not no_verify and changed and config.driver in vault_config.AWS_DRIVERS:
         ctx.set_project(project)
         _probe(ctx, config.slug)
 
@@ -401,7 +404,7 @@ def vault_delete_cmd(ctx: Ctx, vault_slug: str | None, force: bool) -> None:
     project = ctx.project
     slug = _vault_slug(ctx, vault_slug, "Vault to delete")
     config = project.vaults[slug]
-    setup.check_vault_deletable(project, slug)
+    vault_config.check_vault_deletable(project, slug)
     if not force and ctx.interactive:
         ctx.msg(f"Vault to be deleted: {slug} ({config.name}, driver {config.driver})")
     if not force and not ctx.confirm(
@@ -409,10 +412,10 @@ def vault_delete_cmd(ctx: Ctx, vault_slug: str | None, force: bool) -> None:
     ):
         ctx.msg("Vault deletion cancelled.")
         return
-    setup.delete_vault(project, slug)
+    vault_config.delete_vault(project, slug)
     ctx.success(f"Vault '{slug}' configuration deleted ({project.vault_path(slug)})")
     if config.driver == "local":
-        data = setup.local_db_path(project, config)
+        data = vault_config.local_db_path(project, config)
         if data.exists():
             ctx.msg(f"Its data file {data} was kept; delete it yourself to destroy those secrets.")
 
@@ -426,7 +429,7 @@ def vault_default_cmd(ctx: Ctx, vault_slug: str | None) -> None:
         ctx.out(project.settings.default_vault or "")
         return
     slug = _vault_slug(ctx, vault_slug, "Default vault")
-    if setup.set_default_vault(project, slug):
+    if vault_config.set_default_vault(project, slug):
         ctx.success(f"'{slug}' is now the default vault")
     else:
         ctx.msg(f"'{slug}' already is the default vault.")

@@ -1,0 +1,222 @@
+"""Vault configurations behind `vault:add/edit/delete/default`: turning flags and answers
+into a validated VaultConfig, and saving, renaming and removing them without ever losing one.
+
+Remote secrets are never touched here: these operations change `.keep/vaults/*.json` (and
+move a local vault's data file when its location follows the slug).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..model import Conflict, UsageError
+from ..names import split_list, validate_slug
+from ..project import DRIVERS, REGION_RE, REGION_RULE, SSM_TIERS, Project, VaultConfig
+
+AWS_DRIVERS = ("ssm", "secretsmanager")
+DEFAULT_REGION = "us-east-1"
+
+# which vault option belongs to which drivers; anything else given for a driver is an error
+OPTION_DRIVERS: dict[str, tuple[str, ...]] = {
+    "path": ("local",),
+    "scope": AWS_DRIVERS,
+    "region": AWS_DRIVERS,
+    "key": AWS_DRIVERS,
+    "endpoint_url": AWS_DRIVERS,
+    "profile": AWS_DRIVERS,
+    "tier": ("ssm",),
+    "replica_regions": ("secretsmanager",),
+    "recovery_window_days": ("secretsmanager",),
+    "stage_tag": ("secretsmanager",),
+}
+OPTION_FLAGS: dict[str, str] = {
+    "path": "--path",
+    "scope": "--scope",
+    "region": "--region",
+    "key": "--key",
+    "endpoint_url": "--endpoint-url",
+    "profile": "--profile",
+    "tier": "--tier",
+    "replica_regions": "--replica-regions",
+    "recovery_window_days": "--recovery-window-days",
+    "stage_tag": "--stage-tag",
+}
+
+
+def free_slug(driver: str, taken: set[str]) -> str:
+    """The driver name if unused, else driver2, driver3, ..."""
+    if driver not in taken:
+        return driver
+    n = 2
+    while f"{driver}{n}" in taken:
+        n += 1
+    return f"{driver}{n}"
+
+
+def validate_driver(driver: str) -> str:
+    if driver not in DRIVERS:
+        raise UsageError(f"Unknown vault driver {driver!r}; known drivers: {', '.join(DRIVERS)}")
+    return driver
+
+
+def validate_region(region: str, flag: str = "--region") -> str:
+    if not REGION_RE.fullmatch(region):
+        raise UsageError(f"Invalid {flag} {region!r}: use {REGION_RULE}")
+    return region
+
+
+def validate_tier(tier: str) -> str:
+    for known in SSM_TIERS:
+        if tier.lower() == known.lower():
+            return known
+    raise UsageError(f"Invalid --tier {tier!r}: use one of {', '.join(SSM_TIERS)}")
+
+
+def parse_replica_regions(text: str) -> list[str]:
+    regions = split_list(text)
+    for region in regions:
+        validate_region(region, "--replica-regions entry")
+    return regions
+
+
+def default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def build_vault(driver: str, slug: str, name: str, options: dict[str, Any]) -> VaultConfig:
+    """A validated VaultConfig from already-parsed values. Options that do not apply to the
+    driver are refused (a `--tier` on a Secrets Manager vault is a mistake, not a no-op)."""
+    validate_driver(driver)
+    validate_slug(slug)
+    if not name.strip() or len(name) > 100:
+        raise UsageError(f"Invalid vault name {name[:60]!r}: use 1-100 characters")
+    clean: dict[str, Any] = {}
+    for option, value in options.items():
+        if value is None or value == "" or value == []:
+            continue
+        if option not in OPTION_DRIVERS:
+            # a field written by a newer keep (or by hand) is carried through untouched
+            clean[option] = value
+            continue
+        if driver not in OPTION_DRIVERS[option]:
+            raise UsageError(
+                f"{OPTION_FLAGS[option]} does not apply to the {driver} driver "
+                f"(only {', '.join(OPTION_DRIVERS[option])})"
+            )
+        clean[option] = value
+    if "region" in clean:
+        validate_region(clean["region"])
+    if "tier" in clean:
+        clean["tier"] = validate_tier(clean["tier"])
+    scope = str(clean.pop("scope", "")).strip("/")
+    config = VaultConfig(slug=slug, driver=driver, name=name, scope=scope, options=clean)
+    try:
+        config.validate("vault")
+    except UsageError as exc:
+        raise UsageError(exc.message.removeprefix("vault: ")) from None
+    return config
+
+
+def add_vault(project: Project, config: VaultConfig, make_default: bool) -> bool:
+    """Save a new vault; returns True when it became the default vault."""
+    if config.slug in project.vaults or project.vault_path(config.slug).exists():
+        raise Conflict(f"A vault with slug '{config.slug}' already exists")
+    becomes_default = make_default or not (
+        project.settings.default_vault and project.settings.default_vault in project.vaults
+    )
+    project.save_vault(config)
+    if becomes_default:
+        project.settings.default_vault = config.slug
+        project.save_settings()
+    if project.workspace.vaults and config.slug not in project.workspace.vaults:
+        # a restricted workspace would hide the vault the user just added
+        project.workspace.vaults.append(config.slug)
+        project.save_workspace()
+    return becomes_default
+
+
+def local_db_path(project: Project, config: VaultConfig) -> Path:
+    raw = config.get("path")
+    if raw:
+        path = Path(os.path.expanduser(str(raw)))
+        return path if path.is_absolute() else project.root / path
+    return project.local_dir / f"{config.slug}.db"
+
+
+def update_vault(project: Project, old_slug: str, config: VaultConfig, make_default: bool) -> list[str]:
+    """Replace vault `old_slug` by `config` (possibly renamed). The new file is written before
+    the old one is removed, so a failure never loses the vault. Returns notes for the user."""
+    notes: list[str] = []
+    old = project.check_vault(old_slug)
+    if config.driver != old.driver:
+        raise UsageError(f"The driver of a vault cannot change ({old.driver}); add a new vault instead")
+    renamed = config.slug != old_slug
+    move_db: tuple[Path, Path] | None = None
+    if config.driver == "local":
+        # the data file follows the vault: its default location is named after the slug
+        old_db, new_db = local_db_path(project, old), local_db_path(project, config)
+        if old_db != new_db and old_db.exists():
+            if new_db.exists():
+                raise Conflict(f"Cannot move the vault data to {new_db}: the file exists")
+            move_db = (old_db, new_db)
+    if renamed:
+        if config.slug in project.vaults or project.vault_path(config.slug).exists():
+            raise Conflict(f"A vault with slug '{config.slug}' already exists")
+        if config.driver == "secretsmanager":
+            notes.append(
+                f"secrets created before the rename keep their tag VaultSlug={old_slug}; "
+                "the IAM policy from `keep iam` does not depend on it"
+            )
+    config.validate(str(project.vault_path(config.slug)))
+    if move_db is not None:
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(move_db[0]) + suffix)
+            if source.exists():
+                Path(move_db[1]).parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(source), str(move_db[1]) + suffix)
+        notes.append(f"moved the vault data {move_db[0]} -> {move_db[1]}")
+    project.save_vault(config)
+    settings_changed = False
+    if renamed:
+        if project.settings.default_vault == old_slug:
+            project.settings.default_vault = config.slug
+            settings_changed = True
+        project.delete_vault(old_slug)
+        if old_slug in project.workspace.vaults:
+            project.workspace.vaults[project.workspace.vaults.index(old_slug)] = config.slug
+            project.save_workspace()
+    if make_default and project.settings.default_vault != config.slug:
+        project.settings.default_vault = config.slug
+        settings_changed = True
+    if settings_changed:
+        project.save_settings()
+    return notes
+
+
+def delete_vault(project: Project, slug: str) -> None:
+    check_vault_deletable(project, slug)
+    project.delete_vault(slug)
+    if slug in project.workspace.vaults:
+        project.workspace.vaults.remove(slug)
+        project.save_workspace()
+
+
+def check_vault_deletable(project: Project, slug: str) -> None:
+    project.check_vault(slug)
+    if project.settings.default_vault == slug:
+        others = sorted(s for s in project.vaults if s != slug)
+        hint = f"choose another first: `keep vault:default {others[0]}`" if others else "it is the only vault"
+        raise Conflict(f"Cannot delete the default vault '{slug}'", hint=hint)
+
+
+def set_default_vault(project: Project, slug: str) -> bool:
+    """Returns False when it already was the default."""
+    project.check_vault(slug)
+    if project.settings.default_vault == slug:
+        return False
+    project.settings.default_vault = slug
+    project.save_settings()
+    return True
