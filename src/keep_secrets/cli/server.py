@@ -110,20 +110,22 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
             timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
-        if bound_port != port and port != 0:
-            ctx.warn(f"port {port} is in use; using {bound_port}")
-        if not _is_loopback(host):
-            ctx.warn(f"listening on {host}: other machines on your network can reach this server")
-        ctx.msg(f"keep web UI for {project.settings.app_name} ({project.root})")
-        # the link is the only way in, so it is printed even with --quiet
-        click.echo(f"Open this one-time link: {auth.login_url}", err=True)
-        ctx.msg("Press Ctrl+C to stop.")
-        started = threading.Event()
-        if not no_browser:
-            _open_browser_when_up(auth.login_url, started, ctx)
-        watcher = threading.Thread(target=_signal_started, args=(server, started), daemon=True)
-        watcher.start()
+        # Ctrl+C is the way to stop, whenever it comes (even before uvicorn installs its
+        # own handler, e.g. right after the link is printed): a clean stop, exit 0
         with contextlib.suppress(KeyboardInterrupt):
+            if bound_port != port and port != 0:
+                ctx.warn(f"port {port} is in use; using {bound_port}")
+            if not _is_loopback(host):
+                ctx.warn(f"listening on {host}: other machines on your network can reach this server")
+            ctx.msg(f"keep web UI for {project.settings.app_name} ({project.root})")
+            started = threading.Event()
+            if not no_browser:
+                _open_browser_when_up(auth.login_url, started, ctx)
+            watcher = threading.Thread(target=_signal_started, args=(server, started), daemon=True)
+            watcher.start()
+            # the link is the only way in, so it is printed even with --quiet
+            click.echo(f"Open this one-time link: {auth.login_url}", err=True)
+            ctx.msg("Press Ctrl+C to stop.")
             server.run(sockets=[sock])
         ctx.msg("Server stopped.")
     finally:

@@ -1,0 +1,124 @@
+"""`keep server` as a real process: the printed one-time link, the socket it binds, and a
+clean stop on Ctrl+C."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tests.conftest import KeepRunner, base_env
+
+from .conftest import Server, start_server
+
+
+def _request(base: str, path: str, headers: dict[str, str] | None = None) -> http.client.HTTPResponse:
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    conn.request("GET", path, headers=headers or {})
+    return conn.getresponse()
+
+
+def test_link_signs_in_once_then_ctrl_c_stops_cleanly(server: Server) -> None:
+    assert server.base.startswith("http://127.0.0.1:")
+    path = server.url[len(server.base):]
+    first = _request(server.base, path)
+    assert first.status == 303 and first.getheader("Location") == "/"
+    cookie = first.getheader("Set-Cookie") or ""
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    session = cookie.split(";")[0]
+    api = _request(server.base, "/api/secrets?stage=local", {"Cookie": session})
+    assert api.status == 200
+    body = json.loads(api.read())
+    assert [s["key"] for s in body["secrets"]] == ["API_KEY", "DB_PASSWORD"]
+    assert _request(server.base, path).status == 403  # the link works once
+    assert _request(server.base, "/api/context").status == 401
+    code = server.stop()
+    assert code == 0, server.stderr
+    assert "Server stopped." in server.stderr
+    assert not any("Traceback" in line for line in server.stderr)
+
+
+def test_preset_token_for_scripts(web_project: Path, web_home: Path) -> None:
+    token = "fake-script-token-0123456789-abcdefghij"
+    env = {**base_env(web_home), "KEEP_SERVER_TOKEN": token}
+    running = start_server(web_project, env)
+    try:
+        ok = _request(running.base, "/api/context", {"Authorization": f"Bearer {token}"})
+        assert ok.status == 200
+        assert json.loads(ok.read())["namespace"] == "webdemo"
+        host = urlsplit(running.base).netloc
+        headers = {"Authorization": f"Bearer {token}", "Host": "evil.example:" + host.split(":")[1]}
+        rebind = _request(running.base, "/api/context", headers)
+        assert rebind.status == 403
+    finally:
+        assert running.stop() == 0
+
+
+def test_short_preset_token_is_refused(web_project: Path, web_home: Path) -> None:
+    run = KeepRunner(web_project, {**base_env(web_home), "KEEP_SERVER_TOKEN": "short"})
+    result = run("server", "--no-browser", "--port", "0")
+    assert result.code == 2
+    assert "KEEP_SERVER_TOKEN" in result.stderr
+
+
+def test_busy_port_moves_to_the_next_one(web_project: Path, web_home: Path) -> None:
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    busy = blocker.getsockname()[1]
+    try:
+        proc_env = base_env(web_home)
+        running = _start_on(web_project, proc_env, busy)
+        try:
+            assert running.base != f"http://127.0.0.1:{busy}"
+            assert any(f"port {busy} is in use" in line for line in running.stderr)
+        finally:
+            running.stop()
+    finally:
+        blocker.close()
+
+
+def _start_on(cwd: Path, env: dict[str, str], port: int) -> Server:
+    # start_server passes --port 0 first; a later --port wins in click
+    return start_server(cwd, env, "--port", str(port))
+
+
+def test_not_initialised_is_one_line_exit_2(keep: KeepRunner) -> None:
+    result = keep("server", "--no-browser", "--port", "0")
+    assert result.code == 2
+    assert "keep init" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_host_is_exit_2(cli: KeepRunner) -> None:
+    result = cli("server", "--no-browser", "--port", "0", "--host", "not a host")
+    assert result.code == 2
+    assert "--host" in result.stderr
+
+
+def test_server_help_lists_options(cli: KeepRunner) -> None:
+    out = cli.ok("server", "--help").stdout
+    for option in ("--port", "--host", "--no-browser"):
+        assert option in out
+
+
+def test_quiet_still_prints_the_link(web_project: Path, web_home: Path) -> None:
+    running = start_server(web_project, base_env(web_home), "-q")
+    try:
+        assert running.url.startswith("http://127.0.0.1:")
+    finally:
+        assert running.stop() == 0
+
+
+def test_sigterm_stops_the_server(server: Server) -> None:
+    server.proc.terminate()
+    try:
+        code = server.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        raise
+    assert code in (0, -15, 143)
