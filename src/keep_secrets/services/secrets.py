@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets as _random
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -195,6 +194,9 @@ MAX_LENGTH = 4096
 
 def generate_value(length: int = 32, charset: str = "alnum") -> str:
     """A uniformly random value from the OS CSPRNG (`secrets.choice` per character)."""
+    # imported here: `secrets` pulls in hashlib/OpenSSL, which `keep get` should not pay for
+    import secrets as _random
+
     alphabet = CHARSETS.get(charset)
     if alphabet is None:
         raise UsageError(f"Unknown charset '{charset}' (use {', '.join(CHARSETS)})")
