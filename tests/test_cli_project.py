@@ -162,10 +162,13 @@ def test_init_accepts_keeps_envs_key_and_overrides_with_flags(keep: KeepRunner) 
     after = settings(keep)
     assert after["namespace"] == "new-ns"
     assert after["app_name"] == "Old"
-    assert after["stages"] == ["local"]
-    assert "envs" not in after
+    # written back under Keep's own key, so PHP Keep still opens the project
+    assert after["envs"] == ["local"]
+    assert "stages" not in after
     assert after["created_at"] == "2025-09-10T12:00:00+00:00"
     assert after["default_vault"] == "local"
+    ok(keep, "stage:add", "qa")
+    assert settings(keep)["envs"] == ["local", "qa"]
 
 
 def test_init_from_a_subdirectory_updates_the_project_root(kp: KeepRunner) -> None:
@@ -278,6 +281,13 @@ def test_vault_add_local_and_default_flag(kp: KeepRunner) -> None:
     assert settings(kp)["default_vault"] == "mine"
     ok(kp, "set", "API_TOKEN", "fake-token-123", "--stage", "local")
     assert (kp.cwd / "data" / "mine.db").exists()
+
+
+def test_vault_add_extends_a_restricted_workspace(kp: KeepRunner) -> None:
+    ok(kp, "vault:add", "--driver", "local", "--slug", "team", "--no-verify")
+    ok(kp, "workspace", "--vaults", "team")
+    ok(kp, "vault:add", "--driver", "local", "--slug", "extra", "--no-verify")
+    assert load(kp.cwd / ".keep" / "local" / "workspace.json")["vaults"] == ["team", "extra"]
 
 
 def test_vault_add_slug_defaults_to_a_free_driver_name(kp: KeepRunner) -> None:

@@ -99,6 +99,9 @@ class Settings:
     template_path: str = "env"
     version: str = "1.0"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the key the stage list is stored under: a project made by PHP Keep keeps its `envs`
+    #: so Keep can still open the file after keep has written it
+    stages_key: str = "stages"
 
     KNOWN: ClassVar[tuple[str, ...]] = (
         "app_name", "namespace", "stages", "envs", "default_vault", "template_path", "version",
@@ -135,6 +138,7 @@ class Settings:
                 template_path=template_path or "env",
                 version=str(data.get("version") or "1.0"),
                 extra=extra,
+                stages_key=stages_field,
             )
             settings._check(stages_field)
         except UsageError as exc:
@@ -143,7 +147,7 @@ class Settings:
 
     def validate(self, source: str = "settings.json") -> None:
         try:
-            self._check()
+            self._check(self.stages_key)
         except UsageError as exc:
             raise _located(source, exc, None) from None
 
@@ -180,7 +184,7 @@ class Settings:
         data: dict[str, Any] = {
             "app_name": self.app_name,
             "namespace": self.namespace,
-            "stages": list(self.stages),
+            self.stages_key: list(self.stages),
             "default_vault": self.default_vault,
             "template_path": self.template_path,
             "version": self.version,

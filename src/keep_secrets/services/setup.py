@@ -293,6 +293,7 @@ def init_project(
         template_path=template_path,
         version=str(version) if isinstance(version, str) and re.fullmatch(r"\d+\.\d+", version) else "1.0",
         extra=extra,
+        stages_key="envs" if "envs" in data and "stages" not in data else "stages",
     )
     vaults = dict(existing.vaults)
     added_local = False
