@@ -315,6 +315,28 @@ def test_delete_needs_force_without_terminal(kp: KeepRunner) -> None:
     assert raw(kp, "DOOMED") == "fake-doomed"
 
 
+def test_delete_asks_on_a_terminal(kp: KeepRunner) -> None:
+    ok(kp, "set", "DOOMED", "fake-doomed", "--stage", "local")
+    code, shown = _run_on_terminal(kp, ["delete", "DOOMED", "--stage", "local"], b"n\n")
+    assert code == 0, shown
+    assert b"Delete 'DOOMED' from local:local" in shown and b"Cancelled" in shown
+    assert raw(kp, "DOOMED") == "fake-doomed"
+    code, shown = _run_on_terminal(kp, ["delete", "DOOMED", "--stage", "local"], b"y\n")
+    assert code == 0, shown
+    assert b"deleted DOOMED from local:local" in shown
+    fails(kp, 3, "get", "DOOMED", "--stage", "local")
+
+
+def test_rename_asks_on_a_terminal(kp: KeepRunner) -> None:
+    ok(kp, "set", "SRC", "fake-src", "--stage", "local")
+    code, shown = _run_on_terminal(kp, ["rename", "SRC", "DST", "--stage", "local"], b"n\n")
+    assert code == 0 and b"Cancelled" in shown, shown
+    assert raw(kp, "SRC") == "fake-src"
+    code, shown = _run_on_terminal(kp, ["rename", "SRC", "DST", "--stage", "local"], b"\n")  # default yes
+    assert code == 0 and b"renamed SRC to DST" in shown, shown
+    assert raw(kp, "DST") == "fake-src"
+
+
 def test_delete_is_soft_and_restore_undoes_it(kp: KeepRunner) -> None:
     ok(kp, "set", "DOOMED", "fake-doomed", "--stage", "local")
     ok(kp, "set", "KEPT", "fake-kept", "--stage", "local")
