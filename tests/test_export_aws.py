@@ -83,7 +83,8 @@ def test_template_over_both_vaults(aws: KeepRunner, counted: Proxy) -> None:
     counted.reset_counts()
     result = aws("export", "--stage", "production", "--template", "--format", "json", "--all")
     assert result.code == 0, result.stderr
-    assert result.json() == {**expected, **{k: v for k, v in SSM.items() if k not in ("DB_USER", "SSM_00")},
-                             "SHARED": "from-secretsmanager"}
+    # --all adds the workspace's vaults (secretsmanager, ssm, then the default local): ssm wins SHARED
+    assert result.json() == {**expected, **{k: v for k, v in SSM.items() if k not in ("DB_USER", "SSM_00")}}
+    assert "SHARED is in both secretsmanager and ssm; using ssm" in result.stderr
     valid = aws("template:validate", "--stage", "production")
     assert valid.code == 0, valid.stderr
