@@ -27,7 +27,9 @@ What it models, as AWS documents it:
   `GetParameters`/`DeleteParameters` need the action on every name; `PutParameter` with tags
   also needs `ssm:AddTagsToResource`.
 * KMS: a customer managed key used by a call (`KmsKeyId`/`KeyId` in the request, or the key
-  recorded on the secret) needs the KMS action on the key's ARN, with `kms:ViaService` and
+  recorded on the secret or on the SecureString parameters a read decrypts) needs the KMS
+  action on the key's ARN (Secrets Manager: GenerateDataKey to write, Decrypt to read; SSM:
+  Encrypt for Standard and GenerateDataKey for Advanced parameters, Decrypt to read), with `kms:ViaService` and
   `kms:ResourceAliases` in the context. AWS managed keys (`alias/aws/secretsmanager`,
   `alias/aws/ssm`) need no IAM grant (their key policy allows use through the service), so
   they are not checked.
@@ -323,13 +325,17 @@ class IamEmulator:
 
     def _ssm_checks(self, request: ProxyRequest, operation: str, body: dict[str, Any], region: str) -> list[Check]:
         action = f"ssm:{operation}"
-        if operation == "GetParametersByPath":
-            path = str(body.get("Path", "/")).rstrip("/") or "/"
-            return [Check(action, self.parameter_arn(path, region), {})]
         if operation in ("GetParameters", "DeleteParameters"):
             return [Check(action, self.parameter_arn(str(n), region), {}) for n in body.get("Names") or []]
         if operation in ("AddTagsToResource", "RemoveTagsFromResource", "ListTagsForResource"):
             return [Check(action, self.parameter_arn(str(body.get("ResourceId", "")), region), {})]
+        if operation == "GetParametersByPath":
+            path = str(body.get("Path", "/")).rstrip("/") or "/"
+            checks = [Check(action, self.parameter_arn(path, region), {})]
+            if body.get("WithDecryption"):
+                flt = {"Key": "Path", "Option": "Recursive" if body.get("Recursive") else "OneLevel", "Values": [path]}
+                checks += self._ssm_decrypt_checks(request, flt, region)
+            return checks
         if "Name" not in body:
             return [Check(action, "*", {})]
         arn = self.parameter_arn(str(body["Name"]), region)
@@ -341,4 +347,22 @@ class IamEmulator:
                 kms_action = "kms:Encrypt" if body.get("Tier", "Standard") == "Standard" else "kms:GenerateDataKey"
                 kms = self._kms_check(request, kms_action, str(body["KeyId"]), region)
                 checks += [kms] if kms else []
+        elif operation in ("GetParameter", "GetParameterHistory") and body.get("WithDecryption"):
+            name = str(body["Name"]).split(":", 1)[0] if not str(body["Name"]).startswith("arn:") else str(body["Name"])
+            checks += self._ssm_decrypt_checks(request, {"Key": "Name", "Values": [name]}, region)
         return checks
+
+    def _ssm_decrypt_checks(self, request: ProxyRequest, parameter_filter: dict[str, Any], region: str) -> list[Check]:
+        """kms:Decrypt on every customer managed key of the SecureStrings a read returns."""
+        keys: set[str] = set()
+        payload: dict[str, Any] = {"ParameterFilters": [parameter_filter], "MaxResults": 50}
+        while True:
+            status, data = self._upstream(request, "AmazonSSM.DescribeParameters", payload)
+            if status != 200 or not isinstance(data, dict):
+                break
+            keys |= {str(p.get("KeyId")) for p in data.get("Parameters", []) if p.get("Type") == "SecureString"}
+            if not data.get("NextToken"):
+                break
+            payload["NextToken"] = data["NextToken"]
+        checks = [self._kms_check(request, "kms:Decrypt", key, region) for key in sorted(keys)]
+        return [c for c in checks if c is not None]
