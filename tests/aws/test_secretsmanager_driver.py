@@ -601,3 +601,34 @@ def test_unknown_profile_is_a_usage_error(make_sm: MakeSm, monkeypatch: pytest.M
     vault = make_sm("http://127.0.0.1:1", profile="fake-missing-profile")
     with pytest.raises(UsageError, match="fake-missing-profile"):
         vault.get("staging", "ANY")
+
+
+def test_set_denied_for_put_and_create_names_both(policed: Proxy, make_sm: MakeSm) -> None:
+    # the policy allows namespace `myapp` only; this vault writes `otherapp`
+    vault = make_sm(policed.url, namespace="otherapp")
+    with pytest.raises(AccessDenied) as caught:
+        vault.set("staging", "NOT_MINE", "fake-v")
+    assert "PutSecretValue and CreateSecret on otherapp/staging/NOT_MINE" in caught.value.message
+    assert policed.counts == {"PutSecretValue": 1, "CreateSecret": 1}
+
+
+def test_region_mismatch_is_named(proxy: Proxy, make_sm: MakeSm) -> None:
+    def wrong_region(request: ProxyRequest) -> ProxyResponse | None:
+        return ProxyResponse.aws_error(
+            request, 400, "InvalidSignatureException",
+            "Credential should be scoped to a valid region, not 'us-east-1'.",
+        )
+
+    proxy.hooks.append(wrong_region)
+    with pytest.raises(AccessDenied) as caught:
+        make_sm(proxy.url).get("staging", "ANY")
+    assert caught.value.message.startswith("Region mismatch for GetSecretValue on myapp/staging/ANY")
+    assert caught.value.hint and "region" in caught.value.hint
+
+
+def test_listing_more_than_one_page_pipelines_batches(proxy: Proxy, make_sm: MakeSm) -> None:
+    seed_stage(proxy.url, "staging", 130)
+    vault = make_sm(proxy.url)
+    proxy.reset_counts()
+    assert len(vault.list("staging")) == 130
+    assert proxy.counts == {"ListSecrets": 2, "BatchGetSecretValue": 7}

@@ -78,6 +78,7 @@ THROTTLING_CODES = frozenset(
         "PriorRequestNotComplete",
     }
 )
+_SIGNATURE_CODES = frozenset({"InvalidSignatureException", "SignatureDoesNotMatch", "AuthorizationHeaderMalformed"})
 CREDENTIALS_HINT = (
     "run `aws sso login`, or set AWS_PROFILE (or the vault's `profile`) to a profile with valid credentials"
 )
@@ -185,7 +186,7 @@ class AwsVault(Vault):
                 region_name=region,
                 retries={"mode": "adaptive", "total_max_attempts": max_attempts()},
                 max_pool_connections=max(10, max_concurrency() * 2),
-                connect_timeout=float(os.environ.get("KEEP_AWS_CONNECT_TIMEOUT", "10")),
+                connect_timeout=float(os.environ.get("KEEP_AWS_CONNECT_TIMEOUT", "5")),
                 read_timeout=float(os.environ.get("KEEP_AWS_READ_TIMEOUT", "30")),
                 user_agent_extra="keep-secrets",
             )
@@ -325,6 +326,12 @@ def _client_error(exc: Any, action: str, resource: str, endpoint: str, region: s
     attempts = int(meta.get("RetryAttempts") or 0) + 1
     detail = f"{code}: {aws_message}" if aws_message else code
     info: dict[str, Any] = {"code": code, "aws_message": aws_message, "status": status}
+    if "region" in aws_message.lower() and code in _SIGNATURE_CODES:
+        return AwsAccessDenied(
+            f"Region mismatch for {action} on {resource} at {endpoint} (region {region}): {detail}",
+            hint="check the vault's `region` and `endpoint_url` (and AWS_ENDPOINT_URL*)",
+            **info,
+        )
     if code in CREDENTIAL_CODES:
         return AwsAccessDenied(f"AWS rejected the credentials for {action} ({detail})", hint=CREDENTIALS_HINT, **info)
     if code in ACCESS_DENIED_CODES or status == 403:
@@ -347,4 +354,7 @@ def _client_error(exc: Any, action: str, resource: str, endpoint: str, region: s
             f"HTTP {status} {detail}",
             **info,
         )
-    return AwsRemoteError(f"{action} on {resource} failed: {detail}", **info)
+    hint = None
+    if "region" in aws_message.lower():
+        hint = f"the vault's region is {region}: its KMS key and ARNs must be in that region too"
+    return AwsRemoteError(f"{action} on {resource} failed: {detail}", hint=hint, **info)

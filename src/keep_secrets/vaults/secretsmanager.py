@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 from ..model import AccessDenied, Conflict, NotFound, RemoteError, Secret, UsageError, Version, WriteResult
-from .aws import CREDENTIAL_CODES, AwsError, AwsVault, Unreachable, concurrent_map
+from .aws import CREDENTIAL_CODES, AwsError, AwsVault, Unreachable, concurrent_map, max_concurrency
 
 T = TypeVar("T")
 
@@ -243,8 +244,10 @@ class SecretsManagerVault(AwsVault):
 
         return self._secret(stage, key, self._read(f"GetSecretValue on {name}", read))
 
-    def _entries(self, stage: str, region: str | None) -> list[dict[str, Any]]:
-        """ListSecrets entries of the stage: under the name prefix, with Keep's tags."""
+    def _entry_pages(self, stage: str, region: str | None) -> Iterator[builtins.list[dict[str, Any]]]:
+        """ListSecrets pages of the stage, each filtered to names under the prefix with Keep's
+        tags (the server-side filters match tag keys and values independently, and `name`
+        ignores case, so the exact check happens here)."""
         prefix = self.base_name(stage) + "/"
         params: dict[str, Any] = {
             "MaxResults": LIST_PAGE_SIZE,
@@ -255,42 +258,56 @@ class SecretsManagerVault(AwsVault):
                 {"Key": "tag-value", "Values": ["Keep"]},
             ],
         }
-        entries: list[dict[str, Any]] = []
         while True:
             page = self.call("list_secrets", prefix + "*", region=region, **params)
-            for entry in page.get("SecretList", []):
-                name = str(entry.get("Name", ""))
-                if (
-                    name.startswith(prefix)
-                    and len(name) > len(prefix)
-                    and entry.get("DeletedDate") is None
-                    and self._matches(entry, stage)
-                ):
-                    entries.append(entry)
+            yield [
+                entry
+                for entry in page.get("SecretList", [])
+                if str(entry.get("Name", "")).startswith(prefix)
+                and len(str(entry.get("Name", ""))) > len(prefix)
+                and entry.get("DeletedDate") is None
+                and self._matches(entry, stage)
+            ]
             token = page.get("NextToken")
             if not token:
-                return entries
+                return
             params["NextToken"] = token
+
+    def _entries(self, stage: str, region: str | None) -> builtins.list[dict[str, Any]]:
+        return [entry for page in self._entry_pages(stage, region) for entry in page]
 
     def list(self, stage: str) -> list[Secret]:
         return self._read(f"listing {self.base_name(stage)}/", lambda region: self._list(stage, region))
 
     def _list(self, stage: str, region: str | None) -> builtins.list[Secret]:
         prefix = self.base_name(stage) + "/"
-        entries = self._entries(stage, region)
-        names = {str(e["ARN"]): str(e["Name"]) for e in entries}
-        arns = list(names)
-        chunks = [arns[i : i + BATCH_SIZE] for i in range(0, len(arns), BATCH_SIZE)]
+        names: dict[str, str] = {}
 
-        def fetch(chunk: builtins.list[str]) -> dict[str, Any]:
-            response: dict[str, Any] = self.call(
-                "batch_get_secret_value", f"{len(chunk)} secrets under {prefix}", region=region, SecretIdList=chunk
-            )
-            return response
+        def fetch(chunk: builtins.list[str]) -> builtins.list[dict[str, Any]]:
+            params: dict[str, Any] = {"SecretIdList": chunk}
+            responses = []
+            while True:
+                response = self.call(
+                    "batch_get_secret_value", f"{len(chunk)} secrets under {prefix}", region=region, **params
+                )
+                responses.append(response)
+                if not response.get("NextToken"):
+                    return responses
+                params["NextToken"] = response["NextToken"]
+
+        # batch reads of a page's ARNs start while the next ListSecrets page is fetched
+        with ThreadPoolExecutor(max_workers=max_concurrency(), thread_name_prefix="keep-sm") as pool:
+            futures: builtins.list[Future[builtins.list[dict[str, Any]]]] = []
+            for page in self._entry_pages(stage, region):
+                arns = [str(e["ARN"]) for e in page]
+                names.update((str(e["ARN"]), str(e["Name"])) for e in page)
+                for i in range(0, len(arns), BATCH_SIZE):
+                    futures.append(pool.submit(fetch, arns[i : i + BATCH_SIZE]))
+            responses = [response for future in futures for response in future.result()]
 
         secrets: builtins.list[Secret] = []
         failures: dict[str, str] = {}
-        for response in concurrent_map(fetch, chunks):
+        for response in responses:
             for item in response.get("SecretValues", []):
                 name = str(item.get("Name", ""))
                 key = name[len(prefix) :]
@@ -313,7 +330,7 @@ class SecretsManagerVault(AwsVault):
         if failures:
             detail = "; ".join(f"{name} ({reason})" for name, reason in sorted(failures.items()))
             raise PartialList(
-                f"Could not read {len(failures)} of {len(entries)} secrets under {prefix}: {detail}",
+                f"Could not read {len(failures)} of {len(names)} secrets under {prefix}: {detail}",
                 secrets,
                 failures,
             )
