@@ -27,12 +27,14 @@ from .names import KEY_RE, SLUG_RE
 MISSING_STRATEGIES = ("fail", "remove", "blank", "skip")
 
 _EOL = re.compile(r"\r\n|\n|\r")
+# `[^\S\r\n]` = any whitespace but a line break, as python-dotenv has it
 _HEAD = re.compile(
-    r"(?P<lead>[ \t]*)(?P<export>export[ \t]+)?(?P<key>[A-Za-z0-9_.-]+)(?P<mid>[ \t]*=[ \t]*)"
+    r"(?P<lead>[^\S\r\n]*)(?P<export>export[^\S\r\n]+)?(?P<key>[A-Za-z0-9_.-]+)"
+    r"(?P<mid>[^\S\r\n]*=[^\S\r\n]*)"
 )
 _SINGLE = re.compile(r"'((?:\\'|[^'])*)'")
 _DOUBLE = re.compile(r'"((?:\\"|[^"])*)"')
-_TAIL = re.compile(r"[ \t]*(?:#[^\r\n]*)?[ \t]*")
+_TAIL = re.compile(r"[^\S\r\n]*(?:#[^\r\n]*)?[^\S\r\n]*")
 _REST = re.compile(r"[^\r\n]*")
 _EOL_AT = re.compile(r"\r\n|\n|\r|$")
 _UNQUOTED_COMMENT = re.compile(r"\s+#")
@@ -162,7 +164,7 @@ def _parse_entry(
     rest_match = _REST.match(text, pos)
     assert rest_match is not None
     physical = rest_match.group(0)
-    stripped = physical.strip(" \t")
+    stripped = physical.strip()
 
     def simple(kind: str, problem: str | None = None) -> tuple[Entry, int]:
         end = rest_match.end()
