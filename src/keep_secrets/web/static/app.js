@@ -124,7 +124,7 @@ function openDialog({ title, body, actions, wide = false }) {
   $("#dialog-body").append(error);
   return new Promise((resolve) => {
     const close = (value) => { dialog.close(); resolve(value); };
-    bar.append(h("button", { type: "button", text: "Cancel", onclick: () => close(null) }));
+    bar.append(h("button", { type: "button", text: (actions || []).length ? "Cancel" : "Close", onclick: () => close(null) }));
     for (const action of actions || []) {
       const button = h("button", { type: action.submit ? "submit" : "button", class: action.kind || "", text: action.label });
       button.addEventListener("click", async (event) => {
@@ -214,11 +214,13 @@ function secretRow(secret) {
   reveal.addEventListener("click", async () => {
     if (revealed) {
       code.textContent = secret.value; code.className = "masked"; reveal.textContent = "Reveal"; copy.hidden = true; revealed = false;
+      reveal.setAttribute("aria-label", `Reveal ${secret.key}`);
       return;
     }
     try {
       const data = await api("GET", "/api/secret", { query: { vault: state.vault, stage: state.stage, key: secret.key } });
       code.textContent = data.secret.value; code.className = "revealed"; reveal.textContent = "Hide"; copy.hidden = false; revealed = true;
+      reveal.setAttribute("aria-label", `Hide ${secret.key}`);
       copy.onclick = () => copyText(data.secret.value);
     } catch (err) { fail(err); }
   });
@@ -441,7 +443,7 @@ function renderImport(data, applied) {
   $("#import-result").hidden = false;
   const summary = clear($("#import-summary"));
   if (applied) {
-    summary.append(badge(data.dry_run ? `dry run: ${data.summary}` : data.summary, data.ok ? "ok" : "bad"));
+    summary.append(badge(data.dry_run ? `dry run: ${data.summary}` : data.summary, data.ok ? "ok" : data.dry_run ? "warn" : "bad"));
   } else {
     for (const [action, n] of Object.entries(data.counts)) summary.append(badge(`${n} ${action}`, action));
     if (!data.items.length) summary.append(badge("no keys selected", "warn"));

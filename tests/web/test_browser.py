@@ -1,0 +1,278 @@
+"""The web UI in a real headless Chromium (Debian's, driven by Playwright) against a real
+`keep server` process: sign-in by the one-time link, and the main flows end to end."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import KeepRunner
+
+from .conftest import FAKE_API, FAKE_DB, FAKE_STAGING_DB, Server
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+if os.path.exists(CHROMIUM):
+    from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+else:  # pragma: no cover - the module is skipped
+    Browser = ConsoleMessage = Page = object  # type: ignore[assignment,misc]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: Server) -> Iterator[Page]:
+    """A fresh browser context signed in through the server's one-time link."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error" and "the server responded with a status of 40" not in message.text:
+            problems.append(message.text)
+
+    tab.on("console", on_console)
+    tab.on("pageerror", lambda exc: problems.append(str(exc)))
+    tab.goto(server.url)
+    tab.wait_for_selector("#secrets-table tbody tr")
+    yield tab
+    context.close()
+    # no script error and no CSP violation anywhere in the test
+    assert problems == []
+
+
+def _row(page: Page, key: str) -> object:
+    return page.locator(f"#secrets-table tbody tr[data-key='{key}']")
+
+
+def test_link_is_exchanged_and_removed_from_the_url(page: Page, server: Server, browser: Browser) -> None:
+    assert page.url == server.base + "/"
+    assert "token" not in page.url
+    cookies = page.context.cookies()
+    assert len(cookies) == 1
+    assert cookies[0]["httpOnly"] is True and cookies[0]["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == ""  # not readable by scripts
+    html = page.content()
+    token = server.url.split("token=")[1]
+    assert token not in html and cookies[0]["value"] not in html
+    # the link is spent: another browser profile opening it is refused
+    other = browser.new_context()
+    try:
+        second = other.new_page()
+        response = second.goto(server.url)
+        assert response is not None and response.status == 403
+        expect(second.locator("h2")).to_contain_text("no longer valid")
+    finally:
+        other.close()
+
+
+def test_secrets_are_listed_masked_and_one_is_revealed(page: Page) -> None:
+    row = page.locator("#secrets-table tbody tr[data-key='DB_PASSWORD']")
+    expect(row.locator("code")).to_have_text("fake************")
+    assert FAKE_DB not in page.content() and FAKE_API not in page.content()
+    row.get_by_role("button", name="Reveal DB_PASSWORD").click()
+    expect(row.locator("code")).to_have_text(FAKE_DB)
+    row.get_by_role("button", name="Hide DB_PASSWORD").click()
+    expect(row.locator("code")).to_have_text("fake************")
+    page.screenshot(path="/tmp/keep-web-secrets.png")
+
+
+def test_create_edit_delete_and_undo(page: Page, cli: KeepRunner) -> None:
+    page.get_by_role("button", name="+ New secret").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("input[name=key]").fill("NEW_TOKEN")
+    dialog.locator("textarea[name=value]").fill("fake-new-token-789")
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog).to_be_hidden()
+    row = page.locator("#secrets-table tbody tr[data-key='NEW_TOKEN']")
+    expect(row).to_be_visible()
+    assert cli.ok("get", "NEW_TOKEN", "--stage", "local", "--format", "raw").stdout == "fake-new-token-789\n"
+
+    row.get_by_role("button", name="Edit NEW_TOKEN").click()
+    editor = page.locator("dialog[open] textarea[name=value]")
+    expect(editor).to_have_value("fake-new-token-789")
+    editor.fill("fake-new-token-edited")
+    page.locator("dialog[open]").get_by_role("button", name="Save").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(page.locator(".toast").last).to_contain_text("Saved NEW_TOKEN")
+    assert cli.ok("get", "NEW_TOKEN", "--stage", "local", "--format", "raw").stdout == "fake-new-token-edited\n"
+
+    row.get_by_role("button", name="Delete NEW_TOKEN").click()
+    page.locator("dialog[open]").get_by_role("button", name="Delete").click()
+    expect(page.locator("#secrets-table tbody tr[data-key='NEW_TOKEN']")).to_have_count(0)
+    assert cli("get", "NEW_TOKEN", "--stage", "local").code == 3
+    page.locator(".toast").filter(has_text="Deleted NEW_TOKEN").get_by_role("button", name="Undo").click()
+    expect(page.locator("#secrets-table tbody tr[data-key='NEW_TOKEN']")).to_have_count(1)
+    assert cli.ok("get", "NEW_TOKEN", "--stage", "local", "--format", "raw").stdout == "fake-new-token-edited\n"
+
+
+def test_invalid_key_is_refused_in_the_dialog(page: Page, cli: KeepRunner) -> None:
+    page.get_by_role("button", name="+ New secret").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("input[name=key]").fill("../../etc/passwd")
+    dialog.locator("textarea[name=value]").fill("fake")
+    dialog.get_by_role("button", name="Create").click()
+    expect(dialog.locator(".error")).to_contain_text("Invalid key")
+    expect(dialog).to_be_visible()
+    dialog.get_by_role("button", name="Cancel").click()
+    shown = cli.ok("show", "--stage", "local", "--format", "json").json()
+    assert isinstance(shown, list) and len(shown) == 2
+
+
+def test_history_reveal_and_rollback(page: Page, cli: KeepRunner) -> None:
+    cli.ok("set", "DB_PASSWORD", "fake-db-pass-second", "--stage", "local")
+    page.get_by_role("button", name="Reload").click()
+    page.get_by_role("button", name="History DB_PASSWORD").click()
+    rows = page.locator("#history-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.first.locator(".badge.current")).to_have_text("current")
+    rows.nth(1).get_by_role("button", name="Reveal").click()
+    expect(rows.nth(1).locator("code")).to_have_text(FAKE_DB)
+    page.screenshot(path="/tmp/keep-web-history.png")
+    rows.nth(1).get_by_role("button", name="Roll back to this").click()
+    expect(page.locator(".toast").last).to_contain_text("Rolled back DB_PASSWORD")
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"
+
+
+def test_rename_and_copy_to_stage(page: Page, cli: KeepRunner) -> None:
+    page.get_by_role("button", name="Rename API_KEY").click()
+    page.locator("dialog[open] input[name=new_key]").fill("API_TOKEN")
+    page.locator("dialog[open]").get_by_role("button", name="Rename").click()
+    expect(page.locator("#secrets-table tbody tr[data-key='API_TOKEN']")).to_have_count(1)
+    expect(page.locator("#secrets-table tbody tr[data-key='API_KEY']")).to_have_count(0)
+
+    page.get_by_role("button", name="Copy to… API_TOKEN").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("select[name=to_stage]").select_option("production")
+    dialog.get_by_role("button", name="Dry run").click()
+    expect(dialog).to_contain_text("would create")
+    assert cli("get", "API_TOKEN", "--stage", "production").code == 3
+    dialog.get_by_role("button", name="Copy", exact=True).click()
+    expect(page.locator(".toast").last).to_contain_text("created")
+    assert cli.ok("get", "API_TOKEN", "--stage", "production", "--format", "raw").stdout == FAKE_API + "\n"
+
+
+def test_search_filters_rows(page: Page) -> None:
+    page.fill("#search", "api-key")
+    expect(page.locator("#secrets-table tbody tr")).to_have_count(1)
+    expect(page.locator("#secrets-table tbody tr").first).to_have_attribute("data-key", "API_KEY")
+    page.select_option("#search-in", "keys")
+    page.fill("#search", "nothing-matches")
+    expect(page.locator("#secrets-table tbody tr")).to_have_count(0)
+    expect(page.locator("#secrets-empty")).to_contain_text("matches")
+
+
+def test_switching_stage(page: Page) -> None:
+    page.select_option("#ctx-stage", "staging")
+    expect(page.locator("#secrets-table tbody tr")).to_have_count(1)
+    expect(page.locator("#secret-count")).to_have_text("1 secret in local:staging")
+
+
+def test_diff_matrix_and_inline_edit(page: Page, cli: KeepRunner) -> None:
+    page.get_by_role("tab", name="Diff").click()
+    expect(page.locator("#diff-table thead th")).to_have_count(5)  # key, status, 3 stages
+    page.uncheck("#diff-stages input[value=production]")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#diff-table thead th")).to_have_count(4)
+    db = page.locator("#diff-table tbody tr[data-key='DB_PASSWORD']")
+    expect(db.locator(".badge")).to_have_text("different")
+    api_row = page.locator("#diff-table tbody tr[data-key='API_KEY']")
+    expect(api_row.locator(".badge")).to_have_text("incomplete")
+    assert FAKE_STAGING_DB not in page.content()
+    page.screenshot(path="/tmp/keep-web-diff.png")
+    # create the missing staging value straight from its cell
+    api_row.locator("td[data-cell='local:staging']").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog.locator("input[name=key]")).to_have_value("API_KEY")
+    dialog.locator("textarea[name=value]").fill("fake-api-staging")
+    dialog.get_by_role("button", name="Create").click()
+    expect(api_row.locator("td[data-cell='local:staging']")).not_to_have_text("missing")
+    assert cli.ok("get", "API_KEY", "--stage", "staging", "--format", "raw").stdout == "fake-api-staging\n"
+    # edit an existing cell: staging DB_PASSWORD becomes identical to local
+    db.locator("td[data-cell='local:staging']").click()
+    editor = page.locator("dialog[open] textarea[name=value]")
+    expect(editor).to_have_value(FAKE_STAGING_DB)
+    editor.fill(FAKE_DB)
+    page.locator("dialog[open]").get_by_role("button", name="Save").click()
+    expect(db.locator(".badge")).to_have_text("identical")
+    expect(api_row.locator(".badge")).to_have_text("different")
+    page.select_option("#diff-show", "changed")
+    expect(page.locator("#diff-table tbody tr")).to_have_count(1)
+    expect(page.locator("#diff-summary")).to_contain_text("1 identical")
+
+
+def test_import_preview_and_dry_run(page: Page, cli: KeepRunner) -> None:
+    page.get_by_role("tab", name="Import").click()
+    page.fill("#import-content", "IMPORTED_ONE=fake-imported-1\nDB_PASSWORD=fake-db-other\n")
+    page.get_by_role("button", name="Preview").click()
+    table = page.locator("#import-table tbody")
+    expect(table.locator("tr[data-key='IMPORTED_ONE'] .badge").first).to_have_text("create")
+    expect(table.locator("tr[data-key='DB_PASSWORD'] .badge").first).to_have_text("conflict")
+    expect(page.locator("#import-apply")).to_be_disabled()  # conflicts with mode "stop"
+    page.get_by_role("button", name="Dry run").click()
+    expect(table.locator("tr[data-key='IMPORTED_ONE'] td").last).to_have_text("would create")
+    expect(page.locator("#import-summary")).to_contain_text("dry run")
+    assert cli("get", "IMPORTED_ONE", "--stage", "local").code == 3
+    page.screenshot(path="/tmp/keep-web-import.png")
+    # keep the existing value, import the rest
+    page.check("input[name=import-mode][value=skip]")
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(table.locator("tr[data-key='IMPORTED_ONE'] td").last).to_have_text("created")
+    assert cli.ok("get", "IMPORTED_ONE", "--stage", "local", "--format", "raw").stdout == "fake-imported-1\n"
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"
+
+
+def test_export_preview_is_masked_until_revealed(page: Page) -> None:
+    page.get_by_role("tab", name="Export").click()
+    page.get_by_role("button", name="Preview (masked)").click()
+    output = page.locator("#export-output")
+    expect(output).to_contain_text("DB_PASSWORD=")
+    assert FAKE_DB not in (output.text_content() or "")
+    page.get_by_role("button", name="Reveal values").click()
+    expect(output).to_contain_text(f"DB_PASSWORD={FAKE_DB}")
+
+
+def test_template_editor_validates(page: Page, web_project: Path) -> None:
+    page.get_by_role("tab", name="Templates").click()
+    page.fill("#template-name", "local.env")
+    page.fill("#template-editor", "APP=demo\nDB={local:DB_PASSWORD}\nGONE={local:NOPE}\n")
+    page.select_option("#template-stage", "local")
+    page.get_by_role("button", name="Validate").click()
+    expect(page.locator("#template-report .problem")).to_contain_text("NOPE")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#template-list button[data-name='local.env']")).to_be_visible()
+    assert (web_project / "env" / "local.env").read_text() == "APP=demo\nDB={local:DB_PASSWORD}\nGONE={local:NOPE}\n"
+
+
+def test_settings_add_stage(page: Page, web_project: Path) -> None:
+    page.get_by_role("tab", name="Settings").click()
+    page.fill("#stage-new", "qa")
+    page.get_by_role("button", name="Add stage").click()
+    expect(page.locator("#stage-list")).to_contain_text("qa")
+    assert '"qa"' in (web_project / ".keep" / "settings.json").read_text()
+    page.screenshot(path="/tmp/keep-web-settings.png", full_page=True)
+    expect(page.locator("#ctx-stage option[value='qa']")).to_have_count(1)
+    assert re.search(r"qa", page.locator("#ws-stages").inner_text())
