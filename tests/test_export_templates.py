@@ -365,3 +365,12 @@ def test_template_environment_missing_modes(kp: KeepRunner) -> None:
             }
         finally:
             vault.close()
+
+
+def test_all_keeps_multiline_values_exact_in_a_crlf_template(proj: KeepRunner) -> None:
+    pem = "-----BEGIN KEY-----\nfakefake\n-----END KEY-----"
+    seed(proj, "production", {"PEM": pem, "WIN": "a\r\nb"})
+    out = proj.ok("export", "--stage", "production", "--template", "--all").stdout
+    assert "PEM='-----BEGIN KEY-----\nfakefake\n-----END KEY-----'\r\n" in out
+    env = env_of(out)
+    assert env["PEM"] == pem and env["WIN"] == "a\r\nb"

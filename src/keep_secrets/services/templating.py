@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import templates as tpl
-from ..formats.dotenv import check_env_key
+from ..formats.dotenv import check_env_key, render_env_line
 from ..formats.render import render
 from ..formats.structured import Row
 from ..model import KeepError, NotFound, Secret, UsageError
@@ -76,15 +76,15 @@ class Fetched:
 
     stage: str
     secrets: dict[str, list[Secret]]
+    _index: dict[tuple[str, str], Secret] | None = field(default=None, repr=False)
 
     def values(self) -> dict[str, dict[str, str]]:
         return {slug: {s.key: s.value for s in items} for slug, items in self.secrets.items()}
 
     def find(self, vault: str, key: str) -> Secret | None:
-        for secret in self.secrets.get(vault, []):
-            if secret.key == key:
-                return secret
-        return None
+        if self._index is None:
+            self._index = {(slug, s.key): s for slug, items in self.secrets.items() for s in items}
+        return self._index.get((vault, key))
 
 
 def fetch(open_vault: OpenVault, stage: str, slugs: Iterable[str]) -> Fetched:
@@ -186,7 +186,8 @@ def render_template(
             eol = template.eol
             if text and not text.endswith(("\n", "\r")):
                 text += eol
-            block = render("env", extras).replace("\n", eol)
+            # line by line: a multi-line value keeps its own line breaks
+            block = "".join(render_env_line(s.key, s.value) + eol for s in extras)
             text += f"{eol}# Secrets of {stage} not referenced by the template{eol}{block}"
         count = len(rendered.mapping()) + len(extras)
         return TemplateOutput(text, count, slugs, warnings)
