@@ -8,6 +8,7 @@ the bytes that could still turn out to be the start of a secret.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import os
@@ -137,23 +138,29 @@ class Redactor:
     def active(self) -> bool:
         return self._pattern is not None
 
-    def _hold_from(self, data: bytes, start: int) -> int:
-        """The first index >= start whose suffix is a proper prefix of some secret."""
-        for i in range(max(start, len(data) - self._max + 1), len(data)):
-            tail = data[i:]
-            for needle in self._by_first.get(data[i], ()):
-                if len(needle) > len(tail) and needle.startswith(tail):
-                    return i
-        return len(data)
+    def _holds(self, data: bytes) -> list[int]:
+        """Indexes (ascending) whose suffix is a proper prefix of some secret; only the last
+        max_len-1 bytes can qualify."""
+        out = []
+        for i in range(max(0, len(data) - self._max + 1), len(data)):
+            candidates = self._by_first.get(data[i])
+            if candidates:
+                tail = data[i:]
+                if any(len(n) > len(tail) and n.startswith(tail) for n in candidates):
+                    out.append(i)
+        return out
 
     def feed(self, chunk: bytes) -> bytes:
         if self._pattern is None:
             return chunk
         data = self._pending + chunk
+        holds = self._holds(data)
         out = bytearray()
         pos = 0
         while True:
-            hold = self._hold_from(data, pos)
+            # the first place at or after pos where a secret may begin but not yet be complete
+            index = bisect.bisect_left(holds, pos)
+            hold = holds[index] if index < len(holds) else len(data)
             match = self._pattern.search(data, pos)
             if match is None or match.start() >= hold:
                 out += data[pos:hold]
