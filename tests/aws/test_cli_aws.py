@@ -184,3 +184,37 @@ def test_local_commands_never_import_boto3(kp: KeepRunner) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "fake-local\n"
     assert "BOTO3=False" in proc.stderr
+
+
+def test_rotate_with_lambda_sends_rotate_secret(aws: tuple[KeepRunner, dict[str, str]], moto: str) -> None:
+    """moto's Lambda rotation is broken, so the proxy answers RotateSecret itself and the test
+    checks what keep sent."""
+    from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
+
+    kp, _ = aws
+    seen: list[dict[str, Any]] = []
+
+    def rotate(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation != "RotateSecret":
+            return None
+        seen.append(request.json)
+        body = {"ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:fake", "Name": request.json["SecretId"],
+                "VersionId": "fake-rotation-version-000000000000001"}
+        return ProxyResponse(200, json.dumps(body).encode(), {"Content-Type": "application/x-amz-json-1.1"})
+
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:fake-rotator"
+    with Proxy(moto, hooks=[rotate]) as proxy:
+        env = {"AWS_ENDPOINT_URL": proxy.url}
+        kp.ok("set", "DB_PASSWORD", "fake-db-pass-123", "--vault", "sm", "--stage", "production", env=env)
+        kp.ok("rotate", "DB_PASSWORD", "--lambda", arn, "--every", "30d", "--vault", "sm", "--stage", "production",
+              env=env)
+    # botocore adds an idempotency token of its own
+    assert all(request.pop("ClientRequestToken", None) for request in seen)
+    assert seen == [
+        {
+            "SecretId": "myapp/production/DB_PASSWORD",
+            "RotationLambdaARN": arn,
+            "RotationRules": {"AutomaticallyAfterDays": 30},
+            "RotateImmediately": True,
+        }
+    ]
