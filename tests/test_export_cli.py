@@ -245,3 +245,16 @@ def test_file_is_a_directory(one_line: KeepRunner) -> None:
     result = one_line("export", "--stage", "local", "--file", str(one_line.cwd), "--overwrite")
     assert result.code == 2
     assert "Traceback" not in result.stderr
+
+
+def test_overwrite_through_a_symlink_keeps_the_link(one_line: KeepRunner) -> None:
+    shared = one_line.cwd / "shared"
+    shared.mkdir()
+    real = shared / "app.env"
+    real.write_text("OLD=1\n")
+    link = one_line.cwd / ".env"
+    link.symlink_to(real)
+    one_line.ok("export", "--stage", "local", "--file", str(link), "--overwrite", "--only", "DB_*")
+    assert link.is_symlink()
+    assert real.read_text() == "DB_PASSWORD=fake-db-pass-123\n"
+    assert files_in(shared) == ["app.env"]

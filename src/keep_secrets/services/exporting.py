@@ -82,6 +82,9 @@ def check_target(path: Path, *, overwrite: bool, append: bool, format_name: str)
 def write_export(path: Path, text: str, *, overwrite: bool, append: bool, format_name: str) -> None:
     """Write atomically with mode 0600; on any error the old file stays as it was."""
     check_target(path, overwrite=overwrite, append=append, format_name=format_name)
+    if path.is_symlink():
+        # write where the link points (a shared .env stays shared), still atomically
+        path = path.resolve()
     data = text
     if append and path.exists():
         try:
