@@ -171,6 +171,14 @@ def test_init_accepts_keeps_envs_key_and_overrides_with_flags(keep: KeepRunner) 
     assert settings(keep)["envs"] == ["local", "qa"]
 
 
+def test_changing_the_namespace_warns_when_aws_vaults_exist(kp: KeepRunner) -> None:
+    assert "namespace changed" not in ok(kp, "init", "-n", "--namespace", "other").stderr
+    ok(kp, "vault:add", "--driver", "ssm", "--region", "eu-west-1", "--no-verify")
+    result = ok(kp, "init", "-n", "--namespace", "third")
+    assert "warning: namespace changed from 'other' to 'third'" in result.stderr
+    assert settings(kp)["namespace"] == "third"
+
+
 def test_init_from_a_subdirectory_updates_the_project_root(kp: KeepRunner) -> None:
     sub = kp.cwd / "src" / "deep"
     sub.mkdir(parents=True)

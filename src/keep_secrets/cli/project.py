@@ -77,6 +77,13 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
     final_stages = stage_list or old_stages or list(setup.DEFAULT_STAGES)
 
     result = setup.init_project(existing, final_name, final_namespace, final_stages, created=created)
+    if old_namespace and old_namespace != result.settings.namespace and any(
+        config.driver in vault_config.AWS_DRIVERS for config in existing.vaults.values()
+    ):
+        ctx.warn(
+            f"namespace changed from '{old_namespace}' to '{result.settings.namespace}': secrets already "
+            "stored in AWS vaults under the old namespace stay there and are no longer seen by keep"
+        )
     dropped = [s for s in old_stages or [] if s not in result.settings.stages]
     if dropped:
         ctx.msg(f"Stages removed from the project: {', '.join(dropped)} (their secrets are not deleted)")
