@@ -264,3 +264,19 @@ def test_nothing_is_written_to_disk(rp: KeepRunner) -> None:
     rp.ok("run", "--stage=staging", "--", "true")
     rp.ok("run", "--stage=staging", "--redact", "--", "true")
     assert snapshot() == before
+
+
+@pytest.mark.parametrize("redact", [False, True])
+def test_closed_stdout_gives_the_command_sigpipe_as_without_keep(rp: KeepRunner, redact: bool) -> None:
+    """`keep run -- yes | head -1`: `yes` must die of SIGPIPE quietly, as it does unwrapped
+    (exec keeps ignored signals ignored, and Python ignores SIGPIPE)."""
+    options = ["--redact"] if redact else []
+    proc = subprocess.Popen([*KEEP, "run", "--stage=staging", *options, "--", "yes"], cwd=rp.cwd, env=rp.env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline() == b"y\n"
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait(timeout=30)
+    assert proc.returncode in (-signal.SIGPIPE, 128 + signal.SIGPIPE)
+    assert err == b""

@@ -102,6 +102,11 @@ def exec_command(argv: list[str], env: Mapping[str, str], before: Callable[[], N
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
+    # Python ignores SIGPIPE and SIGXFSZ, and an ignored signal stays ignored across exec:
+    # give the command the default dispositions it would have had without keep
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
     try:
         os.execve(executable, argv, dict(env))
     except PermissionError as exc:
