@@ -276,3 +276,40 @@ def test_settings_add_stage(page: Page, web_project: Path) -> None:
     page.screenshot(path="/tmp/keep-web-settings.png", full_page=True)
     expect(page.locator("#ctx-stage option[value='qa']")).to_have_count(1)
     assert re.search(r"qa", page.locator("#ws-stages").inner_text())
+
+
+def test_import_from_an_uploaded_file(page: Page, tmp_path: Path) -> None:
+    source = tmp_path / "upload.env"
+    source.write_text("UPLOADED_KEY='fake uploaded value'\n")
+    page.get_by_role("tab", name="Import").click()
+    page.set_input_files("#import-file", str(source))
+    expect(page.locator("#import-content")).to_have_value("UPLOADED_KEY='fake uploaded value'\n")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#import-table tbody tr[data-key='UPLOADED_KEY'] .badge").first).to_have_text("create")
+
+
+def test_export_download_has_the_real_values(page: Page) -> None:
+    page.get_by_role("tab", name="Export").click()
+    page.select_option("#export-format", "json")
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download").click()
+    download = info.value
+    assert download.suggested_filename == "local.json"
+    text = Path(download.path()).read_text()
+    assert f'"DB_PASSWORD": "{FAKE_DB}"' in text
+
+
+def test_vault_dialog_shows_only_the_driver_fields(page: Page, web_project: Path) -> None:
+    page.get_by_role("tab", name="Settings").click()
+    page.get_by_role("button", name="+ Add vault").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog.locator("label[data-field=region]")).to_be_hidden()
+    dialog.locator("select[name=driver]").select_option("ssm")
+    expect(dialog.locator("label[data-field=region]")).to_be_visible()
+    expect(dialog.locator("label[data-field=tier]")).to_be_visible()
+    expect(dialog.locator("label[data-field=replica_regions]")).to_be_hidden()
+    dialog.locator("input[name=slug]").fill("ssm")
+    dialog.locator("input[name=region]").fill("eu-west-1")
+    dialog.get_by_role("button", name="Add vault").click()
+    expect(page.locator("#vault-table tbody tr[data-slug='ssm']")).to_contain_text("eu-west-1")
+    assert '"region": "eu-west-1"' in (web_project / ".keep" / "vaults" / "ssm.json").read_text()

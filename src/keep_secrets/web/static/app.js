@@ -667,6 +667,8 @@ async function vaultDialog(existing = null) {
     for (const el of awsOnly) el.hidden = d === "local";
     tierLabel.hidden = d !== "ssm";
     replicasLabel.hidden = d !== "secretsmanager";
+    slug.placeholder = d;
+    name.placeholder = (state.ctx.drivers.find((x) => x.driver === d) || {}).label || "";
   };
   driver.addEventListener("change", sync);
   sync();
