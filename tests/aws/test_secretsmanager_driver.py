@@ -632,3 +632,14 @@ def test_listing_more_than_one_page_pipelines_batches(proxy: Proxy, make_sm: Mak
     proxy.reset_counts()
     assert len(vault.list("staging")) == 130
     assert proxy.counts == {"ListSecrets": 2, "BatchGetSecretValue": 7}
+
+
+def test_no_region_anywhere_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from keep_secrets.project import VaultConfig
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    vault = SecretsManagerVault(VaultConfig("sm", "secretsmanager", "SM"), "myapp", None)
+    with pytest.raises(UsageError, match="No AWS region for vault 'sm'"):
+        vault.get("staging", "ANY")
