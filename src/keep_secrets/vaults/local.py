@@ -16,7 +16,6 @@ import builtins
 import contextlib
 import getpass
 import os
-import secrets as _random
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -167,7 +166,7 @@ class LocalVault(Vault):
         if vault_id is None:
             with self._write() as conn:
                 conn.execute(
-                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('vault_id', ?)", (_random.token_hex(16),)
+                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('vault_id', ?)", (os.urandom(16).hex(),)
                 )
             vault_id = self._meta("vault_id")
         assert vault_id is not None
