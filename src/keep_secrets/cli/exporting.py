@@ -66,7 +66,8 @@ def export_cmd(
     only: tuple[str, ...],
     except_: tuple[str, ...],
 ) -> None:
-    """Export the secrets of a stage, or render a template (SPEC §7) with --template.
+    """Export the secrets of a stage, or render a template with --template (static lines
+    kept, {vault:KEY} and {vault:KEY.field} placeholders replaced, values re-quoted).
 
     Without --vault every vault of your workspace is read (the default vault wins a key two
     vaults share); --vault a,b reads those, a later one winning a shared key."""
