@@ -188,7 +188,6 @@ def apply(
     *,
     dry_run: bool = False,
     on_item: Callable[[Item], None] | None = None,
-    supports_plain: bool | None = None,
 ) -> Outcome:
     """Write the planned creates/updates (nothing else), reporting each item via `on_item`.
 
@@ -196,7 +195,8 @@ def apply(
     credentials, which would fail every remaining key the same way: those stop the run and
     the remaining keys are reported as not attempted. Ctrl+C stops the same way.
     """
-    plain_ok = vault.supports_plain if supports_plain is None else supports_plain
+    # a plain (unencrypted) source value stays plain only where the destination can store it so
+    plain_ok = vault.supports_plain
     interval = 0.0 if dry_run else write_interval(vault)
     counts: dict[str, int] = {}
     first_error: KeepError | None = None

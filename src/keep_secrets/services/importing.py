@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +134,6 @@ def plan_import(
     patterns: Patterns | None = None,
     overwrite: bool = False,
     skip_existing: bool = False,
-    list_stage: Callable[[], list[Any]] | None = None,
 ) -> Plan:
     """Decide per entry against the stage's current values (one `list` call)."""
     if overwrite and skip_existing:
@@ -143,8 +142,7 @@ def plan_import(
     plan = Plan(target=target)
     if not selected:
         return plan
-    secrets = list_stage() if list_stage is not None else vault.list(target.stage)
-    current = {s.key: s.value for s in secrets}
+    current = {s.key: s.value for s in vault.list(target.stage)}
     for entry in selected:
         try:
             validate_key(entry.key)
