@@ -305,3 +305,8 @@ def test_static_values_match_python_dotenv(lines: list[str], eol: str) -> None:
         return  # python-dotenv reports those lines as errors; template:validate flags them
     ours = tpl.resolve(template, tpl.vault_lookup({}), "p").mapping()
     assert ours == read_env(text)
+
+
+def test_only_key_like_unknown_braces_are_reported() -> None:
+    template = tpl.parse("A={ssn:DB_PASSWORD}\nB={note:see the docs}\nC={x:DB.field}\n", VAULTS)
+    assert template.unknown == [(1, "{ssn:DB_PASSWORD}"), (3, "{x:DB.field}")]

@@ -45,6 +45,7 @@ _DOUBLE_DECODED = {
     "\\f": "\f", "\\n": "\n", "\\r": "\r", "\\t": "\t", "\\v": "\v",
 }
 # `(?<!\$)`: `${VAR}` is shell/dotenv interpolation, never ours
+_KEYISH = re.compile(r"[A-Za-z0-9_-]+(?:\.[^\s{}]+)?")
 _BRACES = re.compile(r"(?<!\$)\{([a-z0-9][a-z0-9_-]*)(?::([^{}\r\n]*))?\}")
 
 
@@ -126,7 +127,8 @@ def _find_placeholders(
     for match in _BRACES.finditer(value):
         slug, path = match.group(1), match.group(2)
         if slug not in vaults or not SLUG_RE.fullmatch(slug):
-            if path is not None:
+            # `{ssn:DB_PASSWORD}` is probably a typo worth a warning; `{note:see the docs}` is text
+            if path is not None and _KEYISH.fullmatch(path):
                 unknown.append((line, match.group(0)))
             continue
         problem = None
