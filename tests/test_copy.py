@@ -7,11 +7,15 @@ Writes are counted as rows of the local vault's `versions` table (one row per `s
 from __future__ import annotations
 
 import json
+import os
+import pty
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import KeepRunner, Result
+from .conftest import KEEP, KeepRunner, Result
 from .moving_support import local_writes, read_all, report, seed
 
 
@@ -162,3 +166,52 @@ def test_plain_flag_is_kept(staged: KeepRunner, tmp_path: Path) -> None:
     shown = staged.ok("get", "PUBLIC_URL", "--stage=production", "--format=json").json()
     assert isinstance(shown, dict)
     assert shown["secure"] is False
+
+
+def test_progress_bar_only_on_a_terminal(kp: KeepRunner) -> None:
+    seed(kp.cwd, kp.env, "staging", {f"K_{i:02d}": f"fake-value-{i}" for i in range(12)})
+    piped = kp.ok("copy", "--only=K_*", "--from=staging", "--to=local")
+    assert "\x1b[" not in piped.stderr and "━" not in piped.stderr
+    assert len(report(piped.stderr)) == 12
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*KEEP, "copy", "--only=K_*", "--from=staging", "--to=production"], cwd=kp.cwd,
+                            env={**kp.env, "KEEP_WRITE_INTERVAL": "0.05"}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    assert proc.stdout is not None and proc.stdout.read() == b""
+    text = seen.decode("utf-8", "replace")
+    assert "━" in text and "/12" in text
+    assert "12 created" in text
+
+
+def test_ctrl_c_mid_copy_reports_what_was_done_and_exits_130(kp: KeepRunner) -> None:
+    seed(kp.cwd, kp.env, "staging", {f"K_{i:03d}": f"fake-value-{i}" for i in range(200)})
+    proc = subprocess.Popen([*KEEP, "copy", "--only=K_*", "--from=staging", "--to=production"], cwd=kp.cwd,
+                            env={**kp.env, "KEEP_WRITE_INTERVAL": "0.05"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    first = proc.stderr.readline()
+    assert first.startswith("Copying")
+    for _ in range(5):
+        assert "created" in proc.stderr.readline()
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 130
+    outcomes = report(rest)
+    assert "not attempted" in outcomes.values()
+    assert "interrupted" in rest
+    written = read_all(kp.cwd, kp.env, "production")
+    created = 5 + sum(1 for v in outcomes.values() if v == "created")
+    assert len(written) == created < 200
