@@ -520,6 +520,17 @@ def test_stage_remove_with_only_system_stages(kp: KeepRunner) -> None:
     assert "No custom stages to remove" in result.stderr
 
 
+def test_stage_add_and_vault_default_ask_on_a_terminal(kp: KeepRunner) -> None:
+    code, shown = run_on_terminal(kp, ["stage:add"], [("New stage name", "Bad!"), ("New stage name", "qa")])
+    assert code == 0, shown
+    assert "Invalid stage name 'Bad!'" in shown
+    assert settings(kp)["stages"][-1] == "qa"
+    ok(kp, "vault:add", "--driver", "local", "--slug", "team", "--no-verify")
+    code, shown = run_on_terminal(kp, ["vault:default"], [("Default vault", "team")])
+    assert code == 0, shown
+    assert settings(kp)["default_vault"] == "team"
+
+
 def test_stage_remove_confirms_on_a_terminal(kp: KeepRunner) -> None:
     ok(kp, "stage:add", "qa")
     code, shown = run_on_terminal(kp, ["stage:remove", "qa"], [("Remove stage 'qa'", "y")])
