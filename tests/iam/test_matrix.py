@@ -40,8 +40,8 @@ class Aws:
     def __call__(self, *args: str, input: str | None = None) -> Result:
         return self.kp(*args, input=input, env={"AWS_ENDPOINT_URL": self.iam.url})
 
-    def ok(self, *args: str) -> Result:
-        result = self(*args)
+    def ok(self, *args: str, input: str | None = None) -> Result:
+        result = self(*args, input=input)
         assert result.code == 0, (
             f"keep {' '.join(args)} -> {result.code}\nstdout: {result.stdout}\nstderr: {result.stderr}\n"
             f"denied: {self.iam.denied()}"
@@ -360,3 +360,47 @@ def test_customer_managed_key(aws: Aws, vault: str) -> None:
 def test_seed_full_developer_access_creates_a_key_named_like_kms(aws: Aws) -> None:
     aws.iam.policy = seed("full_developer")
     aws.ok("set", "KMS_KEY_ID", "fake-key-id-1", *where(SM, "local"))
+
+
+# -- every other command that talks to AWS, under keep iam's full policy ---------------------
+
+@pytest.mark.parametrize("vault", [SM, "ssm"])
+def test_other_commands_under_keep_iam_full_policy(aws: Aws, vault: str) -> None:
+    aws.seed_values(vault, ("staging", "production"))
+    aws.iam.policy = aws.policy_from_keep_iam("--vault", vault)
+    at = where(vault, "staging")
+    aws.ok("rename", "EXISTING", "RENAMED", *at)
+    found = aws.ok("search", "fake-existing", "--format", "json", *at).json()
+    assert isinstance(found, list) and [row["key"] for row in found] == ["RENAMED"]
+    aws.ok("import", "-", *at, input="IMPORTED_A=fake-import-a\nIMPORTED_B=fake-import-b\n")
+    rotated = aws.ok("rotate", "IMPORTED_A", *at)
+    assert "fake-import-a" not in rotated.stdout
+    diff = aws.ok("diff", "--vault", vault, "--stage", "staging,production", "--format", "json").json()
+    assert isinstance(diff, dict) and {row["key"] for row in diff["rows"]} >= {"RENAMED", "EXISTING"}
+    ran = aws.ok("run", *at, "--only", "IMPORTED_B", "--", "python3", "-c",
+                 "import os; print(os.environ['IMPORTED_B'])")
+    assert ran.stdout == "fake-import-b\n"
+    aws.ok("template:add", *at)
+    rendered = aws.ok("export", "--template", str(aws.kp.cwd / "env" / "staging.env"), *at)
+    assert "IMPORTED_B=fake-import-b" in rendered.stdout
+    aws.ok("template:validate", str(aws.kp.cwd / "env" / "staging.env"), *at)
+    only_absent_resources_denied(aws)
+
+
+def test_replicas_under_keep_iam_policy(aws: Aws) -> None:
+    path = aws.kp.cwd / ".keep" / "vaults" / f"{SM}.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "replica_regions": ["eu-west-1"]}))
+    aws.iam.policy = aws.policy_from_keep_iam("--vault", SM, "--stage", "staging")
+    aws.ok("set", "REPLICATED", "fake-replicated-1", *where(SM, "staging"))
+    aws.ok("replicate", *where(SM, "staging"))
+    aws.ok("delete", "REPLICATED", "--force", "--purge", *where(SM, "staging"))
+    assert "secretsmanager:ReplicateSecretToRegions" in aws.iam.actions()
+    only_absent_resources_denied(aws)
+    # without the replication grant, creating a replicated secret is refused
+    without = aws.policy_from_keep_iam("--vault", SM, "--stage", "staging")
+    for statement in without["Statement"]:
+        if statement["Sid"] == "KeepSecretsManagerReadWrite":
+            statement["Action"] = [a for a in statement["Action"] if "Replica" not in a and "Regions" not in a]
+    aws.iam.policy = without
+    result = aws("set", "REPLICATED_2", "fake-replicated-2", *where(SM, "staging"))
+    assert result.code == 4 and "ReplicateSecretToRegions" in result.stderr
