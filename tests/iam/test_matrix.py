@@ -322,6 +322,9 @@ def test_verify_under_keep_iam_policy_and_under_read_only(aws: Aws) -> None:
     assert "action secretsmanager:CreateSecret" in result.stderr
     assert "action ssm:PutParameter" in result.stderr
     assert "KeepSecretsManagerCreate" in result.stderr and "KeepSsmReadWrite" in result.stderr
+    # what a read-only role can check for itself
+    result = aws.ok("verify", "--vault", f"{SM},ssm", "--stage", "production", "--read-only")
+    assert matrix_rows(result) == [[vault, "production", "✓", "-", "✓", "✓", "-"] for vault in (SM, "ssm")]
 
 
 # -- customer managed KMS key ------------------------------------------------------------------

@@ -163,3 +163,31 @@ def test_verify_command_reports_a_vault_that_cannot_open(kp: KeepRunner) -> None
     assert rows[0][:4] == ["broken", "local", "✗", "✗"]
     assert rows[1] == ["local", "local", "✓", "✓", "✓", "✓", "✓"]
     assert "broken:local list:" in result.stderr
+
+
+def test_read_only_probe_writes_nothing(vault: LocalVault, monkeypatch: pytest.MonkeyPatch) -> None:
+    vault.set("production", "API_KEY", "fake-api-key-123")
+
+    def no_writes(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a read-only probe must not write")
+
+    monkeypatch.setattr(vault, "set", no_writes)
+    monkeypatch.setattr(vault, "delete", no_writes)
+    result = verify.probe(vault, "production", write=False)
+    assert result.results == {"list": True, "write": None, "read": True, "history": True, "delete": None}
+    assert not verify.failed(result)
+    empty = verify.probe(vault, "staging", write=False)
+    assert empty.results == {"list": True, "write": None, "read": None, "history": None, "delete": None}
+
+
+def test_verify_command_read_only(kp: KeepRunner) -> None:
+    kp.ok("set", "DB_PASSWORD", "fake-db-pass-123", "--stage", "production")
+    result = kp.ok("verify", "--read-only")
+    rows = [line.split() for line in result.stdout.splitlines()[2:]]
+    assert rows == [
+        ["local", "local", "✓", "-", "-", "-", "-"],
+        ["local", "staging", "✓", "-", "-", "-", "-"],
+        ["local", "production", "✓", "-", "✓", "✓", "-"],
+    ]
+    assert "allow list, read and history" in result.stderr
+    assert "not tried on 2 empty stage(s)" in result.stderr

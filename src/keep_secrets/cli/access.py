@@ -43,7 +43,9 @@ def _chosen_vaults(ctx: Ctx, default: list[str]) -> list[str]:
 @keep_command("verify")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="Output format of the matrix.")
-def verify_cmd(ctx: Ctx, fmt: str) -> int:
+@click.option("--read-only", is_flag=True, default=False,
+              help="Write nothing: probe list, read and history only (for read-only roles).")
+def verify_cmd(ctx: Ctx, fmt: str, read_only: bool) -> int:
     """Probe list, write, read, history and delete on each vault x stage.
 
     A temporary key `keep-verify-<hex>` is written and always removed again (purged at once).
@@ -73,8 +75,9 @@ def verify_cmd(ctx: Ctx, fmt: str) -> int:
             continue
         cells += [(slug, stage) for stage in stages]
 
-    ctx.msg(f"Probing {len(slugs) * len(stages)} vault/stage combination(s) with a temporary key...")
-    probed = run_concurrently(lambda cell: verify_svc.probe(vaults[cell[0]], cell[1]), cells)
+    how = "read-only" if read_only else "with a temporary key"
+    ctx.msg(f"Probing {len(slugs) * len(stages)} vault/stage combination(s) {how}...")
+    probed = run_concurrently(lambda cell: verify_svc.probe(vaults[cell[0]], cell[1], write=not read_only), cells)
     results.update(zip(cells, probed, strict=True))
     ordered = [results[(slug, stage)] for slug in slugs for stage in stages]
 
@@ -94,7 +97,11 @@ def verify_cmd(ctx: Ctx, fmt: str) -> int:
     if failures:
         ctx.msg(f"{len(failures)} of {len(ordered)} vault/stage combination(s) lack a permission.", fg="red")
         return 1
-    ctx.success(f"All {len(ordered)} vault/stage combination(s) allow list, write, read, history and delete.")
+    steps = "list, read and history" if read_only else "list, write, read, history and delete"
+    ctx.success(f"All {len(ordered)} vault/stage combination(s) allow {steps}.")
+    untested = [r for r in ordered if r.results.get("read") is None]
+    if untested:
+        ctx.msg(f"Read and history were not tried on {len(untested)} empty stage(s): nothing to read.")
     return 0
 
 
@@ -145,6 +152,10 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
         ctx.msg(f"  Vault:  {config.slug} ({config.driver}, {region})")
     if skipped:
         ctx.msg(f"  Not covered (no IAM needed): {', '.join(skipped)}")
+    scoped = [c.slug for c in aws if c.driver == "secretsmanager" and c.scope]
+    if scoped:
+        ctx.msg(f"  Note: the scope of {', '.join(scoped)} is part of the secret names only; Secrets Manager "
+                "access is granted by tags, so the policy covers every scope of the namespace.")
     if not read_only and any(c.driver == "secretsmanager" for c in aws):
         ctx.msg("  `keep rotate --lambda ARN` also needs lambda:InvokeFunction on that function.")
     ctx.msg("Create it with `aws iam create-policy --policy-name keep-"

@@ -34,9 +34,10 @@ def temporary_key() -> str:
 
 
 class _Probe:
-    def __init__(self, vault: Vault, stage: str) -> None:
+    def __init__(self, vault: Vault, stage: str, write: bool) -> None:
         self.vault = vault
         self.stage = stage
+        self.write = write
         self.result = ProbeResult(vault=vault.slug, stage=stage)
 
     def attempt(self, step: str, action: Callable[[], object]) -> object | None:
@@ -60,7 +61,10 @@ class _Probe:
         value = f"verify-{_random.token_hex(8)}"
         written = False
         try:
-            written = self.attempt("write", lambda: self.vault.set(self.stage, key, value, secure=True)) is not None
+            if self.write:
+                written = self.attempt("write", lambda: self.vault.set(self.stage, key, value, secure=True)) is not None
+            else:
+                self.result.results["write"] = None
             target = key if written else _first_key(listed)
             if target is None:
                 self.result.results.setdefault("read", None)
@@ -112,9 +116,11 @@ def explain(driver: str, step: str, exc: KeepError) -> str:
     return explained
 
 
-def probe(vault: Vault, stage: str) -> ProbeResult:
-    """Probe list/write/read/history/delete on one vault and stage (see the module docstring)."""
-    return _Probe(vault, stage).run()
+def probe(vault: Vault, stage: str, *, write: bool = True) -> ProbeResult:
+    """Probe list/write/read/history/delete on one vault and stage (see the module docstring).
+    With `write=False` nothing is written: list, then read and history of the first listed key
+    (what a read-only deployment role needs)."""
+    return _Probe(vault, stage, write).run()
 
 
 def failed(result: ProbeResult) -> bool:
