@@ -118,10 +118,11 @@ class Server:
         return self.proc.returncode
 
 
-def start_server(cwd: Path, env: dict[str, str], *args: str) -> Server:
-    """`keep server --no-browser --port 0 ARGS`, waiting (at most 20 s) for the link line."""
+def start_server(cwd: Path, env: dict[str, str], *args: str, browser: bool = False) -> Server:
+    """`keep server [--no-browser] --port 0 ARGS`, waiting (at most 20 s) for the link line."""
+    options = ["--port", "0"] if browser else ["--no-browser", "--port", "0"]
     proc = subprocess.Popen(
-        [*KEEP, "server", "--no-browser", "--port", "0", *args],
+        [*KEEP, "server", *options, *args],
         cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     assert proc.stderr is not None

@@ -313,3 +313,62 @@ def test_vault_dialog_shows_only_the_driver_fields(page: Page, web_project: Path
     dialog.get_by_role("button", name="Add vault").click()
     expect(page.locator("#vault-table tbody tr[data-slug='ssm']")).to_contain_text("eu-west-1")
     assert '"region": "eu-west-1"' in (web_project / ".keep" / "vaults" / "ssm.json").read_text()
+
+
+# -- attacks, from a real browser ----------------------------------------------------------
+
+def test_dns_rebinding_is_refused(server: Server, cli: KeepRunner) -> None:
+    """A name an attacker controls that resolves to 127.0.0.1 (what DNS rebinding achieves)
+    gets nothing: not the page, not the API, and the one-time link is not spent."""
+    port = server.base.rsplit(":", 1)[1]
+    with sync_playwright() as playwright:
+        rebinding = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=[*ARGS, "--host-resolver-rules=MAP rebind.test 127.0.0.1"])
+        try:
+            tab = rebinding.new_page()
+            token = server.url.split("token=")[1]
+            response = tab.goto(f"http://rebind.test:{port}/?token={token}")
+            assert response is not None and response.status == 403
+            assert "Host" in tab.content()
+            api = tab.goto(f"http://rebind.test:{port}/api/secrets?stage=local")
+            assert api is not None and api.status == 403
+            assert FAKE_DB not in tab.content()
+        finally:
+            rebinding.close()
+    # the real link still works afterwards
+    with sync_playwright() as playwright:
+        real = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            tab = real.new_page()
+            tab.goto(server.url)
+            tab.wait_for_selector("#secrets-table tbody tr")
+        finally:
+            real.close()
+
+
+ATTACK_PAGE = """<!doctype html><html><body>
+<form id="f" method="POST" action="{base}/api/secret" enctype="text/plain">
+<input name='{{"stage":"local","key":"CSRF_FORM","value":"fake-pwned","x":"' value='"}}'></form>
+<script>
+fetch("{base}/api/secret", {{method: "POST", credentials: "include", mode: "no-cors",
+  headers: {{"Content-Type": "text/plain"}},
+  body: JSON.stringify({{stage: "local", key: "CSRF_FETCH", value: "fake-pwned"}})}})
+  .finally(() => document.getElementById("f").submit());
+</script></body></html>"""
+
+
+def test_cross_site_requests_from_a_signed_in_browser_are_refused(page: Page, server: Server, cli: KeepRunner) -> None:
+    """The signed-in browser visits an attacker's page that posts to the API (fetch with
+    credentials, and a classic auto-submitted form): nothing is written."""
+    attacker = page.context.new_page()
+    attacker.route("http://attacker.test/**", lambda route: route.fulfill(
+        status=200, content_type="text/html", body=ATTACK_PAGE.format(base=server.base)))
+    responses: list[int] = []
+    attacker.on("response", lambda r: responses.append(r.status) if "/api/secret" in r.url else None)
+    attacker.goto("http://attacker.test/")
+    attacker.wait_for_url(f"{server.base}/api/secret", timeout=10_000)
+    assert responses and all(status in (403, 415) for status in responses), responses
+    shown = cli.ok("show", "--stage", "local", "--format", "json").json()
+    assert isinstance(shown, list)
+    assert sorted(s["key"] for s in shown) == ["API_KEY", "DB_PASSWORD"]
+    attacker.close()

@@ -137,6 +137,16 @@ def test_cross_site_fetch_metadata_is_403(client: TestClient) -> None:
     assert same.status_code == 200
 
 
+def test_same_site_pages_on_other_ports_cannot_call_the_api(client: TestClient) -> None:
+    # e.g. <script src="http://127.0.0.1:4000/api/..."> on a page served from 127.0.0.1:8080:
+    # same-site, so the SameSite=Strict cookie is sent, and a no-cors GET has no Origin
+    response = client.get("/api/secret", params={"stage": "local", "key": "DB_PASSWORD"},
+                          headers={"Sec-Fetch-Site": "same-site"})
+    assert response.status_code == 403
+    assert FAKE_DB not in response.text
+    assert client.get("/api/context", headers={"Sec-Fetch-Site": "none"}).status_code == 200
+
+
 def test_writes_must_be_json(client: TestClient) -> None:
     # what an HTML form on another site could send without a CORS preflight
     response = client.post("/api/secret", content=b"stage=local&key=X&value=y",

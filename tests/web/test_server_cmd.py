@@ -7,6 +7,8 @@ import http.client
 import json
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -122,3 +124,30 @@ def test_sigterm_stops_the_server(server: Server) -> None:
         server.proc.kill()
         raise
     assert code in (0, -15, 143)
+
+
+def test_browser_is_opened_with_the_link_once_the_server_answers(
+    web_project: Path, web_home: Path, tmp_path: Path
+) -> None:
+    record = tmp_path / "opened.txt"
+    opener = tmp_path / "fake-browser.sh"
+    # the stand-in browser fetches what it was given, as a real one would, then records it
+    opener.write_text(
+        "#!/bin/sh\n"
+        f"{sys.executable} -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "
+        f"\"$1\" 2>/dev/null\n"
+        f"echo \"$1\" > {record}\n"
+    )
+    opener.chmod(0o755)
+    env = {**base_env(web_home), "BROWSER": f"{opener} %s"}
+    running = start_server(web_project, env, browser=True)
+    try:
+        for _ in range(100):
+            if record.exists() and record.read_text().strip():
+                break
+            time.sleep(0.1)
+        assert record.read_text().strip() == running.url
+        # the link was used by the "browser": it cannot be used again
+        assert _request(running.base, running.url[len(running.base):]).status == 403
+    finally:
+        assert running.stop() == 0

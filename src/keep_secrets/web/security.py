@@ -257,6 +257,12 @@ class SecurityMiddleware:
             if not authenticated:
                 await _json_error(send, 401, "Unauthorized: open the one-time link printed by `keep server`")
                 return
+            # a page on another port of this host is "same-site": SameSite=Strict still sends
+            # the cookie, and a no-cors GET (<script src>) carries no Origin. Only our own page
+            # (same-origin) or a non-browser client (no header / "none") may call the API.
+            if headers.get("sec-fetch-site", "same-origin").lower() not in ("same-origin", "none"):
+                await _json_error(send, 403, "Forbidden: the API only answers this server's own page")
+                return
             if method in _WRITE_METHODS and self._has_body(headers):
                 content_type = headers.get("content-type", "").split(";")[0].strip().lower()
                 if content_type != "application/json":
