@@ -102,6 +102,22 @@ def max_concurrency() -> int:
     return max(1, min(value, 64))
 
 
+_gate_lock = threading.Lock()
+_gate: tuple[int, threading.BoundedSemaphore] | None = None
+
+
+def call_gate() -> threading.BoundedSemaphore:
+    """The process-wide limit on AWS calls in flight (`KEEP_MAX_CONCURRENCY`). Thread pools
+    nest (cells of a diff, then batch pages within a cell), so bounding each pool alone
+    would allow limit x limit calls at once; every call passes this gate instead."""
+    global _gate
+    size = max_concurrency()
+    with _gate_lock:
+        if _gate is None or _gate[0] != size:
+            _gate = (size, threading.BoundedSemaphore(size))
+        return _gate[1]
+
+
 def concurrent_map(func: Callable[[T], R], items: Sequence[T], limit: int | None = None) -> list[R]:
     """`[func(x) for x in items]` run in parallel with a bounded pool, results in input order.
     Independent AWS reads (batch pages of known ids, version values) overlap their round trips."""
@@ -204,7 +220,8 @@ class AwsVault(Vault):
         client = self.client(region)
         method = getattr(client, operation)
         try:
-            return method(**params)
+            with call_gate():
+                return method(**params)
         except Exception as exc:
             raise self.translate(exc, operation, resource, client) from None
 
