@@ -112,3 +112,15 @@ def test_template_values_cover_whole_values_and_their_placeholders() -> None:
         "fake-user",
         "postgres://fake-user:fake-pw-123@db:5432/app",
     }
+
+
+@settings(max_examples=50, deadline=None)
+@given(cuts=st.lists(st.integers(0, 70000), max_size=6), seed=st.integers(0, 2**32 - 1))
+def test_a_64kb_secret_among_short_ones(cuts: list[int], seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    big = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") for _ in range(64000))
+    secrets = [big, big[:20], "fake-short-1", "fake-short-2"]
+    data = f"log: fake-short-1 {big[:30000]} then {big} and fake-short-2 {big[:19]}\n".encode()
+    assert stream(data, secrets, cuts) == reference(data, secrets)

@@ -133,8 +133,11 @@ class Redactor:
         self._pending = b""
         self._max = len(self._needles[0]) if self._needles else 0
         self._by_first: dict[int, list[bytes]] = {}
+        self._by_first2: dict[bytes, list[bytes]] = {}
         for needle in self._needles:
             self._by_first.setdefault(needle[0], []).append(needle)
+            # MIN_REDACT_CHARS >= 4 characters means every needle has at least two bytes
+            self._by_first2.setdefault(needle[:2], []).append(needle)
         self._pattern = (
             re.compile(b"|".join(re.escape(n) for n in self._needles)) if self._needles else None
         )
@@ -144,16 +147,32 @@ class Redactor:
         return self._pattern is not None
 
     def _holds(self, data: bytes) -> list[int]:
-        """Indexes (ascending) whose suffix is a proper prefix of some secret; only the last
-        max_len-1 bytes can qualify."""
-        out = []
-        for i in range(max(0, len(data) - self._max + 1), len(data)):
-            candidates = self._by_first.get(data[i])
-            if candidates:
-                tail = data[i:]
-                if any(len(n) > len(tail) and n.startswith(tail) for n in candidates):
-                    out.append(i)
-        return out
+        """Indexes (ascending) whose suffix is a proper prefix of some secret. Only the last
+        max_len-1 bytes can qualify; candidates are located by their first two bytes with
+        bytes.find (in C), so even a 64 KB secret does not mean a Python loop per byte."""
+        end = len(data)
+        start = max(0, end - self._max + 1)
+        found: set[int] = set()
+        for prefix, candidates in self._by_first2.items():
+            # candidates are longest first: none of them can reach back further than this
+            i = data.find(prefix, max(0, end - len(candidates[0]) + 1))
+            while i != -1:
+                if self._is_partial(data, i, candidates):
+                    found.add(i)
+                i = data.find(prefix, i + 1)
+        if end > start and self._is_partial(data, end - 1, self._by_first.get(data[-1], ())):
+            found.add(end - 1)
+        return sorted(found)
+
+    @staticmethod
+    def _is_partial(data: bytes, i: int, candidates: Iterable[bytes]) -> bool:
+        rest = len(data) - i
+        head = data[i : i + 16]
+        for needle in candidates:
+            # the 16-byte look first rejects almost every candidate without copying the tail
+            if len(needle) > rest and needle.startswith(head) and needle.startswith(data[i:]):
+                return True
+        return False
 
     def feed(self, chunk: bytes) -> bytes:
         if self._pattern is None:
