@@ -120,3 +120,19 @@ def test_partial_failure_reports_what_was_and_was_not_copied(aws_project: KeepRu
     client = boto3.client("secretsmanager", region_name="us-east-1", endpoint_url=proxy.upstream)
     names = {s["Name"] for s in client.list_secrets()["SecretList"]}
     assert names == {"myapp/production/API_KEY", "myapp/production/DB_PASSWORD"}
+
+
+def test_access_denied_before_any_write_exits_4(aws_project: KeepRunner, proxy: Proxy) -> None:  # noqa: F811
+    def deny_writes(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation in ("CreateSecret", "PutSecretValue"):
+            return ProxyResponse.aws_error(request, 400, "AccessDeniedException",
+                                           f"User is not authorized to perform: secretsmanager:{request.operation}")
+        return None
+
+    proxy.hooks.append(deny_writes)
+    result = aws_project("copy", "--only=*", "--from=ssm:staging", "--to=secretsmanager:production")
+    assert result.code == 4, result.stderr
+    outcome = report(result.stderr)
+    assert outcome["API_KEY"] == "failed"
+    assert {outcome[k] for k in ("DB_PASSWORD", "PEM", "QUOTED")} == {"not attempted"}
+    assert "1 failed, 3 not attempted" in result.stderr

@@ -102,8 +102,10 @@ def _finish(ctx: Ctx, plan: Plan, outcome: Outcome, verb: str, where: str, dry_r
     message = f"{verb} {where} incomplete: {summary}"
     error = outcome.first_error
     if error is not None and outcome.written == 0 and error.exit_code != 1:
-        # e.g. access denied on the first write: say so with its own exit code
-        raise type(error)(message, hint=error.one_line())
+        # e.g. access denied on the first write: nothing changed, so exit with that error's code
+        failure = KeepError(message, hint=error.one_line())
+        failure.exit_code = error.exit_code
+        raise failure
     raise KeepError(message, hint="the keys listed as failed or not attempted were not written")
 
 
