@@ -196,7 +196,8 @@ def test_get_missing_under_policy_says_not_found_or_not_permitted(policed: Proxy
     with pytest.raises(NotFoundOrDenied) as caught:
         vault.get("staging", "MISSING")
     assert "myapp/staging/MISSING not found or not permitted" in caught.value.message
-    assert caught.value.exit_code == 3
+    # AWS did deny the call (exit 4); it is also a NotFound so `exists()` is False
+    assert caught.value.exit_code == 4
     assert isinstance(caught.value, NotFound) and isinstance(caught.value, AccessDenied)
     assert vault.exists("staging", "MISSING") is False
     with pytest.raises(NotFound):
@@ -643,3 +644,30 @@ def test_no_region_anywhere_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tm
     vault = SecretsManagerVault(VaultConfig("sm", "secretsmanager", "SM"), "myapp", None)
     with pytest.raises(UsageError, match="No AWS region for vault 'sm'"):
         vault.get("staging", "ANY")
+
+
+def test_a_key_named_like_kms_is_no_kms_denial(policed: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(policed.url)
+    assert vault.set("staging", "KMS_TOKEN", "fake-kms-token").created is True
+    assert vault.set("staging", "kms-key", "fake-kms-key").created is True
+    with pytest.raises(NotFoundOrDenied):
+        vault.get("staging", "KMS_MISSING")
+
+
+@pytest.mark.parametrize(
+    ("message", "resource", "expected"),
+    [
+        ("User: arn:aws:iam::1:user/x is not authorized to perform: kms:Decrypt on resource: arn:aws:kms:"
+         "us-east-1:1:key/abc", "myapp/staging/DB", True),
+        ("Access to KMS is not allowed", "myapp/staging/DB", True),
+        ("User: arn:aws:iam::1:user/x is not authorized to perform: secretsmanager:GetSecretValue on resource: "
+         "myapp/staging/KMS_TOKEN", "myapp/staging/KMS_TOKEN", False),
+        ("not authorized to perform: secretsmanager:PutSecretValue on resource: arn:aws:secretsmanager:us-east-1:1:"
+         "secret:myapp/kms/KEY-AbCdEf", "myapp/kms/KEY", False),
+        ("not authorized to perform: secretsmanager:GetSecretValue", "myapp/staging/DB", False),
+    ],
+)
+def test_mentions_kms(message: str, resource: str, expected: bool) -> None:
+    from keep_secrets.vaults.aws import mentions_kms
+
+    assert mentions_kms(message, resource) is expected

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -241,9 +242,17 @@ class AwsError(KeepError):
     Concrete classes also derive from the model error that fixes the exit code."""
 
     def __init__(
-        self, message: str, *, code: str = "", aws_message: str = "", status: int | None = None, hint: str | None = None
+        self,
+        message: str,
+        *,
+        code: str = "",
+        aws_message: str = "",
+        status: int | None = None,
+        hint: str | None = None,
+        resource: str = "",
     ) -> None:
         super().__init__(message, hint=hint)
+        self.resource = resource
         self.code = code
         self.aws_message = aws_message
         self.status = status
@@ -260,6 +269,20 @@ class AwsRemoteError(AwsError, RemoteError):
 class Unreachable(AwsError, RemoteError):
     """The endpoint/region could not be reached (connection errors or 5xx after retries).
     Only this failure lets a read fall back to a replica region."""
+
+
+_KMS_WORD = re.compile(r"(?<![a-z0-9])kms(?![a-z0-9_])|customer master key", re.IGNORECASE)
+_ANY_SECRET_ARN = re.compile(r"arn:aws[\w-]*:(?:secretsmanager|ssm):\S+")
+
+
+def mentions_kms(aws_message: str, resource: str = "") -> bool:
+    """Whether AWS blames KMS (`kms:Decrypt`, "Access to KMS is not allowed", a key ARN).
+    The secret's own name and ARN are removed first: a key named `KMS_TOKEN` is no KMS issue."""
+    text = aws_message
+    if resource:
+        text = re.sub(re.escape(resource), " ", text, flags=re.IGNORECASE)
+    text = _ANY_SECRET_ARN.sub(" ", text)
+    return _KMS_WORD.search(text) is not None
 
 
 def _action_name(operation: str) -> str:
@@ -342,7 +365,7 @@ def _client_error(exc: Any, action: str, resource: str, endpoint: str, region: s
     status = meta.get("HTTPStatusCode")
     attempts = int(meta.get("RetryAttempts") or 0) + 1
     detail = f"{code}: {aws_message}" if aws_message else code
-    info: dict[str, Any] = {"code": code, "aws_message": aws_message, "status": status}
+    info: dict[str, Any] = {"code": code, "aws_message": aws_message, "status": status, "resource": resource}
     if "region" in aws_message.lower() and code in _SIGNATURE_CODES:
         return AwsAccessDenied(
             f"Region mismatch for {action} on {resource} at {endpoint} (region {region}): {detail}",
@@ -356,7 +379,7 @@ def _client_error(exc: Any, action: str, resource: str, endpoint: str, region: s
         if aws_message:
             message += f" ({aws_message})"
         hint = None
-        if "kms" in aws_message.lower() or code.startswith("KMS"):
+        if code.startswith("KMS") or mentions_kms(aws_message, resource):
             hint = "the KMS key policy or a grant must allow this principal to use the vault's key"
         return AwsAccessDenied(message, hint=hint, **info)
     if code in THROTTLING_CODES:

@@ -10,7 +10,7 @@
   yet (it has no tags to satisfy the condition), so an AccessDenied on the put also leads to a
   create; if the create then says the secret exists, the original denial is the answer.
 * For the same reason a denied read of one secret is reported as "not found or not
-  permitted" (:class:`NotFoundOrDenied`, exit 3, also an AccessDenied).
+  permitted" (:class:`NotFoundOrDenied`: an AccessDenied, exit 4, that is also a NotFound).
 * `get` reads `AWSCURRENT` explicitly so a rotation in progress never serves `AWSPENDING`.
 * `list` = `ListSecrets` pages of 100 (name prefix + tag filters, then an exact check of
   name prefix and tags), then `BatchGetSecretValue` of 20 known ARNs per call, run
@@ -38,7 +38,15 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from ..model import AccessDenied, Conflict, NotFound, RemoteError, Secret, UsageError, Version, WriteResult
-from .aws import CREDENTIAL_CODES, AwsError, AwsVault, Unreachable, concurrent_map, max_concurrency
+from .aws import (
+    CREDENTIAL_CODES,
+    AwsError,
+    AwsVault,
+    Unreachable,
+    concurrent_map,
+    max_concurrency,
+    mentions_kms,
+)
 
 T = TypeVar("T")
 
@@ -52,10 +60,11 @@ DEFAULT_RECOVERY_WINDOW = 7
 _VERSION_ID_RE = re.compile(r"[0-9A-Za-z-]{32,64}")
 
 
-class NotFoundOrDenied(NotFound, AccessDenied):
+class NotFoundOrDenied(AccessDenied, NotFound):
     """AWS denied a call on one secret. Under tag-conditioned policies that is also what a
-    missing secret looks like, so it is both: `except NotFound` and `except AccessDenied`
-    catch it; the exit code is NotFound's (3)."""
+    missing secret looks like, so it is both: `except AccessDenied` and `except NotFound`
+    catch it (`exists()` is False, so copy/rename go on to a `set`, which creates the secret
+    or fails with the denial). The exit code is AccessDenied's (4): AWS did deny the call."""
 
 
 class PartialList(RemoteError):
@@ -88,7 +97,7 @@ def _is_deletion_error(exc: AwsError) -> bool:
 
 
 def _is_kms_denial(exc: AwsError) -> bool:
-    return "kms" in exc.aws_message.lower() or exc.code.startswith("KMS") or exc.code == "DecryptionFailure"
+    return exc.code.startswith("KMS") or exc.code == "DecryptionFailure" or mentions_kms(exc.aws_message, exc.resource)
 
 
 def _is_resource_denial(exc: AwsError) -> bool:
