@@ -125,6 +125,7 @@ def test_copy_between_two_local_vaults(staged: KeepRunner) -> None:
         (("copy", "--from=staging", "--to=production"), 2, "KEY"),
         (("copy", "DB_PASSWORD", "--only=DB_*", "--from=staging", "--to=production"), 2, "not both"),
         (("copy", "DB_PASSWORD", "--from=staging"), 2, "--to is required"),
+        (("copy", "DB_PASSWORD", "--to=production"), 2, "--from is required"),
         (("copy", "MISSING_KEY", "--from=staging", "--to=production"), 3, "MISSING_KEY"),
         (("copy", "bad key!", "--from=staging", "--to=production"), 2, "Invalid key"),
     ],

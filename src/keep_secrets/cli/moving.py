@@ -163,7 +163,13 @@ def copy_cmd(
     if source:
         src = _location(ctx, source, "--from")
     else:
-        src = copying.Location(ctx.resolve_vault(label="From (vault)"), ctx.resolve_stage(label="From (stage)"))
+        try:
+            src = copying.Location(ctx.resolve_vault(label="From (vault)"), ctx.resolve_stage(label="From (stage)"))
+        except UsageError as exc:
+            if ctx.stage_option or ctx.vault_option:
+                raise
+            raise UsageError(f"--from is required: the source as [vault:]stage, e.g. --from=staging ({exc.message})"
+                             ) from None
     if not target:
         if not ctx.interactive:
             raise UsageError("--to is required: the destination as [vault:]stage, e.g. --to=production")
