@@ -671,3 +671,30 @@ def test_mentions_kms(message: str, resource: str, expected: bool) -> None:
     from keep_secrets.vaults.aws import mentions_kms
 
     assert mentions_kms(message, resource) is expected
+
+
+def test_profile_and_service_endpoint_env_are_honoured(
+    proxy: Proxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from keep_secrets.project import VaultConfig
+
+    config_file = tmp_path / "aws-config"
+    config_file.write_text(
+        "[profile fake-team]\nregion = eu-west-1\naws_access_key_id = fake-team-key\n"
+        "aws_secret_access_key = fake-team-secret\n"
+    )
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_file))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")  # the environment would beat the profile's region
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", proxy.url)
+    vault = SecretsManagerVault(
+        VaultConfig("sm", "secretsmanager", "SM", options={"profile": "fake-team"}), "myapp", None
+    )
+    try:
+        vault.set("staging", "VIA_PROFILE", "fake-v")
+    finally:
+        vault.close()
+    assert [r.region for r in proxy.requests] == ["eu-west-1", "eu-west-1"]
+    assert all("fake-team-key/" in r.headers["Authorization"] for r in proxy.requests)
