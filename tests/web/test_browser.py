@@ -317,33 +317,31 @@ def test_vault_dialog_shows_only_the_driver_fields(page: Page, web_project: Path
 
 # -- attacks, from a real browser ----------------------------------------------------------
 
-def test_dns_rebinding_is_refused(server: Server, cli: KeepRunner) -> None:
+def test_dns_rebinding_is_refused(browser: Browser, server: Server) -> None:
     """A name an attacker controls that resolves to 127.0.0.1 (what DNS rebinding achieves)
     gets nothing: not the page, not the API, and the one-time link is not spent."""
     port = server.base.rsplit(":", 1)[1]
-    with sync_playwright() as playwright:
-        rebinding = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=[*ARGS, "--host-resolver-rules=MAP rebind.test 127.0.0.1"])
-        try:
-            tab = rebinding.new_page()
-            token = server.url.split("token=")[1]
-            response = tab.goto(f"http://rebind.test:{port}/?token={token}")
-            assert response is not None and response.status == 403
-            assert "Host" in tab.content()
-            api = tab.goto(f"http://rebind.test:{port}/api/secrets?stage=local")
-            assert api is not None and api.status == 403
-            assert FAKE_DB not in tab.content()
-        finally:
-            rebinding.close()
+    rebinding = browser.browser_type.launch(
+        executable_path=CHROMIUM, args=[*ARGS, "--host-resolver-rules=MAP rebind.test 127.0.0.1"])
+    try:
+        tab = rebinding.new_page()
+        token = server.url.split("token=")[1]
+        response = tab.goto(f"http://rebind.test:{port}/?token={token}")
+        assert response is not None and response.status == 403
+        assert "Host" in tab.content()
+        api = tab.goto(f"http://rebind.test:{port}/api/secrets?stage=local")
+        assert api is not None and api.status == 403
+        assert FAKE_DB not in tab.content()
+    finally:
+        rebinding.close()
     # the real link still works afterwards
-    with sync_playwright() as playwright:
-        real = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            tab = real.new_page()
-            tab.goto(server.url)
-            tab.wait_for_selector("#secrets-table tbody tr")
-        finally:
-            real.close()
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(server.url)
+        tab.wait_for_selector("#secrets-table tbody tr")
+    finally:
+        context.close()
 
 
 ATTACK_PAGE = """<!doctype html><html><body>
