@@ -698,3 +698,20 @@ def test_profile_and_service_endpoint_env_are_honoured(
         vault.close()
     assert [r.region for r in proxy.requests] == ["eu-west-1", "eu-west-1"]
     assert all("fake-team-key/" in r.headers["Authorization"] for r in proxy.requests)
+
+
+def test_binary_secrets_are_reported(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    vault.set("staging", "TEXT", "fake-text")
+    sm_client(proxy.url).create_secret(
+        Name="myapp/staging/BLOB",
+        SecretBinary=b"\xff\xfe\x00fake",
+        Tags=[{"Key": "ManagedBy", "Value": "Keep"}, {"Key": "Namespace", "Value": "myapp"},
+              {"Key": "Stage", "Value": "staging"}, {"Key": "VaultSlug", "Value": "secretsmanager"}],
+    )
+    with pytest.raises(PartialList) as caught:
+        vault.list("staging")
+    assert "myapp/staging/BLOB (binary secret" in caught.value.message
+    assert [s.key for s in caught.value.secrets] == ["TEXT"]
+    with pytest.raises(RemoteError, match="binary"):
+        vault.get("staging", "BLOB")

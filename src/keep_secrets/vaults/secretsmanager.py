@@ -222,7 +222,10 @@ class SecretsManagerVault(AwsVault):
         value = self._decode(item)
         name = str(item.get("Name") or self.remote_name(stage, key))
         if value is None:
-            raise UsageError(f"Secret {name} holds binary data, which keep cannot show as text")
+            raise RemoteError(
+                f"Secret {name} holds binary data (SecretBinary), which keep cannot handle as text",
+                hint="read it with `aws secretsmanager get-secret-value`",
+            )
         return Secret(
             key=key,
             value=value,
