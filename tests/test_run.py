@@ -280,3 +280,23 @@ def test_closed_stdout_gives_the_command_sigpipe_as_without_keep(rp: KeepRunner,
     proc.wait(timeout=30)
     assert proc.returncode in (-signal.SIGPIPE, 128 + signal.SIGPIPE)
     assert err == b""
+
+
+def test_vaults_are_merged_like_export(rp: KeepRunner) -> None:
+    team = {"slug": "team", "driver": "local", "name": "Team", "scope": ""}
+    (rp.cwd / ".keep" / "vaults" / "team.json").write_text(json.dumps(team))
+    seed(rp.cwd, rp.env, "staging", {"TEAM_ONLY": "fake-team", "DB_USER": "fake-team-user"}, vault="team")
+    # no --vault: every workspace vault, the default vault (local) winning a shared key
+    result = rp.ok("run", "--stage=staging", "--", PY, "-c", DUMP_ENV)
+    env = json.loads(result.stdout)
+    assert env["TEAM_ONLY"] == "fake-team" and env["DB_USER"] == "fake-user"
+    assert "DB_USER is in both team and local; using local" in result.stderr
+    exported = rp.ok("export", "--stage=staging", "--format=json").json()
+    assert isinstance(exported, dict)
+    assert {k: env[k] for k in exported} == exported
+    # --vault a,b: those vaults, the later one winning
+    env = env_of(rp, "--vault=local,team")
+    assert env["DB_USER"] == "fake-team-user"
+    env = env_of(rp, "--vault=team")
+    assert "DB_PASSWORD" not in env and env["TEAM_ONLY"] == "fake-team"
+    assert rp("run", "--stage=staging", "--vault=nope", "--", "true").code == 2

@@ -48,6 +48,9 @@ def run_cmd(
     keep run --template --stage=staging -- ./manage.py migrate
     keep run --redact --only='DB_*' -- ./debug-connection.sh
 
+    The secrets are those `keep export` would write: every vault of your workspace (the
+    default vault wins a key two vaults share), or --vault a,b (a later one wins).
+
     Without --redact keep replaces itself with COMMAND: signals, TTY, stdin and exit code
     are the command's own. With --redact, COMMAND runs as a child whose stdout/stderr have
     every injected value replaced by ********; signals sent to keep are forwarded and the
@@ -70,8 +73,12 @@ def run_cmd(
         injected = {k: v for k, v in rendered.items() if patterns.matches(k)}
         secrets = running.template_secret_values(read_template(ctx.project, path), injected)
     else:
-        slug = ctx.resolve_vault()
-        injected = running.secret_environment(ctx.vault(slug), stage, patterns)
+        # the same vaults `export` reads, so `run` injects what `export` would write
+        from .exporting import _vault_list
+
+        injected, overlaps = running.secret_environment(ctx.vault, _vault_list(ctx), stage, patterns)
+        for warning in overlaps:
+            ctx.warn(warning)
         secrets = set(injected.values())
     odd = sorted(k for k in injected if not is_env_var_name(k))
     if odd:

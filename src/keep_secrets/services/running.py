@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, NoReturn
 
 from ..formats.mask import MASK
@@ -52,9 +52,19 @@ class CommandNotExecutable(KeepError):
 
 # -- environment ------------------------------------------------------------------------------
 
-def secret_environment(vault: Vault, stage: str, patterns: Patterns | None = None) -> dict[str, str]:
-    """The stage's secrets (one `list` call) filtered by `--only/--except`; keys as stored."""
-    return {s.key: s.value for s in vault.list(stage) if patterns is None or patterns.matches(s.key)}
+def secret_environment(
+    open_vault: Callable[[str], Vault], slugs: Sequence[str], stage: str, patterns: Patterns | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The stage's secrets of `slugs` (listed concurrently, one call per vault), filtered by
+    `--only/--except` and merged exactly as `export` merges them (a later vault wins a shared
+    key, and that is reported), so `run` injects what `export` would write. Keys as stored."""
+    from .exporting import merge_secrets
+    from .fetch import fetch_cells
+
+    wanted = list(dict.fromkeys(slugs))
+    cells = fetch_cells(open_vault, [(slug, stage) for slug in wanted])
+    merged, warnings = merge_secrets([(slug, cells[(slug, stage)]) for slug in wanted], patterns or Patterns())
+    return {s.key: s.value for s in merged}, warnings
 
 
 def build_environment(
