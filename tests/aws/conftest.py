@@ -27,7 +27,6 @@ def proxy(moto: str) -> Iterator[Proxy]:
         instance.stop()
 
 
-VaultFactory = Callable[..., Any]
 
 
 @pytest.fixture

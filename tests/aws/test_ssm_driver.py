@@ -150,3 +150,16 @@ def test_throttling_is_absorbed(proxy: Proxy, make_ssm: MakeSsm) -> None:
     assert [s.value for s in vault.list("staging")] == [f"fake-{i}" for i in range(12)]
     assert vault.set("staging", "K00", "fake-new").revision == "2"
     assert proxy.injected["throttle"] > 0
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("ExpiredTokenException", 400), ("UnrecognizedClientException", 400), ("InvalidClientTokenId", 403)],
+)
+def test_bad_credentials_suggest_sso_login(proxy: Proxy, make_ssm: MakeSsm, code: str, status: int) -> None:
+    proxy.hooks.append(lambda request: ProxyResponse.aws_error(request, status, code, "The security token is bad"))
+    with pytest.raises(AccessDenied) as caught:
+        make_ssm(proxy.url).get("staging", "ANY")
+    assert caught.value.exit_code == 4
+    assert code in caught.value.message
+    assert caught.value.hint and "aws sso login" in caught.value.hint
