@@ -160,9 +160,10 @@ def boto_client(service: str, endpoint: str, region: str = REGION) -> Any:
     from botocore.config import Config
 
     # Keep (PHP) uses the SDK defaults: legacy retries, a plain client
-    return boto3.session.Session(
+    session: Any = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-    ).client(service, endpoint_url=endpoint, config=Config(max_pool_connections=32))
+    )
+    return session.client(service, endpoint_url=endpoint, config=Config(max_pool_connections=32))
 
 
 def fake_value(stage: str, i: int) -> str:
