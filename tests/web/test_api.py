@@ -452,3 +452,12 @@ def test_verify_local_vault(client: TestClient) -> None:
     assert result["cleaned_up"] is True
     keys = [s["key"] for s in client.get("/api/secrets", params=LOCAL).json()["secrets"]]
     assert not any(k.startswith("keep-verify-") for k in keys)
+
+
+def test_generate_random_value(client: TestClient) -> None:
+    one = client.post("/api/secret/generate", json={"length": 40, "charset": "hex"}).json()
+    two = client.post("/api/secret/generate", json={"length": 40, "charset": "hex"}).json()
+    assert len(one["value"]) == 40 and set(one["value"]) <= set("0123456789abcdef")
+    assert one["value"] != two["value"]
+    assert client.post("/api/secret/generate", json={"length": 3}).status_code == 400
+    assert client.post("/api/secret/generate", json={"charset": "emoji"}).status_code == 400

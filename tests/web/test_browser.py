@@ -370,3 +370,20 @@ def test_cross_site_requests_from_a_signed_in_browser_are_refused(page: Page, se
     assert isinstance(shown, list)
     assert sorted(s["key"] for s in shown) == ["API_KEY", "DB_PASSWORD"]
     attacker.close()
+
+
+def test_generate_a_value_and_restore_from_the_toolbar(page: Page, cli: KeepRunner) -> None:
+    page.get_by_role("button", name="+ New secret").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("input[name=key]").fill("GENERATED")
+    dialog.get_by_role("button", name="Generate random value").click()
+    expect(dialog.locator("textarea[name=value]")).to_have_value(re.compile(r"^[A-Za-z0-9]{32}$"))
+    value = dialog.locator("textarea[name=value]").input_value()
+    dialog.get_by_role("button", name="Create").click()
+    expect(page.locator("#secrets-table tbody tr[data-key='GENERATED']")).to_have_count(1)
+    assert cli.ok("get", "GENERATED", "--stage", "local", "--format", "raw").stdout == value + "\n"
+    cli.ok("delete", "GENERATED", "--stage", "local", "--force")
+    page.get_by_role("button", name="Restore…").click()
+    page.locator("dialog[open] input[name=key]").fill("GENERATED")
+    page.locator("dialog[open]").get_by_role("button", name="Restore").click()
+    expect(page.locator("#secrets-table tbody tr[data-key='GENERATED']")).to_have_count(1)

@@ -151,3 +151,13 @@ def test_browser_is_opened_with_the_link_once_the_server_answers(
         assert _request(running.base, running.url[len(running.base):]).status == 403
     finally:
         assert running.stop() == 0
+
+
+def test_all_interfaces_warns_and_prints_a_loopback_link(web_project: Path, web_home: Path) -> None:
+    running = start_server(web_project, base_env(web_home), "--host", "0.0.0.0")
+    try:
+        assert running.url.startswith("http://127.0.0.1:")
+        assert any("other machines on your network" in line for line in running.stderr)
+        assert _request(running.base, "/api/context").status == 401
+    finally:
+        assert running.stop() == 0

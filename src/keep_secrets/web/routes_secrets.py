@@ -190,6 +190,14 @@ def rollback(call: Call) -> dict[str, Any]:
     return {"key": key, "vault": slug, "stage": stage, "version": version, "revision": result.revision}
 
 
+def generate(call: Call) -> dict[str, Any]:
+    """A random value from the OS CSPRNG (what `keep rotate` stores), for the create/edit
+    dialogs; nothing is stored."""
+    length = call.integer("length", 32, svc.MIN_LENGTH, svc.MAX_LENGTH)
+    charset = call.text("charset", "alnum")
+    return {"value": svc.generate_value(length, charset), "length": length, "charset": charset}
+
+
 def routes(make: Any) -> list[Route]:
     return [
         Route("/api/secrets", make(list_secrets), methods=["GET"]),
@@ -202,4 +210,5 @@ def routes(make: Any) -> list[Route]:
         Route("/api/secret/copy", make(copy_secret), methods=["POST"]),
         Route("/api/secret/history", make(history), methods=["GET"]),
         Route("/api/secret/rollback", make(rollback), methods=["POST"]),
+        Route("/api/secret/generate", make(generate), methods=["POST"]),
     ]

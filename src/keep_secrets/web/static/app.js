@@ -192,6 +192,7 @@ async function loadSecrets() {
   state.secrets = data.secrets;
   state.supportsRestore = data.supports_restore;
   state.supportsPlain = data.supports_plain;
+  $("#restore-secret").hidden = !state.supportsRestore;
   renderSecrets(q);
 }
 
@@ -249,13 +250,21 @@ function secureBox(vault, checkedValue) {
     "encrypted (SecureString)" + (plainOk ? "" : " — always encrypted by this vault"));
 }
 
+function valueField(textarea) {
+  const generate = h("button", { type: "button", class: "link", text: "Generate random value", onclick: async () => {
+    try { textarea.value = (await api("POST", "/api/secret/generate", { body: { length: 32 } })).value; } catch (err) { fail(err); }
+  } });
+  // the button stays outside the <label>: inside, it would become the label's target
+  return h("div", { class: "field" }, h("label", {}, "Value", textarea), h("div", { class: "field-tools" }, generate));
+}
+
 async function newSecret(vault = state.vault, stage = state.stage, key = "") {
   const keyInput = h("input", { type: "text", name: "key", value: key, placeholder: "DB_PASSWORD", autocomplete: "off", spellcheck: "false" });
   const value = h("textarea", { name: "value", rows: 4, spellcheck: "false", autocomplete: "off" });
   const secure = secureBox(vault, true);
   return openDialog({
     title: `New secret in ${vault}:${stage}`,
-    body: [h("label", {}, "Key", keyInput), h("label", {}, "Value", value), secure],
+    body: [h("label", {}, "Key", keyInput), valueField(value), secure],
     actions: [{
       label: "Create", kind: "primary", submit: true, run: async () => {
         const data = await api("POST", "/api/secret", { body: {
@@ -279,7 +288,7 @@ async function editSecret(vault, stage, key) {
   const secure = secureBox(vault, current.secure);
   return openDialog({
     title: `Edit ${key} in ${vault}:${stage}`,
-    body: [h("label", {}, "Key", h("input", { type: "text", value: key, readonly: true })), h("label", {}, "Value", value), secure,
+    body: [h("label", {}, "Key", h("input", { type: "text", value: key, readonly: true })), valueField(value), secure,
       h("p", { class: "muted small", text: `Current revision ${current.revision}; saving creates a new version.` })],
     actions: [{
       label: "Save", kind: "primary", submit: true, run: async () => {
@@ -347,6 +356,19 @@ async function deleteSecret(secret) {
       try { await api("POST", "/api/secret/restore", { body: where }); toast(`Restored ${secret.key}`); await loadSecrets(); } catch (err) { fail(err); }
     } } } : {});
   } catch (err) { fail(err); }
+}
+
+async function restoreDialog() {
+  const input = h("input", { type: "text", name: "key", placeholder: "DB_PASSWORD", spellcheck: "false" });
+  const ok = await openDialog({
+    title: `Restore a deleted secret in ${state.vault}:${state.stage}`,
+    body: [h("label", {}, "Key", input)],
+    actions: [{ label: "Restore", kind: "primary", submit: true, run: async () => {
+      await api("POST", "/api/secret/restore", { body: { vault: state.vault, stage: state.stage, key: input.value.trim() } });
+      toast(`Restored ${input.value.trim()}`);
+    } }],
+  });
+  if (ok) loadSecrets().catch(fail);
 }
 
 async function showHistory(key) {
@@ -739,6 +761,7 @@ function wire() {
   $("#search-in").addEventListener("change", () => loadSecrets().catch(fail));
   $("#refresh").addEventListener("click", () => loadSecrets().then(() => toast("Reloaded")).catch(fail));
   $("#new-secret").addEventListener("click", async () => { if (await newSecret()) loadSecrets().catch(fail); });
+  $("#restore-secret").addEventListener("click", () => restoreDialog().catch(fail));
 
   $("#diff-run").addEventListener("click", (e) => withBusy(e.target, runDiff).catch(fail));
   $("#diff-show").addEventListener("change", renderDiff);
