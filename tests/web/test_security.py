@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from keep_secrets.model import AccessDenied, Conflict, KeepError, NotFound, RemoteError, UsageError
+from keep_secrets.vaults.local import LocalVault
 from keep_secrets.web import routes_secrets
 from keep_secrets.web.app import create_app
 from keep_secrets.web.security import CSP, MAX_BODY, Auth
@@ -260,3 +262,22 @@ def test_unexpected_exception_is_500_without_details(client: TestClient, monkeyp
 def test_values_never_appear_in_list_responses(client: TestClient) -> None:
     text = client.get("/api/secrets", params={"stage": "local"}).text
     assert FAKE_DB not in text and FAKE_API not in text
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (AccessDenied("AccessDenied: not allowed to perform ssm:GetParametersByPath"), 403),
+    (NotFound("Secret gone"), 404),
+    (Conflict("Secret exists"), 409),
+    (UsageError("Bad input"), 400),
+    (RemoteError("Throttled after 10 attempts"), 500),
+])
+def test_keep_errors_map_to_status_codes(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch, error: KeepError, status: int
+) -> None:
+    def failing(self: object, stage: str) -> object:
+        raise error
+
+    monkeypatch.setattr(LocalVault, "list", failing)
+    response = client.get("/api/secrets", params={"stage": "local"})
+    assert response.status_code == status
+    assert response.json() == {"error": error.message, "hint": None, "status": status}
