@@ -41,6 +41,8 @@ def test_link_signs_in_once_then_ctrl_c_stops_cleanly(server: Server) -> None:
     code = server.stop()
     assert code == 0, server.stderr
     assert "Server stopped." in server.stderr
+    assert server.proc.stdout is not None
+    assert server.proc.stdout.read() == b""  # stdout is for data; the server prints none
     assert not any("Traceback" in line for line in server.stderr)
 
 
