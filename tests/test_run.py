@@ -300,3 +300,24 @@ def test_vaults_are_merged_like_export(rp: KeepRunner) -> None:
     env = env_of(rp, "--vault=team")
     assert "DB_PASSWORD" not in env and env["TEAM_ONLY"] == "fake-team"
     assert rp("run", "--stage=staging", "--vault=nope", "--", "true").code == 2
+
+
+def test_run_inside_keep_shell_starts_a_child_so_the_shell_survives(rp: KeepRunner) -> None:
+    script = (
+        "use local:staging\n"
+        'run -- sh -c "echo first $DB_USER"\n'
+        'run --redact -- sh -c "echo second $DB_USER"\n'
+        "get DB_USER --format raw\n"
+    )
+    result = rp("shell", input=script)
+    assert result.stdout.splitlines() == ["first fake-user", "second ********", "fake-user"], result.stderr
+
+
+def test_owns_process() -> None:
+    from keep_secrets.services.running import owns_process
+
+    assert owns_process(["npm", "start"], ["--stage=x", "run", "--redact", "--", "npm", "start"])
+    assert owns_process(["run"], ["run", "--", "run"])
+    assert not owns_process(["npm", "start"], ["shell"])
+    assert not owns_process(["shell"], ["shell"])
+    assert not owns_process(["npm", "start"], [])

@@ -87,7 +87,7 @@ def run_cmd(
             "(programs can read them from their environment, shells cannot expand them)"
         )
     env = running.build_environment(injected, inherit=not no_inherit)
-    if not redact:
+    if not redact and running.owns_process(argv):
         running.exec_command(argv, env, before=ctx.close)
     ctx.close()
-    return running.run_redacted(argv, env, secrets)
+    return running.run_child(argv, env, secrets if redact else None)

@@ -306,17 +306,20 @@ def exit_status(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def run_redacted(
+def run_child(
     argv: list[str],
     env: Mapping[str, str],
-    secrets: Iterable[str],
+    secrets: Iterable[str] | None = None,
     *,
     stdout_fd: int = 1,
     stderr_fd: int = 2,
 ) -> int:
-    """Run the command as a child with filtered stdout/stderr; return its exit status."""
+    """Run the command as a child, forwarding signals, and return its exit status.
+
+    With `secrets`, its stdout/stderr stream through a :class:`Redactor`; without, it uses
+    keep's own stdin/stdout/stderr (a terminal stays a terminal)."""
     executable = resolve_command(argv, env)
-    values = list(secrets)
+    values = None if secrets is None else list(secrets)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -328,8 +331,8 @@ def run_redacted(
                 argv,
                 executable=executable,
                 env=dict(env),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stdout=None if values is None else subprocess.PIPE,
+                stderr=None if values is None else subprocess.PIPE,
                 # safe here: no other thread of ours runs yet (the pumps start after)
                 preexec_fn=forwarder.child_setup,
             )
@@ -337,15 +340,17 @@ def run_redacted(
             raise CommandNotExecutable(f"Cannot execute {argv[0]}: {exc.strerror}") from None
         except OSError as exc:
             raise CommandNotFound(f"Cannot execute {argv[0]}: {exc.strerror}") from None
-        assert proc.stdout is not None and proc.stderr is not None
         forwarder.start(proc)
-        pumps = [
-            threading.Thread(target=_pump, args=(stream, fd, Redactor(values)), name=name, daemon=True)
-            for stream, fd, name in (
-                (proc.stdout, stdout_fd, "keep-stdout"),
-                (proc.stderr, stderr_fd, "keep-stderr"),
-            )
-        ]
+        pumps = []
+        if values is not None:
+            assert proc.stdout is not None and proc.stderr is not None
+            pumps = [
+                threading.Thread(target=_pump, args=(stream, fd, Redactor(values)), name=name, daemon=True)
+                for stream, fd, name in (
+                    (proc.stdout, stdout_fd, "keep-stdout"),
+                    (proc.stderr, stderr_fd, "keep-stderr"),
+                )
+            ]
         for pump in pumps:
             pump.start()
         returncode = proc.wait()
@@ -354,6 +359,22 @@ def run_redacted(
     finally:
         forwarder.stop()
     return exit_status(returncode)
+
+
+def run_redacted(argv: list[str], env: Mapping[str, str], secrets: Iterable[str]) -> int:
+    """`run --redact`: the child's stdout/stderr with every secret masked."""
+    return run_child(argv, env, secrets)
+
+
+def owns_process(command: Sequence[str], argv: Sequence[str] | None = None) -> bool:
+    """Whether this `run` is the command the process was started for (`keep … run … -- CMD`),
+    so that replacing the process with CMD loses nothing. Inside `keep shell` the process is
+    the shell, which an exec would end: there `run` starts a child instead."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    words = list(command)
+    if not words or len(args) <= len(words) or args[len(args) - len(words) :] != words:
+        return False
+    return "run" in args[: len(args) - len(words)]
 
 
 # -- what to redact in template mode ------------------------------------------------------------
