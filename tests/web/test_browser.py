@@ -387,3 +387,14 @@ def test_generate_a_value_and_restore_from_the_toolbar(page: Page, cli: KeepRunn
     page.locator("dialog[open] input[name=key]").fill("GENERATED")
     page.locator("dialog[open]").get_by_role("button", name="Restore").click()
     expect(page.locator("#secrets-table tbody tr[data-key='GENERATED']")).to_have_count(1)
+
+
+def test_plain_values_are_flagged_and_slash_focuses_search(page: Page, cli: KeepRunner) -> None:
+    cli.ok("set", "PLAIN_ONE", "fake-plain-value", "--plain", "--stage", "local")
+    page.get_by_role("button", name="Reload").click()
+    expect(page.locator("#secrets-table tbody tr[data-key='PLAIN_ONE'] .badge")).to_have_text("plain")
+    expect(page.locator("#secrets-table tbody tr[data-key='DB_PASSWORD'] .badge")).to_have_count(0)
+    page.get_by_role("tab", name="Diff").click()
+    page.locator("body").press("/")
+    expect(page.locator("#search")).to_be_focused()
+    expect(page.locator("#tab-secrets")).to_be_visible()

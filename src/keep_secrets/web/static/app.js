@@ -228,7 +228,8 @@ function secretRow(secret) {
   const act = (label, run, extra = "") => h("button", { type: "button", class: "link " + extra, text: label, onclick: run, "aria-label": `${label} ${secret.key}` });
   return h("tr", { dataset: { key: secret.key } },
     h("td", { class: "key", text: secret.key }),
-    h("td", {}, h("div", { class: "value" }, code, reveal, copy)),
+    h("td", {}, h("div", { class: "value" }, code, reveal, copy,
+      secret.secure ? null : h("span", { class: "badge warn", text: "plain", title: "Stored unencrypted (SSM String)" }))),
     h("td", { class: "rev", text: secret.revision }),
     h("td", { class: "when", text: when(secret.modified) }),
     h("td", { class: "row-actions" },
@@ -754,11 +755,24 @@ function showTab(name) {
 }
 
 function wire() {
+  // "/" jumps to the search box, as in most list UIs
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target;
+    if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
+    if ($("#dialog").open) return;
+    event.preventDefault();
+    if (state.tab !== "secrets") showTab("secrets");
+    $("#search").focus();
+  });
   for (const button of $$(".tabs button")) button.addEventListener("click", () => showTab(button.dataset.tab));
   $("#ctx-vault").addEventListener("change", (e) => { state.vault = e.target.value; loadSecrets().catch(fail); });
   $("#ctx-stage").addEventListener("change", (e) => { state.stage = e.target.value; loadSecrets().catch(fail); });
   $("#search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => loadSecrets().catch(fail), 200); });
-  $("#search-in").addEventListener("change", () => loadSecrets().catch(fail));
+  $("#search-in").addEventListener("change", () => {
+    $("#search").placeholder = { values: "Search values…", keys: "Search keys…", both: "Search keys and values…" }[$("#search-in").value] + "  (press /)";
+    loadSecrets().catch(fail);
+  });
   $("#refresh").addEventListener("click", () => loadSecrets().then(() => toast("Reloaded")).catch(fail));
   $("#new-secret").addEventListener("click", async () => { if (await newSecret()) loadSecrets().catch(fail); });
   $("#restore-secret").addEventListener("click", () => restoreDialog().catch(fail));
