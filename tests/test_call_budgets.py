@@ -8,7 +8,8 @@ tests/aws/proxy.py in front of moto's server), never by timing. Every command ru
 * SSM `show` of N: ceil(N/10) GetParametersByPath calls and nothing else.
 * re-running an equal `import` or `copy`: 0 write calls.
 * `diff` over 2 vaults x 3 stages: each cell fetched once.
-* bulk reads never have more than KEEP_MAX_CONCURRENCY calls in flight.
+* bulk reads never have more than KEEP_MAX_CONCURRENCY calls in flight;
+* bulk writes throttled to 3 per second finish without an error, each key written once.
 """
 
 from __future__ import annotations
@@ -247,3 +248,30 @@ def test_reads_never_exceed_keep_max_concurrency(aws: KeepRunner, counted: Proxy
     assert 1 <= gauge.peak <= limit
     if limit > 1:
         assert gauge.peak == limit  # the reads did overlap, up to the limit
+
+
+# -- throttled bulk writes ----------------------------------------------------------------------
+
+def test_throttled_bulk_import_finishes_without_an_error(aws: KeepRunner, counted: Proxy, moto: str) -> None:
+    """Writes limited to 3 per second (a token bucket in the proxy, as SSM PutParameter's
+    default throughput): the retries absorb every ThrottlingException, nothing surfaces, and
+    each key is written exactly once."""
+    from bench.infra import WriteRateLimit
+
+    limit = WriteRateLimit(per_second=3.0, burst=3.0)
+    limit.enabled = True
+    counted.hooks.append(limit)
+    data = values("staging", 12)
+    (aws.cwd / "in.env").write_text("".join(f"{k}={v}\n" for k, v in data.items()))
+    del aws.env["KEEP_WRITE_INTERVAL"]  # keep's default pacing
+    counted.reset_counts()
+    result = aws.ok("import", "in.env", "--vault", "ssm", "--stage", "staging")
+    assert "12 created" in result.stderr
+    assert "throttl" not in result.stderr.lower()
+    assert limit.throttled[FAKE_REGION] > 0  # the limit was really hit
+    assert counted.counts["PutParameter"] == 12 + limit.throttled[FAKE_REGION]
+    client = boto3.client("ssm", region_name=FAKE_REGION, endpoint_url=moto)
+    stored = client.get_parameters_by_path(Path="/myapp/staging", WithDecryption=True, MaxResults=10)
+    page2 = client.get_parameters_by_path(Path="/myapp/staging", WithDecryption=True, MaxResults=10,
+                                          NextToken=stored["NextToken"])
+    assert {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in stored["Parameters"] + page2["Parameters"]} == data
