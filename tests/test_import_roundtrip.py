@@ -6,12 +6,17 @@ to end through real `keep` subprocesses with a fixed list of nasty values.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 
+from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from keep_secrets.formats.dotenv import env_representable, render_env
+from keep_secrets.model import UsageError
 from keep_secrets.services import importing
 
 from .conftest import KeepRunner
@@ -70,3 +75,30 @@ def test_end_to_end_export_then_import_into_another_stage(kp: KeepRunner) -> Non
     before = local_writes(kp.cwd)
     kp.ok("import", "out.env", "--stage=production")
     assert local_writes(kp.cwd) == before
+
+
+lines = st.lists(
+    st.one_of(
+        st.builds(lambda k, v: f"{k}={v}", keys, st.text(st.sampled_from(list("ab $#'\"\\=\t✓")), max_size=12)),
+        st.builds(lambda k, v: f"export {k}='{v}'", keys, st.text(st.sampled_from(list("ab $#\"\\\n")), max_size=12)),
+        st.builds(lambda k, v: f'{k}="{v}"', keys, st.text(st.sampled_from(list("ab $#'\\n\n")), max_size=12)),
+        st.sampled_from(["# comment", "", "   ", "BARE_KEY", "=novalue", "  SPACED = x  # c"]),
+    ),
+    max_size=10,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines)
+def test_import_parser_is_exactly_dotenv_or_refuses(text_lines: list[str]) -> None:
+    """Any .env text: keep reads exactly what dotenv_values(interpolate=False) reads, or, when
+    python-dotenv would skip an unparsable line, refuses the whole file."""
+    text = "\n".join(text_lines) + "\n"
+    logging.getLogger("dotenv.main").disabled = True
+    expected = dotenv_values(stream=io.StringIO(text), interpolate=False)
+    try:
+        parsed = importing.parse(text, "x.env", "env")
+    except UsageError:
+        assert any(b.error for b in parse_stream(io.StringIO(text)))
+        return
+    assert {e.key: e.value for e in parsed.entries} == expected
