@@ -67,12 +67,12 @@ def test_diff_stages() -> None:
 
 def test_copy_key_target_and_from_context() -> None:
     assert translate(["DB_PASSWORD", "production"], COPY, "copy", "local", "staging") == [
-        "copy", "DB_PASSWORD", "--to", "production", "--from", "local:staging"]
+        "copy", "DB_PASSWORD", "--to", "local:production", "--from", "local:staging"]
 
 
 def test_copy_patterns_target() -> None:
     assert translate(["only", "DB_*", "production"], COPY, "copy", "local", "staging") == [
-        "copy", "--only", "DB_*", "--to", "production", "--from", "local:staging"]
+        "copy", "--only", "DB_*", "--to", "local:production", "--from", "local:staging"]
 
 
 def test_export_file_word() -> None:

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: True while commands run inside `keep shell`: the process belongs to the shell, so a command
+#: must never replace it (`run` then starts a child instead of exec'ing).
+IN_SHELL = False
+
 
 class Ctx:
     def __init__(

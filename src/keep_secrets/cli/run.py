@@ -12,6 +12,7 @@ import click
 from ..model import UsageError
 from ..names import Patterns, is_env_var_name
 from ..services import running
+from . import context
 from .context import Ctx, keep_command
 
 
@@ -87,7 +88,7 @@ def run_cmd(
             "(programs can read them from their environment, shells cannot expand them)"
         )
     env = running.build_environment(injected, inherit=not no_inherit)
-    if not redact and running.owns_process(argv):
+    if not redact and not context.IN_SHELL and running.owns_process(argv):
         running.exec_command(argv, env, before=ctx.close)
     ctx.close()
     return running.run_child(argv, env, secrets if redact else None)

@@ -299,6 +299,9 @@ def shell_cmd(ctx: Ctx) -> None:
     stage = ctx.stage_option or ("local" if "local" in project.visible_stages() else project.visible_stages()[0])
     project.check_stage(stage)
     shell = Shell(ctx, vault, stage)
+    from . import context
+
+    context.IN_SHELL = True
     if sys.stdin.isatty() and not ctx.no_interaction:
         code = shell.run_interactive()
     else:

@@ -104,10 +104,14 @@ def translate(words: list[str], command: click.Command, name: str, vault: str | 
         positionals = []
     elif name == "copy":
         patterns = "--only" in given or "--except" in given
+        target = None
         if patterns and positionals and "--to" not in given:
-            out += ["--to", positionals.pop(0)]
+            target = positionals.pop(0)
         elif len(positionals) >= 2 and "--to" not in given:
-            out += ["--to", positionals.pop(1)]
+            target = positionals.pop(1)
+        if target is not None:
+            # a bare stage means "that stage of the vault I am in", not of the default vault
+            out += ["--to", target if ":" in target or not vault else f"{vault}:{target}"]
         if "--from" not in given and vault and stage:
             out += ["--from", f"{vault}:{stage}"]
     elif name == "export" and positionals and "--file" not in given and "--output" not in given:
