@@ -51,7 +51,7 @@ def test_one_time_link_sets_strict_httponly_cookie_and_redirects_without_token(a
     # the cookie now opens the page and the API
     page = anon.get("/")
     assert page.status_code == 200
-    assert '<script src="/static/app.js"' in page.text
+    assert '<script type="module" src="/static/app.js">' in page.text
     assert auth.session_token not in page.text and auth.link_token not in page.text
     assert anon.get("/api/context").status_code == 200
 
@@ -192,6 +192,7 @@ def test_tokens_are_random_per_server_start() -> None:
 
 def test_static_assets_are_served_with_security_headers(anon: TestClient) -> None:
     response = anon.get("/static/app.js")
+    assert response.headers["content-type"].startswith("text/javascript")
     assert response.status_code == 200
     assert response.headers["content-security-policy"] == CSP
     assert response.headers["x-content-type-options"] == "nosniff"

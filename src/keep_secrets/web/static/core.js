@@ -1,0 +1,185 @@
+// keep web UI, shared pieces: DOM helpers, the API client, dialogs, toasts and page state.
+// Plain JavaScript modules, no build step. Every value is put into the page with textContent
+// (never innerHTML), and values are fetched in full only when revealed.
+
+// ---------------------------------------------------------------------------------------
+// helpers
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") el.className = value;
+    else if (name === "text") el.textContent = value;
+    else if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else if (value === true) el.setAttribute(name, "");
+    else el.setAttribute(name, String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); return el; }
+
+export class ApiError extends Error {
+  constructor(status, message, hint) { super(message); this.status = status; this.hint = hint; }
+}
+
+export async function api(method, path, { query = null, body = null } = {}) {
+  let url = path;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== null && v !== undefined && v !== "") params.set(k, v);
+    const qs = params.toString();
+    if (qs) url += "?" + qs;
+  }
+  const init = { method, headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" };
+  if (body !== null) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    showBanner("The keep server is not reachable. Is `keep server` still running?");
+    throw new ApiError(0, "The keep server is not reachable");
+  }
+  let data = null;
+  try { data = await response.json(); } catch (err) { data = null; }
+  if (!response.ok) {
+    if (response.status === 401) showBanner("Your session has ended. Restart `keep server` and open its new link.");
+    const message = (data && data.error) || `HTTP ${response.status}`;
+    throw new ApiError(response.status, message, data && data.hint);
+  }
+  return data;
+}
+
+export function errorText(err) {
+  if (err instanceof ApiError) return err.hint ? `${err.message} (${err.hint})` : err.message;
+  return String(err && err.message ? err.message : err);
+}
+
+export function toast(message, { error = false, action = null, timeout = 5000 } = {}) {
+  const box = h("div", { class: "toast" + (error ? " error" : ""), role: error ? "alert" : "status" }, h("span", { text: message }));
+  if (action) box.append(h("button", { type: "button", text: action.label, onclick: () => { box.remove(); action.run(); } }));
+  $("#toasts").append(box);
+  setTimeout(() => box.remove(), action ? timeout * 2 : timeout);
+}
+
+export function fail(err) { toast(errorText(err), { error: true, timeout: 8000 }); }
+
+export function showBanner(text) { const b = $("#banner"); b.textContent = text; b.hidden = false; }
+
+export function when(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  if (isNaN(d)) return iso;
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+export function badge(text, kind) { return h("span", { class: "badge " + (kind || text).replace(/\s+/g, "-") }, text); }
+
+export function options(select, items, selected) {
+  clear(select);
+  for (const item of items) {
+    const [value, label] = Array.isArray(item) ? item : [item, item];
+    select.append(h("option", { value, selected: value === selected }, label));
+  }
+}
+
+export function checkboxes(container, names, checked, name) {
+  clear(container);
+  for (const n of names) {
+    container.append(h("label", {}, h("input", { type: "checkbox", name, value: n, checked: checked.includes(n) }), n));
+  }
+}
+
+export function checked(container) { return $$("input[type=checkbox]:checked", container).map((i) => i.value); }
+
+export async function withBusy(button, work) {
+  const old = button.disabled;
+  button.disabled = true;
+  try { return await work(); } finally { button.disabled = old; }
+}
+
+// ---------------------------------------------------------------------------------------
+// dialog: one <dialog>, filled per use; resolves with the clicked action's result
+
+export function openDialog({ title, body, actions, wide = false }) {
+  const dialog = $("#dialog");
+  dialog.classList.toggle("wide", wide);
+  $("#dialog-title").textContent = title;
+  clear($("#dialog-body")).append(...[].concat(body));
+  const bar = clear($("#dialog-actions"));
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  $("#dialog-body").append(error);
+  return new Promise((resolve) => {
+    const close = (value) => { dialog.close(); resolve(value); };
+    bar.append(h("button", { type: "button", text: (actions || []).length ? "Cancel" : "Close", onclick: () => close(null) }));
+    for (const action of actions || []) {
+      const button = h("button", { type: action.submit ? "submit" : "button", class: action.kind || "", text: action.label });
+      button.addEventListener("click", async (event) => {
+        event.preventDefault();
+        error.hidden = true;
+        try {
+          const result = await withBusy(button, () => action.run());
+          if (result !== false) close(result === undefined ? true : result);
+        } catch (err) {
+          error.textContent = errorText(err);
+          error.hidden = false;
+        }
+      });
+      bar.append(button);
+    }
+    dialog.onclose = () => resolve(null);
+    dialog.showModal();
+    const first = $("input:not([readonly]):not([type=checkbox]), textarea, select", $("#dialog-body"));
+    if (first) first.focus();
+  });
+}
+
+export async function confirmDialog(title, text, label = "Delete") {
+  return openDialog({ title, body: h("p", { text }), actions: [{ label, kind: "danger", run: () => true }] });
+}
+
+// ---------------------------------------------------------------------------------------
+// state
+
+export const state = {
+  ctx: null,          // /api/context
+  vault: null,
+  stage: null,
+  secrets: [],
+  supportsRestore: false,
+  supportsPlain: false,
+  tab: "secrets",
+};
+
+export function vaultInfo(slug) { return (state.ctx.vaults || []).find((v) => v.slug === slug); }
+
+export async function loadContext() {
+  state.ctx = await api("GET", "/api/context");
+  const ctx = state.ctx;
+  $("#project-name").textContent = `${ctx.app_name} · ${ctx.namespace}`;
+  document.title = `keep · ${ctx.app_name}`;
+  const vaults = ctx.visible_vaults.length ? ctx.visible_vaults : ctx.vaults.map((v) => v.slug);
+  if (!vaults.includes(state.vault)) state.vault = vaults.includes(ctx.default_vault) ? ctx.default_vault : vaults[0];
+  const stages = ctx.visible_stages;
+  if (!stages.includes(state.stage)) state.stage = stages[0];
+  options($("#ctx-vault"), vaults.map((s) => [s, `${s} (${vaultInfo(s).driver})`]), state.vault);
+  options($("#ctx-stage"), stages, state.stage);
+}
+
+
+export async function copyText(text) {
+  try { await navigator.clipboard.writeText(text); toast("Copied to the clipboard"); } catch (err) { toast("Could not copy", { error: true }); }
+}

@@ -1,0 +1,235 @@
+// The secrets tab: the masked table, per-row reveal, and the create/edit/rename/copy/delete/
+// history dialogs (also used by the diff matrix's inline edit).
+
+import { $, api, badge, checked, clear, confirmDialog, copyText, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
+
+let searchTimer = null;
+
+export async function loadSecrets() {
+  const query = { vault: state.vault, stage: state.stage };
+  const q = $("#search").value;
+  if (q) { query.q = q; query.in = $("#search-in").value; }
+  const data = await api("GET", "/api/secrets", { query });
+  state.secrets = data.secrets;
+  state.supportsRestore = data.supports_restore;
+  state.supportsPlain = data.supports_plain;
+  $("#restore-secret").hidden = !state.supportsRestore;
+  renderSecrets(q);
+}
+
+export function renderSecrets(q) {
+  const body = clear($("#secrets-table tbody"));
+  for (const secret of state.secrets) body.append(secretRow(secret));
+  const empty = $("#secrets-empty");
+  empty.hidden = state.secrets.length > 0;
+  empty.textContent = q ? `No secret in ${state.vault}:${state.stage} matches “${q}”.`
+    : `No secrets in ${state.vault}:${state.stage} yet. Create one with “New secret” or use Import.`;
+  const n = state.secrets.length;
+  $("#secret-count").textContent = `${n} secret${n === 1 ? "" : "s"} in ${state.vault}:${state.stage}`;
+}
+
+export function secretRow(secret) {
+  const code = h("code", { class: "masked", text: secret.value, title: "Masked value" });
+  let revealed = false;
+  const copy = h("button", { type: "button", class: "icon", text: "Copy", hidden: true, title: "Copy the value" });
+  const reveal = h("button", { type: "button", class: "icon", text: "Reveal", title: "Show the value", "aria-label": `Reveal ${secret.key}` });
+  reveal.addEventListener("click", async () => {
+    if (revealed) {
+      code.textContent = secret.value; code.className = "masked"; reveal.textContent = "Reveal"; copy.hidden = true; revealed = false;
+      reveal.setAttribute("aria-label", `Reveal ${secret.key}`);
+      return;
+    }
+    try {
+      const data = await api("GET", "/api/secret", { query: { vault: state.vault, stage: state.stage, key: secret.key } });
+      code.textContent = data.secret.value; code.className = "revealed"; reveal.textContent = "Hide"; copy.hidden = false; revealed = true;
+      reveal.setAttribute("aria-label", `Hide ${secret.key}`);
+      copy.onclick = () => copyText(data.secret.value);
+    } catch (err) { fail(err); }
+  });
+  const act = (label, run, extra = "") => h("button", { type: "button", class: "link " + extra, text: label, onclick: run, "aria-label": `${label} ${secret.key}` });
+  return h("tr", { dataset: { key: secret.key } },
+    h("td", { class: "key", text: secret.key }),
+    h("td", {}, h("div", { class: "value" }, code, reveal, copy,
+      secret.secure ? null : h("span", { class: "badge warn", text: "plain", title: "Stored unencrypted (SSM String)" }))),
+    h("td", { class: "rev", text: secret.revision }),
+    h("td", { class: "when", text: when(secret.modified) }),
+    h("td", { class: "row-actions" },
+      act("Edit", () => editSecret(state.vault, state.stage, secret.key).then((ok) => ok && loadSecrets())),
+      act("Rename", () => renameSecret(secret)),
+      act("Copy to…", () => copySecret(secret)),
+      act("History", () => showHistory(secret.key)),
+      act("Delete", () => deleteSecret(secret), "danger-text")));
+}
+
+export function secureBox(vault, checkedValue) {
+  const info = vaultInfo(vault);
+  const plainOk = info && info.driver !== "secretsmanager";
+  return h("label", { class: "inline" }, h("input", { type: "checkbox", name: "secure", checked: checkedValue, disabled: !plainOk }),
+    "encrypted (SecureString)" + (plainOk ? "" : " — always encrypted by this vault"));
+}
+
+export function valueField(textarea) {
+  const generate = h("button", { type: "button", class: "link", text: "Generate random value", onclick: async () => {
+    try { textarea.value = (await api("POST", "/api/secret/generate", { body: { length: 32 } })).value; } catch (err) { fail(err); }
+  } });
+  // the button stays outside the <label>: inside, it would become the label's target
+  return h("div", { class: "field" }, h("label", {}, "Value", textarea), h("div", { class: "field-tools" }, generate));
+}
+
+export async function newSecret(vault = state.vault, stage = state.stage, key = "") {
+  const keyInput = h("input", { type: "text", name: "key", value: key, placeholder: "DB_PASSWORD", autocomplete: "off", spellcheck: "false" });
+  const value = h("textarea", { name: "value", rows: 4, spellcheck: "false", autocomplete: "off" });
+  const secure = secureBox(vault, true);
+  return openDialog({
+    title: `New secret in ${vault}:${stage}`,
+    body: [h("label", {}, "Key", keyInput), valueField(value), secure],
+    actions: [{
+      label: "Create", kind: "primary", submit: true, run: async () => {
+        const data = await api("POST", "/api/secret", { body: {
+          vault, stage, key: keyInput.value.trim(), value: value.value, secure: $("input", secure).checked } });
+        toast(`Created ${data.key} in ${vault}:${stage} (revision ${data.revision})`);
+      },
+    }],
+  });
+}
+
+export async function editSecret(vault, stage, key) {
+  let current;
+  try {
+    current = (await api("GET", "/api/secret", { query: { vault, stage, key } })).secret;
+  } catch (err) {
+    if (err.status === 404) return newSecret(vault, stage, key);
+    fail(err); return null;
+  }
+  const value = h("textarea", { name: "value", rows: 5, spellcheck: "false", autocomplete: "off" });
+  value.value = current.value;
+  const secure = secureBox(vault, current.secure);
+  return openDialog({
+    title: `Edit ${key} in ${vault}:${stage}`,
+    body: [h("label", {}, "Key", h("input", { type: "text", value: key, readonly: true })), valueField(value), secure,
+      h("p", { class: "muted small", text: `Current revision ${current.revision}; saving creates a new version.` })],
+    actions: [{
+      label: "Save", kind: "primary", submit: true, run: async () => {
+        const data = await api("PUT", "/api/secret", { body: { vault, stage, key, value: value.value, secure: $("input", secure).checked } });
+        toast(data.changed ? `Saved ${key} (revision ${data.revision})` : `${key} unchanged`);
+      },
+    }],
+  });
+}
+
+export async function renameSecret(secret) {
+  const input = h("input", { type: "text", name: "new_key", value: secret.key, spellcheck: "false" });
+  const overwrite = h("input", { type: "checkbox", name: "overwrite" });
+  const ok = await openDialog({
+    title: `Rename ${secret.key}`,
+    body: [h("label", {}, "New key", input), h("label", { class: "inline" }, overwrite, "replace the new key if it already exists")],
+    actions: [{
+      label: "Rename", kind: "primary", submit: true, run: async () => {
+        const data = await api("POST", "/api/secret/rename", { body: {
+          vault: state.vault, stage: state.stage, key: secret.key, new_key: input.value.trim(), overwrite: overwrite.checked } });
+        toast(`Renamed ${data.old_key} to ${data.key}`);
+      },
+    }],
+  });
+  if (ok) loadSecrets().catch(fail);
+}
+
+export async function copySecret(secret) {
+  const vault = h("select", { name: "to_vault" });
+  const stage = h("select", { name: "to_stage" });
+  options(vault, state.ctx.vaults.map((v) => v.slug), state.vault);
+  const otherStage = state.ctx.stages.find((s) => s !== state.stage) || state.stage;
+  options(stage, state.ctx.stages, otherStage);
+  const overwrite = h("input", { type: "checkbox", name: "overwrite" });
+  const result = h("p", { class: "muted" });
+  const body = () => ({ vault: state.vault, stage: state.stage, key: secret.key, to_vault: vault.value, to_stage: stage.value, overwrite: overwrite.checked });
+  await openDialog({
+    title: `Copy ${secret.key} from ${state.vault}:${state.stage}`,
+    body: [h("div", { class: "form-grid" }, h("label", {}, "To vault", vault), h("label", {}, "To stage", stage)),
+      h("label", { class: "inline" }, overwrite, "replace a different existing value"), result],
+    actions: [
+      { label: "Dry run", run: async () => {
+        const data = await api("POST", "/api/secret/copy", { body: { ...body(), dry_run: true } });
+        result.textContent = `Dry run: ${data.outcome} (${data.to})`;
+        return false;
+      } },
+      { label: "Copy", kind: "primary", submit: true, run: async () => {
+        const data = await api("POST", "/api/secret/copy", { body: body() });
+        toast(`${secret.key} → ${data.to}: ${data.outcome}`);
+      } },
+    ],
+  });
+}
+
+export async function deleteSecret(secret) {
+  const restorable = state.supportsRestore;
+  const ok = await confirmDialog(`Delete ${secret.key}?`,
+    `Delete ${secret.key} from ${state.vault}:${state.stage}` + (restorable ? "? You can undo this right after." : " for good? This vault cannot restore it."));
+  if (!ok) return;
+  const where = { vault: state.vault, stage: state.stage, key: secret.key };
+  try {
+    const data = await api("DELETE", "/api/secret", { query: where });
+    await loadSecrets();
+    toast(`Deleted ${secret.key}`, data.restorable ? { action: { label: "Undo", run: async () => {
+      try { await api("POST", "/api/secret/restore", { body: where }); toast(`Restored ${secret.key}`); await loadSecrets(); } catch (err) { fail(err); }
+    } } } : {});
+  } catch (err) { fail(err); }
+}
+
+export async function restoreDialog() {
+  const input = h("input", { type: "text", name: "key", placeholder: "DB_PASSWORD", spellcheck: "false" });
+  const ok = await openDialog({
+    title: `Restore a deleted secret in ${state.vault}:${state.stage}`,
+    body: [h("label", {}, "Key", input)],
+    actions: [{ label: "Restore", kind: "primary", submit: true, run: async () => {
+      await api("POST", "/api/secret/restore", { body: { vault: state.vault, stage: state.stage, key: input.value.trim() } });
+      toast(`Restored ${input.value.trim()}`);
+    } }],
+  });
+  if (ok) loadSecrets().catch(fail);
+}
+
+export async function showHistory(key) {
+  const vault = state.vault, stage = state.stage;
+  let data;
+  try { data = await api("GET", "/api/secret/history", { query: { vault, stage, key, limit: 50 } }); } catch (err) { fail(err); return; }
+  const rows = data.versions.map((v) => {
+    const code = h("code", { class: "masked", text: v.value === null ? "(no value)" : v.value });
+    const reveal = h("button", { type: "button", class: "icon", text: "Reveal", disabled: v.value === null });
+    reveal.addEventListener("click", async () => {
+      try {
+        const s = await api("GET", "/api/secret", { query: { vault, stage, key, version: v.version } });
+        code.textContent = s.secret.value; code.className = "revealed"; reveal.hidden = true;
+      } catch (err) { fail(err); }
+    });
+    const rollback = v.current ? badge("current", "current") : h("button", { type: "button", class: "link", text: "Roll back to this",
+      onclick: async () => {
+        try {
+          const r = await api("POST", "/api/secret/rollback", { body: { vault, stage, key, version: v.version } });
+          toast(`Rolled back ${key} to version ${v.version} (now revision ${r.revision})`);
+          $("#dialog").close();
+          loadSecrets().catch(fail);
+        } catch (err) { fail(err); }
+      } });
+    return h("tr", {}, h("td", { class: "rev", text: v.version }), h("td", {}, h("div", { class: "value" }, code, reveal)),
+      h("td", { class: "when", text: when(v.modified) }), h("td", { class: "when", text: v.by || "" }),
+      h("td", {}, (v.labels || []).join(", ")), h("td", { class: "row-actions" }, rollback));
+  });
+  const table = h("table", { class: "grid", id: "history-table" },
+    h("thead", {}, h("tr", {}, ["Version", "Value", "Modified", "By", "Labels", ""].map((t) => h("th", { text: t })))),
+    h("tbody", {}, rows));
+  await openDialog({ title: `History of ${key} in ${vault}:${stage}`, body: rows.length ? table : h("p", { text: "No versions." }), actions: [], wide: true });
+}
+
+export function wireSecrets() {
+  $("#ctx-vault").addEventListener("change", (e) => { state.vault = e.target.value; loadSecrets().catch(fail); });
+  $("#ctx-stage").addEventListener("change", (e) => { state.stage = e.target.value; loadSecrets().catch(fail); });
+  $("#search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => loadSecrets().catch(fail), 200); });
+  $("#search-in").addEventListener("change", () => {
+    $("#search").placeholder = { values: "Search values…", keys: "Search keys…", both: "Search keys and values…" }[$("#search-in").value] + "  (press /)";
+    loadSecrets().catch(fail);
+  });
+  $("#refresh").addEventListener("click", () => loadSecrets().then(() => toast("Reloaded")).catch(fail));
+  $("#new-secret").addEventListener("click", async () => { if (await newSecret()) loadSecrets().catch(fail); });
+  $("#restore-secret").addEventListener("click", () => restoreDialog().catch(fail));
+}

@@ -1,0 +1,97 @@
+// The template editor: list, open, save, delete, generate from a stage, validate, render.
+
+import { $, $$, api, badge, checkboxes, checked, clear, confirmDialog, fail, h, openDialog, options, state, toast, withBusy } from "./core.js";
+
+let currentTemplate = null;
+
+export async function loadTemplates(select = null) {
+  const data = await api("GET", "/api/templates");
+  $("#template-dir").textContent = `${data.directory}/`;
+  const list = clear($("#template-list"));
+  for (const t of data.templates) {
+    list.append(h("li", {}, h("button", { type: "button", class: t.name === currentTemplate ? "active" : "", dataset: { name: t.name },
+      onclick: () => openTemplate(t.name).catch(fail) }, h("span", { class: "mono", text: t.name }), h("span", { class: "muted small", text: `${t.size} B` }))));
+  }
+  if (!data.templates.length) list.append(h("li", { class: "muted small", text: "No templates yet." }));
+  options($("#template-stage"), [["", "syntax only"], ...state.ctx.stages.map((s) => [s, s])], $("#template-stage").value);
+  if (select) await openTemplate(select);
+}
+
+export async function openTemplate(name) {
+  const data = await api("GET", "/api/template", { query: { name } });
+  currentTemplate = name;
+  $("#template-name").value = name;
+  $("#template-editor").value = data.content;
+  const stem = name.replace(/\.env$/, "");
+  if (state.ctx.stages.includes(stem)) $("#template-stage").value = stem;
+  clear($("#template-report"));
+  $("#template-output").hidden = true;
+  $$("#template-list button").forEach((b) => b.classList.toggle("active", b.dataset.name === name));
+}
+
+export function renderReport(data) {
+  const box = clear($("#template-report"));
+  box.className = "report";
+  box.append(h("div", { class: "summary" }, badge(data.valid ? "valid" : `${data.problems.length} problem(s)`, data.valid ? "ok" : "bad"),
+    badge(`${data.placeholders} placeholder(s)`, "")));
+  const list = h("ul");
+  for (const p of data.problems) list.append(h("li", { class: "problem", text: p }));
+  for (const w of data.warnings) list.append(h("li", { class: "warning", text: w }));
+  for (const n of data.notes) list.append(h("li", { class: "note", text: n }));
+  if (list.childNodes.length) box.append(list);
+}
+
+export async function generateTemplate() {
+  const stage = h("select", { name: "stage" });
+  options(stage, state.ctx.stages, state.stage);
+  const vaults = h("div", { class: "checks" });
+  checkboxes(vaults, state.ctx.vaults.map((v) => v.slug), state.ctx.visible_vaults, "gen-vault");
+  await openDialog({
+    title: "Generate a template from a stage",
+    body: [h("label", {}, "Stage", stage), h("fieldset", {}, h("legend", { text: "Vaults" }), vaults)],
+    actions: [{ label: "Generate", kind: "primary", submit: true, run: async () => {
+      const data = await api("POST", "/api/template/generate", { body: { stage: stage.value, vaults: checked(vaults) } });
+      currentTemplate = null;
+      $("#template-name").value = data.name;
+      $("#template-editor").value = data.content;
+      $("#template-stage").value = stage.value;
+      toast(`Generated ${data.placeholders} placeholder(s); review and Save`);
+    } }],
+  });
+}
+
+export function wireTemplates() {
+  $("#template-new").addEventListener("click", () => {
+    currentTemplate = null; $("#template-name").value = ""; $("#template-editor").value = ""; clear($("#template-report"));
+    $("#template-output").hidden = true; $("#template-name").focus();
+  });
+  $("#template-generate").addEventListener("click", () => generateTemplate().catch(fail));
+  $("#template-save").addEventListener("click", async () => {
+    const name = $("#template-name").value.trim();
+    try {
+      await api("PUT", "/api/template", { body: { name, content: $("#template-editor").value } });
+      currentTemplate = name; toast(`Saved ${name}`); await loadTemplates();
+    } catch (err) { fail(err); }
+  });
+  $("#template-validate").addEventListener("click", async (e) => {
+    try {
+      renderReport(await withBusy(e.target, () => api("POST", "/api/template/validate", { body: {
+        content: $("#template-editor").value, stage: $("#template-stage").value || null } })));
+    } catch (err) { fail(err); }
+  });
+  $("#template-render").addEventListener("click", async (e) => {
+    const stage = $("#template-stage").value;
+    if (!stage) { toast("Choose a stage to render for", { error: true }); return; }
+    try {
+      const data = await withBusy(e.target, () => api("POST", "/api/export", { body: {
+        stage, content: $("#template-editor").value, template: $("#template-name").value.trim() || null, format: "env", missing: "skip", reveal: true } }));
+      const out = $("#template-output"); out.hidden = false; out.textContent = data.content;
+      for (const w of data.warnings) toast(w);
+    } catch (err) { fail(err); }
+  });
+  $("#template-delete").addEventListener("click", async () => {
+    const name = $("#template-name").value.trim();
+    if (!name || !(await confirmDialog(`Delete ${name}?`, `Delete the template file ${name}?`))) return;
+    try { await api("DELETE", "/api/template", { query: { name } }); currentTemplate = null; $("#template-editor").value = ""; toast(`Deleted ${name}`); await loadTemplates(); } catch (err) { fail(err); }
+  });
+}

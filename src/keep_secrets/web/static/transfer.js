@@ -1,0 +1,123 @@
+// The import wizard (paste or upload, preview, dry run, apply) and export (masked preview,
+// reveal, download).
+
+import { $, $$, api, badge, checkboxes, checked, clear, copyText, fail, h, options, state, toast, withBusy } from "./core.js";
+import { loadSecrets } from "./secrets.js";
+
+export function importBody(extra = {}) {
+  return {
+    vault: $("#import-vault").value, stage: $("#import-stage").value, content: $("#import-content").value,
+    filename: $("#import-file").files[0] ? $("#import-file").files[0].name : "",
+    mode: $("input[name=import-mode]:checked").value, only: $("#import-only").value.trim(), except: $("#import-except").value.trim(),
+    ...extra,
+  };
+}
+
+export function renderImport(data, applied) {
+  $("#import-result").hidden = false;
+  const summary = clear($("#import-summary"));
+  if (applied) {
+    summary.append(badge(data.dry_run ? `dry run: ${data.summary}` : data.summary, data.ok ? "ok" : data.dry_run ? "warn" : "bad"));
+  } else {
+    for (const [action, n] of Object.entries(data.counts)) summary.append(badge(`${n} ${action}`, action));
+    if (!data.items.length) summary.append(badge("no keys selected", "warn"));
+  }
+  for (const [key, lines] of Object.entries(data.duplicates || {})) {
+    summary.append(badge(`${key} defined ${lines.length}× (the last one wins)`, "warn"));
+  }
+  const body = clear($("#import-table tbody"));
+  for (const item of data.items) {
+    body.append(h("tr", { dataset: { key: item.key } },
+      h("td", { class: "key", text: item.key }),
+      h("td", {}, badge(item.action), item.reason ? h("span", { class: "muted small", text: " " + item.reason }) : null),
+      h("td", {}, item.value === null ? "" : h("code", { text: item.value })),
+      h("td", {}, item.existing === null ? h("span", { class: "muted", text: "—" }) : h("code", { text: item.existing })),
+      h("td", {}, item.outcome ? badge(item.outcome) : "")));
+  }
+  const conflicts = data.items.filter((i) => i.action === "conflict").length;
+  $("#import-dry").disabled = false;
+  $("#import-apply").disabled = applied && !data.dry_run ? true : (conflicts > 0 && importBody().mode === "fail");
+  $("#import-apply").title = conflicts ? "Choose overwrite or keep existing to import despite conflicts" : "";
+}
+
+export async function previewImport() {
+  renderImport(await api("POST", "/api/import/preview", { body: importBody() }), false);
+}
+
+export async function applyImport(dryRun) {
+  const data = await api("POST", "/api/import/apply", { body: importBody({ dry_run: dryRun }) });
+  renderImport(data, true);
+  if (!dryRun) {
+    toast(`Import into ${data.target}: ${data.summary}`, { error: !data.ok });
+    if (data.target === `${state.vault}:${state.stage}`) loadSecrets().catch(fail);
+  }
+}
+
+export function resetImportButtons() { $("#import-dry").disabled = true; $("#import-apply").disabled = true; }
+
+
+export async function setupExport() {
+  checkboxes($("#export-vaults"), state.ctx.vaults.map((v) => v.slug), [state.vault], "export-vault");
+  options($("#export-stage"), state.ctx.stages, state.stage);
+  const formats = (await api("GET", "/api/export/formats")).formats;
+  options($("#export-format"), formats, $("#export-format").value || "env");
+  const templates = (await api("GET", "/api/templates")).templates;
+  const select = $("#export-template");
+  const keep = select.value;
+  options(select, [["", "none: every secret"], ...templates.map((t) => [t.name, t.name])], keep);
+}
+
+export function exportBody(reveal) {
+  return {
+    vaults: checked($("#export-vaults")).join(","), stage: $("#export-stage").value, format: $("#export-format").value,
+    template: $("#export-template").value || null, missing: $("#export-missing").value, all: $("#export-all").checked,
+    only: $("#export-only").value.trim(), except: $("#export-except").value.trim(), reveal,
+  };
+}
+
+let exported = null;
+
+export async function runExport(reveal) {
+  const data = await api("POST", "/api/export", { body: exportBody(reveal) });
+  exported = data;
+  const summary = clear($("#export-summary"));
+  summary.append(badge(`${data.count} entr${data.count === 1 ? "y" : "ies"}`, "ok"), badge(data.masked ? "values masked" : "real values", data.masked ? "" : "warn"));
+  for (const w of data.warnings || []) summary.append(badge(w, "warn"));
+  const out = $("#export-output");
+  out.hidden = false;
+  out.textContent = data.content === null ? "Template output is only shown with “Reveal values”." : data.content;
+  return data;
+}
+
+export async function downloadExport() {
+  const data = await runExport(true);
+  const ext = { env: "env", shell: "sh", json: "json", yaml: "yaml", csv: "csv", docker: "env" }[data.format] || "txt";
+  const blob = new Blob([data.content], { type: "text/plain" });
+  const link = h("a", { href: URL.createObjectURL(blob), download: `${data.stage}.${ext}` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+}
+
+export function wireTransfer() {
+  $("#import-file").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    if (file.size > 1024 * 1024) { toast("That file is larger than 1 MB", { error: true }); return; }
+    $("#import-content").value = await file.text();
+    resetImportButtons();
+  });
+  $("#import-content").addEventListener("input", resetImportButtons);
+  for (const el of $$("#tab-import select, #tab-import input[type=radio], #import-only, #import-except")) el.addEventListener("change", resetImportButtons);
+  $("#import-preview").addEventListener("click", (e) => withBusy(e.target, previewImport).catch(fail));
+  $("#import-dry").addEventListener("click", (e) => withBusy(e.target, () => applyImport(true)).catch(fail));
+  $("#import-apply").addEventListener("click", (e) => withBusy(e.target, () => applyImport(false)).catch(fail));
+
+  $("#export-preview").addEventListener("click", (e) => withBusy(e.target, () => runExport(false)).catch(fail));
+  $("#export-reveal").addEventListener("click", (e) => withBusy(e.target, () => runExport(true)).catch(fail));
+  $("#export-download").addEventListener("click", (e) => withBusy(e.target, downloadExport).catch(fail));
+  $("#export-copy").addEventListener("click", async () => {
+    try { const data = exported && !exported.masked ? exported : await runExport(true); await copyText(data.content); } catch (err) { fail(err); }
+  });
+}
