@@ -398,3 +398,11 @@ def test_plain_values_are_flagged_and_slash_focuses_search(page: Page, cli: Keep
     page.locator("body").press("/")
     expect(page.locator("#search")).to_be_focused()
     expect(page.locator("#tab-secrets")).to_be_visible()
+
+
+def test_verify_from_settings(page: Page) -> None:
+    page.get_by_role("tab", name="Settings").click()
+    page.get_by_role("button", name="Run verify").click()
+    result = page.locator("#verify-result")
+    expect(result.locator(".summary")).to_contain_text("all permissions present", timeout=30_000)
+    expect(result.locator("tbody tr")).to_have_count(3)  # local vault x 3 stages

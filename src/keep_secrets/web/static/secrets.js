@@ -51,7 +51,7 @@ export function secretRow(secret) {
     h("td", { class: "key", text: secret.key }),
     h("td", {}, h("div", { class: "value" }, code, reveal, copy,
       secret.secure ? null : h("span", { class: "badge warn", text: "plain", title: "Stored unencrypted (SSM String)" }))),
-    h("td", { class: "rev", text: secret.revision }),
+    h("td", { class: "rev", text: secret.revision, title: secret.revision }),
     h("td", { class: "when", text: when(secret.modified) }),
     h("td", { class: "row-actions" },
       act("Edit", () => editSecret(state.vault, state.stage, secret.key).then((ok) => ok && loadSecrets())),
