@@ -67,6 +67,12 @@ def test_one_time_link_cannot_be_used_twice(web_project: Path, auth: Auth) -> No
         assert second.get("/api/context").status_code == 401
 
 
+def test_head_request_does_not_spend_the_link(anon: TestClient, auth: Auth) -> None:
+    assert anon.head(f"/?token={auth.link_token}").status_code == 200
+    assert not auth.link_used
+    assert anon.get(f"/?token={auth.link_token}").status_code == 303
+
+
 def test_wrong_link_token_is_refused_and_does_not_burn_the_real_one(anon: TestClient, auth: Auth) -> None:
     wrong = anon.get("/?token=not-the-token")
     assert wrong.status_code == 403

@@ -244,6 +244,10 @@ class SecurityMiddleware:
         if path == "/" and method in ("GET", "HEAD"):
             token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
             if token is not None:
+                if method == "HEAD":
+                    # link checkers probe with HEAD: that must not spend the one-time link
+                    await _send(send, 200, b"", b"text/html; charset=utf-8")
+                    return
                 await self._exchange(send, token[0], authenticated)
                 return
             if not authenticated:
