@@ -105,10 +105,15 @@ def resource_matches(pattern: str, resource: str) -> bool:
 
 
 def _as_list(value: Any, what: str) -> list[str]:
+    values: list[str] | None = None
     if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return list(value)
+        values = [value]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        values = list(value)
+    if values is not None:
+        if any("${" in v for v in values):
+            raise PolicyError(f"{what}: policy variables (${{...}}) are not supported")
+        return values
     if isinstance(value, bool):
         return ["true" if value else "false"]
     raise PolicyError(f"{what} must be a string or a list of strings, got {value!r}")
@@ -213,6 +218,8 @@ def _statements(policy: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def statement_applies(statement: Mapping[str, Any], action: str, resource: str, context: Context) -> bool:
+    if "Principal" in statement or "NotPrincipal" in statement:
+        raise PolicyError("an identity policy statement has no Principal/NotPrincipal")
     if ("Action" in statement) == ("NotAction" in statement):
         raise PolicyError("a statement needs exactly one of Action and NotAction")
     if ("Resource" in statement) == ("NotResource" in statement):

@@ -133,6 +133,8 @@ def test_several_policies_are_a_union_and_deny_still_wins() -> None:
         {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*",
                         "Condition": {"ForSomeValues:StringEquals": {"aws:x": "1"}}}]},
         {"Version": "2012-10-17"},
+        {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "arn:aws:ssm:*:*:parameter/${aws:username}/*"}]},
+        {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]},
     ],
 )
 def test_policies_it_does_not_understand_are_errors_not_allows(bad: dict[str, Any]) -> None:
