@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import select
 import socket
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.conftest import KeepRunner, base_env
+from tests.conftest import KEEP, KeepRunner, base_env
 
 from .conftest import Server, start_server
 
@@ -163,3 +165,62 @@ def test_all_interfaces_warns_and_prints_a_loopback_link(web_project: Path, web_
         assert _request(running.base, "/api/context").status == 401
     finally:
         assert running.stop() == 0
+
+
+def test_enter_on_a_terminal_prints_a_new_link(web_project: Path, web_home: Path) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [*KEEP, "server", "--no-browser", "--port", "0"], cwd=web_project, env=base_env(web_home),
+            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        running = _wait_for_link(proc)
+        try:
+            assert any("Press Enter for a new one-time link" in line for line in _more_lines(proc, "Press"))
+            first = running.url
+            assert _request(running.base, first[len(running.base):]).status == 303
+            os.write(controller, b"\n")
+            [line] = [x for x in _more_lines(proc, "New one-time link") if "New one-time link" in x]
+            second = line.split(": ", 1)[1].strip()
+            assert second != first and second.startswith(running.base + "/?token=")
+            assert _request(running.base, second[len(running.base):]).status == 303
+            assert _request(running.base, second[len(running.base):]).status == 403
+        finally:
+            assert running.stop() == 0
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def _wait_for_link(proc: subprocess.Popen[bytes]) -> Server:
+    for line in _more_lines(proc, "one-time link"):
+        if "token=" in line:
+            url = line.split(": ", 1)[1].strip()
+            return Server(proc, url, url.split("/?token=")[0], [line])
+    raise AssertionError("no link printed")
+
+
+def _more_lines(proc: subprocess.Popen[bytes], until: str, timeout: float = 15) -> list[str]:
+    """stderr lines read until one contains `until` (or the timeout)."""
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    lines: list[str] = []
+    buffer = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        chunk = os.read(fd, 1)
+        if not chunk:
+            break
+        buffer += chunk
+        if chunk == b"\n":
+            line = buffer.decode("utf-8", "replace").rstrip("\n")
+            buffer = b""
+            lines.append(line)
+            if until in line:
+                return lines
+    return lines

@@ -16,11 +16,15 @@ import socket
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from ..model import UsageError
 from .context import Ctx, keep_command
+
+if TYPE_CHECKING:
+    from ..web.security import Auth
 
 PORT_ATTEMPTS = 20
 
@@ -125,11 +129,33 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
             watcher.start()
             # the link is the only way in, so it is printed even with --quiet
             click.echo(f"Open this one-time link: {auth.login_url}", err=True)
-            ctx.msg("Press Ctrl+C to stop.")
+            if _stdin_is_terminal():
+                _offer_new_links(auth)
+                ctx.msg("Press Enter for a new one-time link, Ctrl+C to stop.")
+            else:
+                ctx.msg("Press Ctrl+C to stop.")
             server.run(sockets=[sock])
         ctx.msg("Server stopped.")
     finally:
         sock.close()
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _offer_new_links(auth: Auth) -> None:
+    """Each Enter on the terminal prints a fresh one-time link (a link works once, so a
+    second browser or a closed tab would otherwise need a restart)."""
+
+    def run() -> None:
+        for _line in sys.stdin:
+            click.echo(f"New one-time link (the previous one no longer works): {auth.new_link()}", err=True)
+
+    threading.Thread(target=run, name="keep-new-links", daemon=True).start()
 
 
 def _signal_started(server: object, started: threading.Event) -> None:

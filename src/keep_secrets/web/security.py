@@ -119,6 +119,14 @@ class Auth:
             self.link_used = True
             return True
 
+    def new_link(self) -> str:
+        """A fresh one-time link (for a second browser, or after closing the tab); the old
+        link stops working, sessions already signed in stay valid."""
+        with self._lock:
+            self.link_token = secrets.token_urlsafe(32)
+            self.link_used = False
+        return self.login_url
+
     def valid_session(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(str(token).encode(), self.session_token.encode())
 
