@@ -262,7 +262,7 @@ class SecurityMiddleware:
                 await _page(
                     send, 401, "Open the link printed by <code>keep server</code>",
                     "This page needs the one-time link shown in the terminal where <code>keep server</code> "
-                    "runs. Restart it for a new link if that one was already used.",
+                    "runs. If that one was already used, press Enter in that terminal for a new one.",
                 )
                 return
         elif path.startswith("/api/") or path == "/api":
@@ -308,8 +308,8 @@ class SecurityMiddleware:
             return
         await _page(
             send, 403, "This link is no longer valid",
-            "Each link printed by <code>keep server</code> works once. Restart <code>keep server</code> "
-            "for a new one.",
+            "Each link printed by <code>keep server</code> works once. Press Enter in the terminal "
+            "where it runs for a new one.",
         )
 
     @staticmethod

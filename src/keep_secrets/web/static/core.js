@@ -55,7 +55,7 @@ export async function api(method, path, { query = null, body = null } = {}) {
   let data = null;
   try { data = await response.json(); } catch (err) { data = null; }
   if (!response.ok) {
-    if (response.status === 401) showBanner("Your session has ended. Restart `keep server` and open its new link.");
+    if (response.status === 401) showBanner("Your session has ended (was `keep server` restarted?). Open the new link it printed.");
     const message = (data && data.error) || `HTTP ${response.status}`;
     throw new ApiError(response.status, message, data && data.hint);
   }
