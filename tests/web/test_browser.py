@@ -33,6 +33,8 @@ else:  # pragma: no cover - the module is skipped
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # the machine may be busy (tests run beside other work): be patient before failing
+    expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
@@ -46,7 +48,7 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
     """A fresh browser context signed in through the server's one-time link."""
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     tab = context.new_page()
-    tab.set_default_timeout(10_000)
+    tab.set_default_timeout(20_000)
     problems: list[str] = []
 
     def on_console(message: ConsoleMessage) -> None:
