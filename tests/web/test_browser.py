@@ -408,3 +408,16 @@ def test_verify_from_settings(page: Page) -> None:
     result = page.locator("#verify-result")
     expect(result.locator(".summary")).to_contain_text("all permissions present", timeout=30_000)
     expect(result.locator("tbody tr")).to_have_count(3)  # local vault x 3 stages
+
+
+def test_markup_in_values_is_shown_as_text(page: Page, cli: KeepRunner) -> None:
+    payload = "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>"
+    cli.ok("set", "HTML_VALUE", payload, "--stage", "local")
+    page.get_by_role("button", name="Reload").click()
+    row = page.locator("#secrets-table tbody tr[data-key='HTML_VALUE']")
+    row.get_by_role("button", name="Reveal HTML_VALUE").click()
+    expect(row.locator("code")).to_have_text(payload)
+    assert row.locator("img").count() == 0 and row.locator("script").count() == 0
+    page.get_by_role("tab", name="Diff").click()
+    expect(page.locator("#diff-table tbody tr[data-key='HTML_VALUE']")).to_have_count(1)
+    assert page.title() != "pwned"
