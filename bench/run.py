@@ -342,8 +342,10 @@ print(json.dumps({"maxrss_kib": usage.ru_maxrss, "seconds": seconds, "lines": li
 """
 
 
-def section_memory(report: Report, n: int) -> None:
-    """Peak RSS of `keep export` of n secrets from the local vault (kernel's ru_maxrss)."""
+def section_memory(report: Report, n: int, aws: tuple[str, str, int] | None = None) -> None:
+    """Peak RSS of `keep export` of n secrets from the local vault (kernel's ru_maxrss) and,
+    with `aws` = (moto URL, region, count), of the already seeded Secrets Manager stage
+    `n<count>` in that region."""
     log(f"memory: seeding {n} secrets into a local vault")
     with infra.new_tmp() as tmp:
         home = Path(tmp) / "home"
@@ -365,13 +367,25 @@ def section_memory(report: Report, n: int) -> None:
             "    vault.set('local', f'BENCH_KEY_{i:05d}', f'fake-local-value-{i:05d}-' + 'x' * 40)\n"
         )
         subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True)
-        rows = []
-        results = {}
-        for name, cmd in (
+        cases = [
             ("python -c pass", [sys.executable, "-c", "pass"]),
             ("keep --version", [*infra.KEEP, "--version"]),
             (f"keep export ({n}, local)", [*infra.KEEP, "export", "--stage", "local", "--vault", "local"]),
-        ):
+        ]
+        if aws is not None:
+            url, region, count = aws
+            config = {"slug": "smbig", "driver": "secretsmanager", "name": "smbig", "scope": "", "region": region,
+                      "endpoint_url": url}
+            (root / ".keep" / "vaults" / "smbig.json").write_text(json.dumps(config))
+            settings_path = root / ".keep" / "settings.json"
+            settings = json.loads(settings_path.read_text())
+            settings["stages" if "stages" in settings else "envs"].append(f"n{count}")
+            settings_path.write_text(json.dumps(settings))
+            cases.append((f"keep export ({count}, Secrets Manager)",
+                          [*infra.KEEP, "export", "--stage", f"n{count}", "--vault", "smbig"]))
+        rows = []
+        results = {}
+        for name, cmd in cases:
             # measured from a small launcher process: a child forked from this (large) process
             # would report this process's RSS as its own peak
             proc = subprocess.run([sys.executable, "-c", _RSS_LAUNCHER, *cmd], cwd=root, env=env,
@@ -409,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [20, 60] if quick else [100, 400, 1000]
     ssm_budget_n = 60 if quick else 200
     latencies = [0.0, 20.0, 50.0]
-    reps: Callable[[int], int] = (lambda n: 1) if quick else (lambda n: 3 if n <= 100 else 2 if n <= 400 else 1)
+    reps: Callable[[int], int] = (lambda n: 1) if quick else (lambda n: 5 if n <= 100 else 2 if n <= 400 else 1)
     diff_n, bulk_n, memory_n = (20, 12, 300) if quick else (100, 200, 5000)
     bulk_regions = {"ssmimp": "us-east-2", "ssmcopy": "ca-central-1"}
 
@@ -453,8 +467,9 @@ def main(argv: list[str] | None = None) -> int:
                     section_diff(report, proxy, root, env, diff_n, 20.0, 3 if quick else 5)
                 if "bulk" in chosen:
                     section_bulk(report, proxy, limit, root, env, bulk_n, 20.0, bulk_regions)
-    if "memory" in chosen:
-        section_memory(report, memory_n)
+            if "memory" in chosen:
+                seeded = {"listing", "set"} & set(chosen)
+                section_memory(report, memory_n, (moto_url, REGIONS[max(sizes)], max(sizes)) if seeded else None)
 
     elapsed = time.perf_counter() - began
     report.data["elapsed_s"] = elapsed
