@@ -461,3 +461,14 @@ def test_generate_random_value(client: TestClient) -> None:
     assert one["value"] != two["value"]
     assert client.post("/api/secret/generate", json={"length": 3}).status_code == 400
     assert client.post("/api/secret/generate", json={"charset": "emoji"}).status_code == 400
+
+
+def test_context_reports_the_starting_vault_and_stage(web_project: Path) -> None:
+    from keep_secrets.web.app import create_app
+    from keep_secrets.web.security import Auth
+
+    auth = Auth(host="127.0.0.1", port=4000)
+    app = create_app(web_project, auth, {"stage": "staging", "vault": "local"})
+    headers = {"Authorization": f"Bearer {auth.session_token}"}
+    with TestClient(app, base_url="http://127.0.0.1:4000", headers=headers) as starting:
+        assert starting.get("/api/context").json()["initial"] == {"vault": "local", "stage": "staging"}

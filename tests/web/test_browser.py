@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import KeepRunner
+from tests.conftest import KeepRunner, base_env
 
-from .conftest import FAKE_API, FAKE_DB, FAKE_STAGING_DB, Server
+from .conftest import FAKE_API, FAKE_DB, FAKE_STAGING_DB, Server, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -421,3 +421,17 @@ def test_markup_in_values_is_shown_as_text(page: Page, cli: KeepRunner) -> None:
     page.get_by_role("tab", name="Diff").click()
     expect(page.locator("#diff-table tbody tr[data-key='HTML_VALUE']")).to_have_count(1)
     assert page.title() != "pwned"
+
+
+def test_server_stage_option_sets_the_starting_stage(browser: Browser, web_project: Path, web_home: Path) -> None:
+    running = start_server(web_project, base_env(web_home), "--stage", "staging")
+    context = browser.new_context()
+    try:
+        tab = context.new_page()
+        tab.goto(running.url)
+        expect(tab.locator("#ctx-stage")).to_have_value("staging")
+        expect(tab.locator("#secrets-table tbody tr")).to_have_count(1)
+        expect(tab.locator("#secret-count")).to_have_text("1 secret in local:staging")
+    finally:
+        context.close()
+        assert running.stop() == 0

@@ -224,3 +224,10 @@ def _more_lines(proc: subprocess.Popen[bytes], until: str, timeout: float = 15) 
             if until in line:
                 return lines
     return lines
+
+
+def test_unknown_starting_stage_or_vault_is_exit_2(cli: KeepRunner) -> None:
+    bad_stage = cli("server", "--no-browser", "--port", "0", "--stage", "prod")
+    assert bad_stage.code == 2 and "Unknown stage 'prod'" in bad_stage.stderr
+    bad_vault = cli("server", "--no-browser", "--port", "0", "--vault", "nope")
+    assert bad_vault.code == 2 and "Unknown vault 'nope'" in bad_vault.stderr

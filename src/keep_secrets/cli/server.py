@@ -88,11 +88,18 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
     """Serve the local web UI until Ctrl+C.
 
     The page is opened through a one-time link printed here; it signs the browser in with a
-    session cookie and cannot be used again. Scripts may call the JSON API with
+    session cookie and cannot be used again (press Enter in this terminal for a new one).
+    --vault/--stage choose where the page starts. Scripts may call the JSON API with
     `Authorization: Bearer <token>` when the server was started with KEEP_SERVER_TOKEN=<token>
     (at least 32 characters) in its environment.
     """
     project = ctx.project  # not initialised -> one clear error, before any port is taken
+    defaults: dict[str, str] = {}
+    if ctx.stage_option:
+        defaults["stage"] = project.check_stage(ctx.stage_option)
+    if ctx.vault_option:
+        project.check_vault(ctx.vault_option)
+        defaults["vault"] = ctx.vault_option
     preset = os.environ.get("KEEP_SERVER_TOKEN")
     if preset is not None and (len(preset) < 32 or not preset.isascii() or any(c.isspace() for c in preset)):
         raise UsageError("KEEP_SERVER_TOKEN must be at least 32 printable ASCII characters without spaces")
@@ -107,7 +114,7 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
         auth = Auth(host=host, port=bound_port)
         if preset:
             auth.session_token = preset
-        app = create_app(project.root, auth)
+        app = create_app(project.root, auth, defaults)
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="keep server: %(message)s")
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", server_header=False,

@@ -64,10 +64,14 @@ class Call:
     """One API request: its query, JSON body, the project (re-read from disk so changes made
     with the CLI show up at once) and the vaults it opened (closed when the call ends)."""
 
-    def __init__(self, root: Path, query: dict[str, str], body: dict[str, Any]) -> None:
+    def __init__(
+        self, root: Path, query: dict[str, str], body: dict[str, Any], defaults: dict[str, str] | None = None
+    ) -> None:
         self.root = root
         self.query = query
         self.body = body
+        #: the page's starting vault/stage (`keep server --vault --stage`)
+        self.defaults = defaults or {}
         self._project: Project | None = None
         self._vaults: dict[str, Vault] = {}
 
@@ -199,12 +203,14 @@ def _run(handler: Handler, call: Call) -> Any:
         call.close()
 
 
-def endpoint(root: Path, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(
+    root: Path, handler: Handler, defaults: dict[str, str] | None = None
+) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         try:
             body = await _body(request)
             query = {k: v for k, v in request.query_params.items()}
-            call = Call(root, query, body)
+            call = Call(root, query, body, defaults)
             result = await run_in_threadpool(_run, handler, call)
         except KeepError as exc:
             return error_response(status_of(exc), exc.message, exc.hint)

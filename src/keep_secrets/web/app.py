@@ -21,11 +21,12 @@ from .security import Auth, SecurityMiddleware
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def create_app(root: Path, auth: Auth) -> Starlette:
-    """The app for the project at `root`; `auth` holds this run's host, port and tokens."""
+def create_app(root: Path, auth: Auth, defaults: dict[str, str] | None = None) -> Starlette:
+    """The app for the project at `root`; `auth` holds this run's host, port and tokens;
+    `defaults` the vault and stage the page starts on."""
 
     def make(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        return endpoint(root, handler)
+        return endpoint(root, handler, defaults)
 
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")

@@ -51,6 +51,10 @@ def context(call: Call) -> dict[str, Any]:
         "visible_vaults": project.visible_vaults(),
         "system_stages": list(SYSTEM_STAGES),
         "drivers": [{"driver": d, "label": DRIVER_LABELS[d]} for d in DRIVERS],
+        "initial": {
+            "vault": call.defaults.get("vault") if call.defaults.get("vault") in project.vaults else None,
+            "stage": call.defaults.get("stage") if call.defaults.get("stage") in project.stages else None,
+        },
     }
 
 

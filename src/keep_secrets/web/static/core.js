@@ -172,6 +172,11 @@ export async function loadContext() {
   $("#project-name").textContent = `${ctx.app_name} · ${ctx.namespace}`;
   document.title = `keep · ${ctx.app_name}`;
   const vaults = ctx.visible_vaults.length ? ctx.visible_vaults : ctx.vaults.map((v) => v.slug);
+  if (state.vault === null && state.stage === null) {
+    // first load: start where `keep server --vault --stage` said
+    state.vault = ctx.initial.vault;
+    state.stage = ctx.initial.stage;
+  }
   if (!vaults.includes(state.vault)) state.vault = vaults.includes(ctx.default_vault) ? ctx.default_vault : vaults[0];
   const stages = ctx.visible_stages;
   if (!stages.includes(state.stage)) state.stage = stages[0];
