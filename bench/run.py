@@ -13,7 +13,7 @@ Sections:
 * diff     - `keep diff` over 2 vaults x 3 stages vs `keep show` of one stage (CLI);
 * bulk     - `keep import` / `keep copy` of 200 secrets into SSM with writes throttled to
              3 per second, first run and an equal re-run (which must write nothing);
-* memory   - peak RSS of `keep export` of 5000 secrets (local vault).
+* memory   - peak RSS of `keep export` of 5000 secrets (local vault) and of 1000 (Secrets Manager).
 
 Prints one table per section and writes everything to bench/results/bench-<time>.json.
 Exits 1 when a budget does not hold.
