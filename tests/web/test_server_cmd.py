@@ -231,3 +231,30 @@ def test_unknown_starting_stage_or_vault_is_exit_2(cli: KeepRunner) -> None:
     assert bad_stage.code == 2 and "Unknown stage 'prod'" in bad_stage.stderr
     bad_vault = cli("server", "--no-browser", "--port", "0", "--vault", "nope")
     assert bad_vault.code == 2 and "Unknown vault 'nope'" in bad_vault.stderr
+
+
+def test_concurrent_writes_through_the_real_server_all_land(web_project: Path, web_home: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = "fake-script-token-concurrency-0123456789"
+    running = start_server(web_project, {**base_env(web_home), "KEEP_SERVER_TOKEN": token})
+    parts = urlsplit(running.base)
+
+    def create(n: int) -> int:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        body = json.dumps({"stage": "production", "key": f"CONCURRENT_{n:02d}", "value": f"fake-value-{n}"})
+        conn.request("POST", "/api/secret", body=body,
+                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    try:
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            statuses = list(pool.map(create, range(30)))
+        assert statuses == [201] * 30
+        listed = _request(running.base, "/api/secrets?stage=production", {"Authorization": f"Bearer {token}"})
+        keys = [s["key"] for s in json.loads(listed.read())["secrets"]]
+        assert keys == [f"CONCURRENT_{n:02d}" for n in range(30)]
+    finally:
+        assert running.stop() == 0
