@@ -472,3 +472,10 @@ def test_context_reports_the_starting_vault_and_stage(web_project: Path) -> None
     headers = {"Authorization": f"Bearer {auth.session_token}"}
     with TestClient(app, base_url="http://127.0.0.1:4000", headers=headers) as starting:
         assert starting.get("/api/context").json()["initial"] == {"vault": "local", "stage": "staging"}
+
+
+def test_verify_read_only_writes_nothing(client: TestClient) -> None:
+    data = client.post("/api/verify", json={"stages": ["staging"], "read_only": True}).json()
+    [result] = data["results"]
+    assert result["list"] is True and result["write"] is None and result["delete"] is None
+    assert data["ok"] is True

@@ -164,7 +164,8 @@ def save_workspace(call: Call) -> dict[str, Any]:
 
 def verify(call: Call) -> dict[str, Any]:
     """Probe list/write/read/history/delete for each chosen vault x stage (concurrently),
-    with a temporary key that is always purged: exactly `keep verify`."""
+    with a temporary key that is always purged: exactly `keep verify` (`read_only`: list,
+    read and history only, nothing written)."""
     from ..services import verify as probe_service
 
     project = call.project
@@ -174,9 +175,10 @@ def verify(call: Call) -> dict[str, Any]:
         project.check_vault(slug)
     for stage in stages:
         project.check_stage(stage)
+    write = not call.flag("read_only")
     cells = [(slug, stage) for slug in slugs for stage in stages]
     vaults = {slug: call.vault(slug) for slug in slugs}
-    results = run_concurrently(lambda cell: probe_service.probe(vaults[cell[0]], cell[1]), cells)
+    results = run_concurrently(lambda cell: probe_service.probe(vaults[cell[0]], cell[1], write=write), cells)
     return {
         "steps": list(probe_service.STEPS),
         "results": [probe_service.to_json(r) for r in results],

@@ -108,7 +108,7 @@ export async function vaultDialog(existing = null) {
 }
 
 export async function runVerify() {
-  const data = await api("POST", "/api/verify", { body: {} });
+  const data = await api("POST", "/api/verify", { body: { read_only: $("#verify-read-only").checked } });
   const box = clear($("#verify-result"));
   const mark = (v) => v === true ? badge("✓", "ok") : v === false ? badge("✗", "bad") : h("span", { class: "muted", text: "–" });
   const table = h("table", { class: "grid" },
