@@ -127,3 +127,74 @@ def test_custom_path_relative_to_project(tmp_path: Path, cfg_home: Path) -> None
     vault = LocalVault(VaultConfig("team", "local", "Team", options={"path": "data/team.db"}), "myapp", str(tmp_path))
     vault.set("local", "K", "fake-v")
     assert (tmp_path / "data" / "team.db").exists()
+
+
+# -- OS keyring ------------------------------------------------------------------------------
+
+class _MemoryKeyring:
+    """A working keyring backend stand-in (what a desktop session would give)."""
+
+    priority = 5
+
+    def __init__(self) -> None:
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+
+@pytest.fixture
+def memory_keyring(monkeypatch: pytest.MonkeyPatch) -> _MemoryKeyring:
+    keyring = pytest.importorskip("keyring")
+    ring = _MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: ring)
+    monkeypatch.setattr(keyring, "get_password", ring.get_password)
+    monkeypatch.setattr(keyring, "set_password", ring.set_password)
+    monkeypatch.delenv("KEEP_KEYRING", raising=False)
+    return ring
+
+
+def test_key_goes_to_a_working_keyring_not_a_file(tmp_path: Path, cfg_home: Path,
+                                                  memory_keyring: _MemoryKeyring) -> None:
+    vault = make(tmp_path)
+    vault.set("local", "K", "fake-keyring-value")
+    vault.close()
+    assert not (cfg_home / "keep" / "keys").exists()
+    [(service, _)] = memory_keyring.store
+    assert service == "keep-local-vault"
+    assert make(tmp_path).get("local", "K").value == "fake-keyring-value"
+
+
+def test_keyring_can_be_switched_off(tmp_path: Path, cfg_home: Path, memory_keyring: _MemoryKeyring,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEP_KEYRING", "0")
+    vault = make(tmp_path)
+    vault.set("local", "K", "fake-v")
+    assert vault.key_file().exists()
+    assert memory_keyring.store == {}
+
+
+def test_existing_key_file_wins_over_keyring(tmp_path: Path, cfg_home: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    keyring = pytest.importorskip("keyring")
+    vault = make(tmp_path)  # no working keyring here: the key goes to a file
+    vault.set("local", "K", "fake-file-keyed")
+    vault.close()
+    ring = _MemoryKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: ring)
+    monkeypatch.setattr(keyring, "get_password", ring.get_password)
+    monkeypatch.setattr(keyring, "set_password", ring.set_password)
+    assert make(tmp_path).get("local", "K").value == "fake-file-keyed"
+    assert ring.store == {}
+
+
+def test_lost_keyring_entry_is_reported(tmp_path: Path, cfg_home: Path, memory_keyring: _MemoryKeyring) -> None:
+    vault = make(tmp_path)
+    vault.set("local", "K", "fake-v")
+    vault.close()
+    memory_keyring.store.clear()
+    with pytest.raises(AccessDenied, match="OS keyring"):
+        make(tmp_path).get("local", "K")

@@ -61,6 +61,46 @@ def config_dir() -> Path:
     return Path(base) / "keep"
 
 
+KEYRING_SERVICE = "keep-local-vault"
+
+
+def _decode_key(text: str, what: str, error: type[KeepError]) -> bytes:
+    try:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise error(f"{what} must be 32 random bytes, base64-encoded")
+    return key
+
+
+def _keyring() -> Any:
+    """The `keyring` module when it is installed and has a working backend (a desktop session,
+    macOS Keychain, Windows Credential Locker); None otherwise or with KEEP_KEYRING=0."""
+    if os.environ.get("KEEP_KEYRING", "").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    try:
+        import keyring
+        from keyring.backends import fail
+    except Exception:
+        return None
+    try:
+        backend = keyring.get_keyring()
+    except Exception:
+        return None
+    if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 1) <= 0:
+        return None
+    return keyring
+
+
+def _keyring_get(ring: Any, vault_id: str) -> str | None:
+    try:
+        value = ring.get_password(KEYRING_SERVICE, vault_id)
+    except Exception:
+        return None
+    return str(value) if value else None
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -176,29 +216,41 @@ class LocalVault(Vault):
         return config_dir() / "keys" / f"{self._vault_id()}.key"
 
     def _load_key(self) -> bytes:
+        """KEEP_LOCAL_KEY, else the key file, else the OS keyring; a new key only for a vault
+        that holds no data yet (kept in the keyring where one works, else in a key file)."""
         env_key = os.environ.get("KEEP_LOCAL_KEY")
         if env_key:
-            try:
-                key = base64.b64decode(env_key, validate=True)
-            except (binascii.Error, ValueError):
-                key = b""
-            if len(key) != 32:
-                raise UsageError("KEEP_LOCAL_KEY must be 32 random bytes, base64-encoded")
-            return key
+            return _decode_key(env_key, "KEEP_LOCAL_KEY", UsageError)
         path = self.key_file()
         if path.exists():
             try:
-                key = base64.b64decode(path.read_text().strip(), validate=True)
-            except (OSError, binascii.Error, ValueError) as exc:
+                text = path.read_text().strip()
+            except OSError as exc:
                 raise KeepError(f"Cannot read key file {path}: {exc}") from None
-            if len(key) != 32:
-                raise KeepError(f"Key file {path} does not hold a 256-bit key")
-            return key
+            return _decode_key(text, f"Key file {path}", KeepError)
+        ring = _keyring()
+        if ring is not None:
+            stored = _keyring_get(ring, self._vault_id())
+            if stored:
+                return _decode_key(stored, "The keyring entry for this vault", KeepError)
         if self._meta("key_check") is not None:
+            where = f"{path} or the OS keyring (service '{KEYRING_SERVICE}')" if ring else str(path)
             raise AccessDenied(
-                f"The key for local vault '{self.slug}' is missing ({path})",
+                f"The key for local vault '{self.slug}' is missing ({where})",
                 hint="restore the key file or set KEEP_LOCAL_KEY",
             )
+        if ring is not None:
+            with self._write():  # BEGIN IMMEDIATE: one process at a time creates the key
+                stored = _keyring_get(ring, self._vault_id())
+                if stored:
+                    return _decode_key(stored, "The keyring entry for this vault", KeepError)
+                key = os.urandom(32)
+                try:
+                    ring.set_password(KEYRING_SERVICE, self._vault_id(), base64.b64encode(key).decode())
+                except Exception:  # a keyring that fails to store: fall back to the key file
+                    pass
+                else:
+                    return key
         key = os.urandom(32)
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
