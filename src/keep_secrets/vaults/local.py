@@ -222,6 +222,9 @@ class LocalVault(Vault):
         if env_key:
             return _decode_key(env_key, "KEEP_LOCAL_KEY", UsageError)
         path = self.key_file()
+        # Read "does this vault hold data" before looking for the key: a creator writes the key
+        # (file or keyring) before the key check, so seeing the check first means the key exists.
+        has_data = self._meta("key_check") is not None
         if path.exists():
             try:
                 text = path.read_text().strip()
@@ -233,7 +236,7 @@ class LocalVault(Vault):
             stored = _keyring_get(ring, self._vault_id())
             if stored:
                 return _decode_key(stored, "The keyring entry for this vault", KeepError)
-        if self._meta("key_check") is not None:
+        if has_data:
             where = f"{path} or the OS keyring (service '{KEYRING_SERVICE}')" if ring else str(path)
             raise AccessDenied(
                 f"The key for local vault '{self.slug}' is missing ({where})",
