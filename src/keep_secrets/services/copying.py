@@ -239,7 +239,11 @@ def apply(
                 item.outcome = CREATED if result.created else UPDATED
         counts[item.outcome] = counts.get(item.outcome, 0) + 1
         if on_item is not None:
-            on_item(item)
+            try:
+                on_item(item)
+            except KeyboardInterrupt:
+                # Ctrl+C while reporting: this item is done; the rest are not attempted
+                stop = interrupted = True
     return Outcome(counts, first_error, interrupted)
 
 
