@@ -7,38 +7,23 @@ count stays bounded (`KEEP_MAX_CONCURRENCY`, default 8) so real accounts are not
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
+
+from ..concurrency import concurrent_map
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from ..model import Secret
     from ..vaults.base import Vault
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-DEFAULT_CONCURRENCY = 8
-
-
-def max_concurrency() -> int:
-    raw = os.environ.get("KEEP_MAX_CONCURRENCY", "")
-    try:
-        value = int(raw)
-    except ValueError:
-        return DEFAULT_CONCURRENCY
-    return max(1, min(value, 64))
 
 
 def run_concurrently(func: Callable[[T], R], items: Sequence[T], limit: int | None = None) -> list[R]:
-    """`[func(x) for x in items]`, in parallel (bounded), results in input order.
-    The first exception is re-raised after all started calls finish."""
-    if len(items) <= 1:
-        return [func(item) for item in items]
-    workers = min(limit or max_concurrency(), len(items))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keep-fetch") as pool:
-        return list(pool.map(func, items))
+    """`[func(x) for x in items]`, in parallel (bounded), results in input order."""
+    return concurrent_map(func, items, limit, name="keep-fetch")
 
 
 def fetch_cells(

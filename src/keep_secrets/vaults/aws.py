@@ -25,21 +25,18 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from ..concurrency import max_concurrency
 from ..model import AccessDenied, KeepError, RemoteError, UsageError
 from .base import Vault
 
 if TYPE_CHECKING:
     from ..project import VaultConfig
 
-T = TypeVar("T")
-R = TypeVar("R")
 
 DEFAULT_MAX_ATTEMPTS = 6
-DEFAULT_CONCURRENCY = 8
 
 ACCESS_DENIED_CODES = frozenset(
     {
@@ -94,15 +91,6 @@ def max_attempts() -> int:
     return max(1, min(value, 20))
 
 
-def max_concurrency() -> int:
-    raw = os.environ.get("KEEP_MAX_CONCURRENCY", "")
-    try:
-        value = int(raw)
-    except ValueError:
-        return DEFAULT_CONCURRENCY
-    return max(1, min(value, 64))
-
-
 _gate_lock = threading.Lock()
 _gate: tuple[int, threading.BoundedSemaphore] | None = None
 
@@ -117,16 +105,6 @@ def call_gate() -> threading.BoundedSemaphore:
         if _gate is None or _gate[0] != size:
             _gate = (size, threading.BoundedSemaphore(size))
         return _gate[1]
-
-
-def concurrent_map(func: Callable[[T], R], items: Sequence[T], limit: int | None = None) -> list[R]:
-    """`[func(x) for x in items]` run in parallel with a bounded pool, results in input order.
-    Independent AWS reads (batch pages of known ids, version values) overlap their round trips."""
-    if len(items) <= 1:
-        return [func(item) for item in items]
-    workers = min(limit or max_concurrency(), len(items))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="keep-aws") as pool:
-        return list(pool.map(func, items))
 
 
 def stderr_notice(text: str) -> None:

@@ -37,14 +37,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from ..concurrency import concurrent_map, max_concurrency
 from ..model import AccessDenied, Conflict, NotFound, RemoteError, Secret, UsageError, Version, WriteResult
 from .aws import (
     CREDENTIAL_CODES,
     AwsError,
     AwsVault,
     Unreachable,
-    concurrent_map,
-    max_concurrency,
     mentions_kms,
 )
 
