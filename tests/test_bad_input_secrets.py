@@ -53,7 +53,7 @@ CASES = [
     Case("history-key-control-char", ("history", "A\tB", *S), 2, r"Invalid key"),
     # -- stages and vaults --
     Case("unknown-stage-lists-stages", ("set", "NEW_KEY", "fake-v", "--stage", "prod"), 2,
-         r"Unknown stage 'prod'; configured stages: local, staging, production"),
+         r"Unknown stage 'prod' \(did you mean production\?\); configured stages: local, staging, production"),
     Case("unknown-stage-env-alias", ("get", "DB_PASSWORD", "--env", "Production"), 2,
          r"Unknown stage 'Production'.*local, staging, production"),
     Case("stage-path-traversal", ("set", "NEW_KEY", "fake-v", "--stage", "../etc"), 2, r"Unknown stage '\.\./etc'"),

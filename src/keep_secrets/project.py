@@ -459,9 +459,10 @@ class Project:
     def check_stage(self, stage: str) -> str:
         """A stage must be configured: a typo is an error listing the stages (exit 2)."""
         if stage not in self.settings.stages:
+            guess = _did_you_mean(stage, self.settings.stages)
             raise UsageError(
-                f"Unknown stage '{stage}'; configured stages: {', '.join(self.settings.stages)}",
-                hint="add it with `keep stage:add`" if _looks_like_stage(stage) else None,
+                f"Unknown stage '{stage}'{guess}; configured stages: {', '.join(self.settings.stages)}",
+                hint="add it with `keep stage:add`" if _looks_like_stage(stage) and not guess else None,
             )
         return stage
 
@@ -469,7 +470,8 @@ class Project:
         config = self.vaults.get(slug)
         if config is None:
             known = ", ".join(sorted(self.vaults)) or "none"
-            raise UsageError(f"Unknown vault '{slug}'; configured vaults: {known}")
+            guess = _did_you_mean(slug, sorted(self.vaults))
+            raise UsageError(f"Unknown vault '{slug}'{guess}; configured vaults: {known}")
         return config
 
     def add_stage(self, name: str) -> None:
@@ -491,6 +493,17 @@ class Project:
         if name in self.workspace.stages:
             self.workspace.stages.remove(name)
             self.save_workspace()
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    """` (did you mean production?)` for a typo or a unique prefix, else ''."""
+    prefixed = [c for c in choices if c.startswith(word)] if word else []
+    if len(prefixed) == 1:
+        return f" (did you mean {prefixed[0]}?)"
+    import difflib
+
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _looks_like_stage(name: str) -> bool:

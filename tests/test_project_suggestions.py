@@ -1,0 +1,41 @@
+"""A mistyped stage or vault names the likely intended one (and still lists them all)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from keep_secrets.model import UsageError
+from keep_secrets.project import Project, Settings, VaultConfig, Workspace
+
+
+def project(tmp_path: Path) -> Project:
+    settings = Settings("App", "app", ["local", "staging", "production", "qa"], default_vault="local")
+    vaults = {"local": VaultConfig("local", "local", "Local"), "secretsmanager": VaultConfig("secretsmanager",
+              "secretsmanager", "SM")}
+    return Project(tmp_path, settings, vaults, Workspace())
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("prod", "production"), ("stagin", "staging"),
+                                             ("productoin", "production")])
+def test_stage_typo(tmp_path: Path, typo: str, meant: str) -> None:
+    with pytest.raises(UsageError) as err:
+        project(tmp_path).check_stage(typo)
+    assert f"did you mean {meant}?" in err.value.message
+    assert "local, staging, production, qa" in err.value.message
+    assert err.value.exit_code == 2
+
+
+def test_new_stage_name_suggests_stage_add(tmp_path: Path) -> None:
+    with pytest.raises(UsageError) as err:
+        project(tmp_path).check_stage("uat")
+    assert "did you mean" not in err.value.message
+    assert err.value.hint is not None and "stage:add" in err.value.hint
+
+
+def test_vault_typo(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"did you mean secretsmanager\?"):
+        project(tmp_path).check_vault("secrets")
+    with pytest.raises(UsageError, match=r"Unknown vault 'zzz'; configured vaults: local, secretsmanager$"):
+        project(tmp_path).check_vault("zzz")
