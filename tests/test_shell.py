@@ -10,6 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import KEEP, KeepRunner
 
 
@@ -122,3 +124,36 @@ def test_interactive_prompt_history_file_never_holds_values(kp: KeepRunner, home
     assert "fake-pty-secret-789" not in text
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
     assert kp.ok("get", "PTY_KEY", "--stage", "local", "--format", "raw").stdout == "fake-pty-secret-789\n"
+
+
+def test_tab_completion_candidates(kp: KeepRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prompt_toolkit.document import Document
+
+    from keep_secrets.cli.context import Ctx
+    from keep_secrets.cli.shell import Shell, _ShellCompleter
+    from keep_secrets.project import Project
+
+    kp.ok("set", "DB_PASSWORD", "fake-db-pass-123", "--stage", "local")
+    kp.ok("set", "DB_USER", "fake-user", "--stage", "local")
+    kp.ok("set", "OTHER_STAGE_KEY", "fake-o", "--stage", "staging")
+    for name in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        monkeypatch.setenv(name, kp.env[name])
+    ctx = Ctx()
+    ctx.set_project(Project.load_at(kp.cwd))
+    shell = Shell(ctx, "local", "local")
+    completer = _ShellCompleter(shell)
+
+    def complete(text: str) -> list[str]:
+        return sorted(c.text for c in completer.get_completions(Document(text), None))
+
+    assert complete("sh") == ["shell", "show"]
+    assert complete("hist") == ["history"]
+    assert complete("get DB_") == ["DB_PASSWORD", "DB_USER"]
+    assert complete("g DB_P") == ["DB_PASSWORD"]
+    assert complete("use local:p") == ["local:production"]
+    assert complete("stage st") == ["staging"]
+    assert complete("vault l") == ["local"]
+    assert "unmask" in complete("show ")
+    assert complete("delete DB_USER f") == ["force"]
+    shell.execute("use staging")
+    assert complete("get ") == ["OTHER_STAGE_KEY"]
