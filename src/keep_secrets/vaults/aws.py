@@ -202,7 +202,7 @@ class AwsVault(Vault):
             with call_gate():
                 return method(**params)
         except Exception as exc:
-            raise self.translate(exc, operation, resource, client) from None
+            raise _without_values(self.translate(exc, operation, resource, client), params) from None
 
     def translate(self, exc: Exception, operation: str, resource: str, client: Any) -> KeepError:
         return translate_error(exc, _action_name(operation), resource, client)
@@ -280,6 +280,31 @@ def _region(client: Any) -> str:
         return str(client.meta.region_name)
     except AttributeError:  # pragma: no cover
         return "?"
+
+
+#: Request parameters that carry a secret value: an AWS (or emulator) error message may quote
+#: them, e.g. a validation error "Value '...' at 'value' failed to satisfy constraint".
+_VALUE_PARAMS = ("Value", "SecretString")
+
+
+def _without_values(error: KeepError, params: dict[str, Any]) -> KeepError:
+    """`error` with every secret value sent in `params` masked out of its texts."""
+    values = [v for name in _VALUE_PARAMS if isinstance(v := params.get(name), str) and len(v) >= 4]
+    if not values:
+        return error
+
+    def scrub(text: str) -> str:
+        for value in values:
+            text = text.replace(value, "********")
+        return text
+
+    error.message = scrub(error.message)
+    error.args = (error.message,)
+    if error.hint:
+        error.hint = scrub(error.hint)
+    if isinstance(error, AwsError):
+        error.aws_message = scrub(error.aws_message)
+    return error
 
 
 def translate_error(exc: Exception, action: str, resource: str, client: Any) -> KeepError:

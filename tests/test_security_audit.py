@@ -1,0 +1,55 @@
+"""Regression tests for the security audit: a secret value must never reach a message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from keep_secrets.model import KeepError
+from keep_secrets.project import VaultConfig
+from keep_secrets.vaults.secretsmanager import SecretsManagerVault
+from keep_secrets.vaults.ssm import SsmVault
+
+FAKE_VALUE = "fake-db-pass-123-audit"
+
+
+def _stubbed(vault: Any, service: str) -> Stubber:
+    client = boto3.session.Session().client(
+        service, region_name="us-east-1", aws_access_key_id="fake", aws_secret_access_key="fake"
+    )
+    vault._clients["us-east-1"] = client
+    return Stubber(client)
+
+
+@pytest.mark.parametrize("code,status", [("ValidationException", 400), ("AccessDeniedException", 403)])
+def test_ssm_error_quoting_the_value_is_masked(code: str, status: int) -> None:
+    vault = SsmVault(VaultConfig("ssm", "ssm", "SSM", options={"region": "us-east-1"}), "myapp", None)
+    stubber = _stubbed(vault, "ssm")
+    stubber.add_client_error(
+        "put_parameter", service_error_code=code, http_status_code=status,
+        service_message=f"1 validation error detected: Value '{FAKE_VALUE}' at 'value' failed to satisfy constraint",
+    )
+    with stubber, pytest.raises(KeepError) as caught:
+        vault.set("production", "DB_PASSWORD", FAKE_VALUE)
+    error = caught.value
+    texts = [error.one_line(), str(error), repr(error.args), str(getattr(error, "aws_message", ""))]
+    assert all(FAKE_VALUE not in text for text in texts), texts
+    assert "********" in error.one_line()
+
+
+def test_secretsmanager_error_quoting_the_value_is_masked() -> None:
+    vault = SecretsManagerVault(
+        VaultConfig("sm", "secretsmanager", "SM", options={"region": "us-east-1"}), "myapp", None
+    )
+    stubber = _stubbed(vault, "secretsmanager")
+    stubber.add_client_error(
+        "put_secret_value", service_error_code="InvalidRequestException", http_status_code=400,
+        service_message=f"Rejected SecretString {FAKE_VALUE}",
+    )
+    with stubber, pytest.raises(KeepError) as caught:
+        vault.call("put_secret_value", "myapp/production/DB_PASSWORD", SecretId="x", SecretString=FAKE_VALUE)
+    assert FAKE_VALUE not in caught.value.one_line()
+    assert FAKE_VALUE not in str(caught.value)
