@@ -53,3 +53,21 @@ def test_secretsmanager_error_quoting_the_value_is_masked() -> None:
         vault.call("put_secret_value", "myapp/production/DB_PASSWORD", SecretId="x", SecretString=FAKE_VALUE)
     assert FAKE_VALUE not in caught.value.one_line()
     assert FAKE_VALUE not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "line,expected",
+    [
+        ("set DB_PASSWORD=fake-db-pass-123", "set DB_PASSWORD"),
+        ("s DB_PASSWORD=fake-db-pass-123 plain", "s DB_PASSWORD"),
+        ("set --plain DB_PASSWORD fake-db-pass-123", "set --plain DB_PASSWORD"),
+        ("set --stage=local DB_PASSWORD fake-db-pass-123", "set --stage=local DB_PASSWORD"),
+        ("set --stage local fake-db-pass-123", "set --stage local"),
+    ],
+)
+def test_shell_history_never_keeps_a_set_value(line: str, expected: str) -> None:
+    from keep_secrets.cli.shell_words import redact_for_history
+
+    recorded = redact_for_history(line)
+    assert recorded == expected
+    assert "fake-db-pass-123" not in recorded

@@ -152,7 +152,15 @@ def redact_for_history(line: str) -> str | None:
         return None
     cmd = resolve_alias(words[0])
     if cmd == "set":
-        return " ".join(shlex.quote(w) for w in words[:2])
+        # options, then the key only: never the value, nor a `KEY=value` typed as one word
+        kept = [words[0]]
+        for word in words[1:]:
+            if word.startswith("-") and word != "-":
+                kept.append(word)
+                continue
+            kept.append(word.split("=", 1)[0])
+            break
+        return " ".join(shlex.quote(w) for w in kept)
     if cmd == "search" and len(words) > 1:
         return " ".join([words[0], "********", *[w for w in words[2:] if w.startswith("-") or w.isalpha()]])
     if cmd == "rotate":
