@@ -245,8 +245,20 @@ def test_template_missing_secret_fails_before_running(rp: KeepRunner) -> None:
     assert result.code == 3
     assert "{local:DB_PASSWORD}" in result.stderr
     assert not marker.exists()
+    # run has no --missing option, so its error must not suggest one
+    assert "--missing" not in result.stderr and "not started" in result.stderr
     missing = rp("run", "--stage=local", "--template", "--", "true")
     assert missing.code == 3 and "No template" in missing.stderr
+
+
+def test_template_lines_left_out_by_only_cannot_fail_run(rp: KeepRunner) -> None:
+    """--only/--except filter template lines before resolving, as `export --template` does."""
+    (rp.cwd / "t.env").write_text("DB_USER={local:DB_USER}\nGONE={local:NOT_A_SECRET}\n")
+    for filters in (("--only=DB_*",), ("--except=GONE",)):
+        env = env_of(rp, "--template=t.env", *filters)
+        assert env["DB_USER"] == "fake-user" and "GONE" not in env
+        exported = rp.ok("export", "--stage=staging", "--template=t.env", *filters)
+        assert exported.stdout == "DB_USER=fake-user\n"
 
 
 def test_nothing_is_written_to_disk(rp: KeepRunner) -> None:

@@ -70,8 +70,16 @@ def run_cmd(
         from ..services.templating import find_template, read_template, template_environment
 
         path = find_template(ctx.project, stage, template or None)
-        rendered = template_environment(ctx.project, ctx.vault, stage, path, missing="fail")
-        injected = {k: v for k, v in rendered.items() if patterns.matches(k)}
+        # run has no --missing: the hint must not offer export's option
+        injected = template_environment(
+            ctx.project,
+            ctx.vault,
+            stage,
+            path,
+            missing="fail",
+            patterns=patterns,
+            missing_hint="the command was not started; set the secret or fix the template",
+        )
         secrets = running.template_secret_values(read_template(ctx.project, path), injected)
     else:
         # the same vaults `export` reads, so `run` injects what `export` would write

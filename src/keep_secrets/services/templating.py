@@ -104,13 +104,13 @@ def _filtered(template: tpl.Template, patterns: Patterns) -> tpl.Template:
     return tpl.Template(kept, template.eol, template.unknown)
 
 
-def _missing_error(path: Path, misses: Sequence[tpl.Missing]) -> NotFound:
+_EXPORT_MISSING_HINT = "nothing was written; --missing=remove|blank|skip renders anyway"
+
+
+def _missing_error(path: Path, misses: Sequence[tpl.Missing], hint: str = _EXPORT_MISSING_HINT) -> NotFound:
     listed = "; ".join(m.describe() for m in misses)
     noun = "placeholder" if len(misses) == 1 else "placeholders"
-    return NotFound(
-        f"Template {path}: {len(misses)} {noun} cannot be resolved: {listed}",
-        hint="nothing was written; --missing=remove|blank|skip renders anyway",
-    )
+    return NotFound(f"Template {path}: {len(misses)} {noun} cannot be resolved: {listed}", hint=hint)
 
 
 @dataclass
@@ -225,17 +225,27 @@ def _rows(rendered: tpl.Rendered, fetched: Fetched, stage: str) -> list[Row]:
 
 
 def template_environment(
-    project: Project, open_vault: OpenVault, stage: str, path: Path | str, *, missing: str = "fail"
+    project: Project,
+    open_vault: OpenVault,
+    stage: str,
+    path: Path | str,
+    *,
+    missing: str = "fail",
+    patterns: Patterns | None = None,
+    missing_hint: str = _EXPORT_MISSING_HINT,
 ) -> dict[str, str]:
-    """Statics and resolved placeholders of template `path` as a mapping (for `run`)."""
+    """Statics and resolved placeholders of template `path` as a mapping (for `run`).
+
+    `patterns` filters lines before resolving, exactly as `render_template` does, so a
+    placeholder on a line `--only/--except` leaves out can never fail `run` either."""
     if missing not in tpl.MISSING_STRATEGIES:
         raise UsageError(f"Invalid --missing '{missing}' (use {', '.join(tpl.MISSING_STRATEGIES)})")
     template_path = Path(path)
-    template = read_template(project, template_path)
+    template = _filtered(read_template(project, template_path), patterns or Patterns())
     fetched = fetch(open_vault, stage, template.vaults())
     rendered = tpl.resolve(template, tpl.vault_lookup(fetched.values()), stage, missing)
     if rendered.missing and missing == "fail":
-        raise _missing_error(template_path, rendered.missing)
+        raise _missing_error(template_path, rendered.missing, missing_hint)
     return rendered.mapping()
 
 
