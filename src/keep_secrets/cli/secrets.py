@@ -77,7 +77,9 @@ def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdi
     """Create or update KEY.
 
     Without VALUE the value is asked for (hidden) on a terminal; with --stdin or '-' all of
-    stdin is the value, minus exactly one trailing newline ("\\n") if present.
+    stdin is the value, minus exactly one trailing newline ("\\n") if present. Prefer
+    these to a VALUE argument, which other users can see in `ps` and your shell keeps in
+    its history.
     """
     if from_stdin and value is not None and value != "-":
         raise UsageError("Give the value either as an argument or with --stdin, not both")
