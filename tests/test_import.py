@@ -76,6 +76,10 @@ def test_stdin_and_json(kp: KeepRunner) -> None:
     # JSON from stdin is recognised by its opening brace
     kp.ok("import", "-", "--stage=production", input='{"STDIN_JSON": "fake-sj"}')
     assert read_all(kp.cwd, kp.env, "production") == {"STDIN_JSON": "fake-sj"}
+    # a JSON array on stdin is JSON too, refused as a whole rather than read as dotenv lines
+    array = kp("import", "-", "--stage=production", input='[{"ARRAY_KEY": "fake-a"}]\n')
+    assert array.code == 2 and "expected a JSON object" in array.stderr and array.stdout == ""
+    assert read_all(kp.cwd, kp.env, "production") == {"STDIN_JSON": "fake-sj"}
 
 
 def test_existing_keys_need_overwrite_or_skip_existing(kp: KeepRunner) -> None:

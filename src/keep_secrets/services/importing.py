@@ -46,7 +46,9 @@ def decode(data: bytes, label: str) -> str:
 
 
 def detect_format(text: str, label: str) -> str:
-    if label.lower().endswith(".json") or text.lstrip().startswith("{"):
+    # "[" too: no dotenv key starts with it, so a JSON array gets the JSON-object error
+    # instead of being read as a dotenv line with an invalid key
+    if label.lower().endswith(".json") or text.lstrip().startswith(("{", "[")):
         return "json"
     return "env"
 
