@@ -71,3 +71,22 @@ def test_shell_history_never_keeps_a_set_value(line: str, expected: str) -> None
     recorded = redact_for_history(line)
     assert recorded == expected
     assert "fake-db-pass-123" not in recorded
+
+
+def test_run_redact_masks_each_template_placeholder_value_on_its_own(kp: Any) -> None:
+    """Two placeholders with nothing between them, or a separator that also occurs inside a
+    value, cannot be peeled apart from the rendered line: each value must still be masked
+    when the command prints it alone, on stdout or stderr."""
+    values = {"DB_USER": "usr:fake-one", "DB_PASSWORD": "pw-fake-two", "DB_SUFFIX": "sfx-fake-three"}
+    for key, value in values.items():
+        kp.ok("set", key, value, "--stage=local")
+    (kp.cwd / "env").mkdir()
+    (kp.cwd / "env" / "local.env").write_text(
+        "DSN=postgres://{local:DB_USER}:{local:DB_PASSWORD}@db\nPAIR={local:DB_PASSWORD}{local:DB_SUFFIX}\n"
+    )
+    script = "echo usr:fake-one; echo pw-fake-two >&2; echo sfx-fake-three"
+    result = kp("run", "--stage=local", "--template", "--redact", "--", "sh", "-c", script)
+    assert result.code == 0, result.stderr
+    for value in values.values():
+        assert value not in result.stdout and value not in result.stderr
+    assert result.stdout.count("********") == 2 and "********" in result.stderr

@@ -273,6 +273,14 @@ def _resolve_one(placeholder: Placeholder, lookup: Lookup, stage: str) -> str:
     return value
 
 
+def placeholder_value(placeholder: Placeholder, lookup: Lookup, stage: str) -> str | None:
+    """What `placeholder` resolves to, or None when it does not resolve."""
+    try:
+        return _resolve_one(placeholder, lookup, stage)
+    except LookupError:
+        return None
+
+
 @dataclass
 class Rendered:
     """The result of resolving a template: values per assignment and what was missing."""

@@ -70,6 +70,7 @@ def run_cmd(
         from ..services.templating import find_template, read_template, template_environment
 
         path = find_template(ctx.project, stage, template or None)
+        pieces: dict[str, list[str]] = {}
         # run has no --missing: the hint must not offer export's option
         injected = template_environment(
             ctx.project,
@@ -79,8 +80,9 @@ def run_cmd(
             missing="fail",
             patterns=patterns,
             missing_hint="the command was not started; set the secret or fix the template",
+            pieces=pieces,
         )
-        secrets = running.template_secret_values(read_template(ctx.project, path), injected)
+        secrets = running.template_secret_values(read_template(ctx.project, path), injected, pieces)
     else:
         # the same vaults `export` reads, so `run` injects what `export` would write
         from .exporting import _vault_list

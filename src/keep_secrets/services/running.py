@@ -404,15 +404,22 @@ def _pieces(entry: tpl.Entry, rendered: str) -> list[str]:
     return out
 
 
-def template_secret_values(template: tpl.Template, injected: Mapping[str, str]) -> set[str]:
+def template_secret_values(
+    template: tpl.Template, injected: Mapping[str, str], pieces: Mapping[str, Sequence[str]] | None = None
+) -> set[str]:
     """Values to redact for a template: each entry rendered from placeholders, and each
-    placeholder's own value inside it. Static lines (`APP_ENV=production`) are configuration,
-    not secrets: masking every "production" in the output would only hide information."""
+    placeholder's own value inside it (exactly, from `pieces` = KEY -> resolved placeholder
+    values; without it, peeled out of the rendered value where that is unambiguous).
+    Static lines (`APP_ENV=production`) are configuration, not secrets: masking every
+    "production" in the output would only hide information."""
     values: set[str] = set()
     for entry in template.assignments:
         if not entry.placeholders or entry.key not in injected:
             continue
         rendered = injected[entry.key]
         values.add(rendered)
-        values.update(_pieces(entry, rendered))
+        if pieces is not None and entry.key in pieces:
+            values.update(pieces[entry.key])
+        else:
+            values.update(_pieces(entry, rendered))
     return values

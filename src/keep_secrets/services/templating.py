@@ -233,19 +233,30 @@ def template_environment(
     missing: str = "fail",
     patterns: Patterns | None = None,
     missing_hint: str = _EXPORT_MISSING_HINT,
+    pieces: dict[str, list[str]] | None = None,
 ) -> dict[str, str]:
     """Statics and resolved placeholders of template `path` as a mapping (for `run`).
 
     `patterns` filters lines before resolving, exactly as `render_template` does, so a
-    placeholder on a line `--only/--except` leaves out can never fail `run` either."""
+    placeholder on a line `--only/--except` leaves out can never fail `run` either.
+    With `pieces`, it is filled with KEY -> the value each of that line's placeholders
+    resolved to: `run --redact` masks each on its own, and peeling them back out of the
+    rendered value is ambiguous (`{a}{b}`, or a separator that also occurs in a value)."""
     if missing not in tpl.MISSING_STRATEGIES:
         raise UsageError(f"Invalid --missing '{missing}' (use {', '.join(tpl.MISSING_STRATEGIES)})")
     template_path = Path(path)
     template = _filtered(read_template(project, template_path), patterns or Patterns())
     fetched = fetch(open_vault, stage, template.vaults())
-    rendered = tpl.resolve(template, tpl.vault_lookup(fetched.values()), stage, missing)
+    lookup = tpl.vault_lookup(fetched.values())
+    rendered = tpl.resolve(template, lookup, stage, missing)
     if rendered.missing and missing == "fail":
         raise _missing_error(template_path, rendered.missing, missing_hint)
+    if pieces is not None:
+        for entry in template.assignments:
+            if entry.placeholders:
+                # a later line for the same key wins, as in the mapping
+                resolved = (tpl.placeholder_value(p, lookup, stage) for p in entry.placeholders)
+                pieces[entry.key] = [value for value in resolved if value]
     return rendered.mapping()
 
 
