@@ -90,3 +90,29 @@ def test_run_redact_masks_each_template_placeholder_value_on_its_own(kp: Any) ->
     for value in values.values():
         assert value not in result.stdout and value not in result.stderr
     assert result.stdout.count("********") == 2 and "********" in result.stderr
+
+
+def test_local_key_file_creation_failure_leaves_no_copy_of_the_key(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system without hard links (or any link error) must give a clear error and must
+    not leave the temporary copy of the new data key next to where the key file belongs."""
+    import os
+
+    from keep_secrets.vaults.local import LocalVault
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("KEEP_KEYRING", "0")
+    monkeypatch.delenv("KEEP_LOCAL_KEY", raising=False)
+
+    def no_links(src: Any, dst: Any) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    vault = LocalVault(VaultConfig("local", "local", "Local"), "myapp", str(tmp_path / "project"))
+    (tmp_path / "project").mkdir()
+    with pytest.raises(KeepError) as caught:
+        vault.set("local", "K", "fake-value-123")
+    assert "Cannot create key file" in caught.value.one_line()
+    keys = tmp_path / "config" / "keep" / "keys"
+    assert list(keys.iterdir()) == []

@@ -258,16 +258,20 @@ class LocalVault(Vault):
         path.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(path.parent, 0o700)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(base64.b64encode(key).decode() + "\n")
         try:
+            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.b64encode(key).decode() + "\n")
             # link() fails if another process won the race: then its key is the key.
             os.link(tmp, path)
         except FileExistsError:
-            os.unlink(tmp)
             return self._load_key()
-        os.unlink(tmp)
+        except OSError as exc:
+            raise KeepError(f"Cannot create key file {path}: {exc.strerror or exc}") from None
+        finally:
+            # the temp copy holds the data key: never leave it behind, whatever happened
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         return key
 
     def _seal(self, stage: str, key: str, value: str) -> tuple[bytes, bytes]:
