@@ -39,3 +39,12 @@ def test_vault_typo(tmp_path: Path) -> None:
         project(tmp_path).check_vault("secrets")
     with pytest.raises(UsageError, match=r"Unknown vault 'zzz'; configured vaults: local, secretsmanager$"):
         project(tmp_path).check_vault("zzz")
+
+
+def test_comma_list_where_one_is_expected_is_not_guessed(tmp_path: Path) -> None:
+    for check, word in ((project(tmp_path).check_stage, "local,staging"),
+                        (project(tmp_path).check_vault, "local,secretsmanager")):
+        with pytest.raises(UsageError) as err:
+            check(word)
+        assert "did you mean" not in err.value.message
+        assert "takes a single one" in err.value.message and err.value.exit_code == 2

@@ -497,6 +497,9 @@ class Project:
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
     """` (did you mean production?)` for a typo or a unique prefix, else ''."""
+    if "," in word:
+        # a list given to a command that takes one: guessing one of its items would mislead
+        return " (this command takes a single one; comma-separated lists are for diff and export/run --vault)"
     prefixed = [c for c in choices if c.startswith(word)] if word else []
     if len(prefixed) == 1:
         return f" (did you mean {prefixed[0]}?)"
