@@ -116,3 +116,21 @@ def test_local_key_file_creation_failure_leaves_no_copy_of_the_key(
     assert "Cannot create key file" in caught.value.one_line()
     keys = tmp_path / "config" / "keep" / "keys"
     assert list(keys.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "search --unmask fakefragment",
+        "search keys fakefragment",
+        "search unmask fakefragment case-sensitive",
+        "search --format json fakefragment",
+        "search --only=DB_* fakefragment --stage=local",
+    ],
+)
+def test_shell_history_never_keeps_a_search_query(line: str) -> None:
+    from keep_secrets.cli.shell_words import redact_for_history
+
+    recorded = redact_for_history(line)
+    assert recorded is not None and recorded.startswith("search ")
+    assert "fakefragment" not in recorded and "********" in recorded

@@ -141,6 +141,32 @@ def unique_prefix(word: str, choices: list[str], what: str) -> str:
     raise ShellInputError(f"ambiguous {what} '{word}': {', '.join(matches)}")
 
 
+# `search`'s flags and the options whose values are names, not value fragments (with or
+# without dashes, as the shell accepts them)
+_SEARCH_FLAGS = frozenset({"unmask", "case-sensitive", "keys", "no-interaction", "quiet", "no-color", "n", "q"})
+_SEARCH_VALUED = frozenset({"format", "only", "except", "stage", "env", "vault"})
+
+
+def _search_words(words: list[str]) -> list[str]:
+    """`search` keeps its flags and named options; the query, wherever it stands, and any
+    word not known to be a flag, becomes `********`."""
+    kept = [words[0]]
+    index = 1
+    while index < len(words):
+        word = words[index]
+        name, equals, _ = word.lstrip("-").partition("=")
+        named = name in _SEARCH_VALUED and bool(equals) and word.startswith("--")
+        if named or (name in _SEARCH_FLAGS and not equals):
+            kept.append(word)
+        elif name in _SEARCH_VALUED and not equals and index + 1 < len(words):
+            kept += [word, words[index + 1]]
+            index += 1
+        elif kept[-1] != "********":
+            kept.append("********")
+        index += 1
+    return kept
+
+
 def redact_for_history(line: str) -> str | None:
     """What the history file may keep of a line: never a value. `set K V` -> `set K`;
     a search query (a value fragment) is replaced. None = do not record."""
@@ -162,7 +188,7 @@ def redact_for_history(line: str) -> str | None:
             break
         return " ".join(shlex.quote(w) for w in kept)
     if cmd == "search" and len(words) > 1:
-        return " ".join([words[0], "********", *[w for w in words[2:] if w.startswith("-") or w.isalpha()]])
+        return " ".join(w if w == "********" else shlex.quote(w) for w in _search_words(words))
     if cmd == "rotate":
         return " ".join(shlex.quote(w) for w in words)
     return line.strip()
