@@ -35,7 +35,11 @@ class Case:
 CASES = [
     # -- invalid keys on write paths (SPEC §3) --
     Case("set-key-leading-dash-after-separator", ("set", *S, "--", "-x", "fake-v"), 2, r"cannot start with '-'"),
-    Case("set-key-leading-dash-as-option", ("set", "-x", "fake-v", *S), 2, r"No such option:? '?-x"),
+    Case("set-key-leading-dash-as-option", ("set", "-x", "fake-v", *S), 2,
+         r"No such option:? '?-x.*a KEY cannot start with '-'"),
+    # a value that looks like short options: the error says how to pass it
+    Case("set-value-leading-dash-as-option", ("set", "NEW_KEY", "-x9fake", *S), 2,
+         r"No such option:? '?-x.*VALUE starting with '-' goes after `--`"),
     Case("set-key-256-chars", ("set", LONG_KEY, "fake-v", *S), 2, r"too long \(256 characters\)"),
     Case("set-key-slash", ("set", "a/b", "fake-v", *S), 2, r"Invalid key 'a/b'"),
     Case("set-key-space", ("set", "a b", "fake-v", *S), 2, r"Invalid key 'a b'"),

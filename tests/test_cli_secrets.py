@@ -82,6 +82,12 @@ def test_set_env_alias_and_global_option_before_command(kp: KeepRunner) -> None:
     fails(kp, 3, "get", "API_KEY", "--stage", "local", match="not found")
 
 
+def test_set_value_starting_with_dash_after_double_dash(kp: KeepRunner) -> None:
+    """The way the short-option error tells users to pass such a value really works."""
+    ok(kp, "set", "--stage=local", "--", "DASH_KEY", "-x9fake-dash")
+    assert raw(kp, "DASH_KEY") == "-x9fake-dash"
+
+
 def test_set_quiet_prints_nothing(kp: KeepRunner) -> None:
     result = ok(kp, "set", "QUIET_KEY", "fake-quiet-value", "--stage", "local", "-q")
     assert (result.stdout, result.stderr) == ("", "")

@@ -155,6 +155,17 @@ def run_args(args: list[str]) -> int:
         hint = ""
         if exc.ctx is not None and exc.ctx.command_path and exc.ctx.command_path != "keep":
             hint = f" (see `{exc.ctx.command_path} --help`)"
+        if (
+            isinstance(exc, click.NoSuchOption)
+            and not exc.option_name.startswith("--")
+            and exc.ctx is not None
+            and exc.ctx.info_name == "set"
+        ):
+            # a random password like -x9f... is parsed as short options; say how to pass it
+            hint = (
+                " (a VALUE starting with '-' goes after `--`, options first: "
+                "keep set --stage=S -- KEY VALUE, or comes from --stdin; a KEY cannot start with '-')"
+            )
         _error(f"{exc.format_message()}{hint}", no_color)
         return 2
     except click.exceptions.Exit as exc:
