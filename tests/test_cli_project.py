@@ -291,6 +291,15 @@ def test_vault_add_local_and_default_flag(kp: KeepRunner) -> None:
     assert (kp.cwd / "data" / "mine.db").exists()
 
 
+def test_vault_add_probe_matrix_is_a_message(kp: KeepRunner) -> None:
+    """The probe matrix of vault:add is a side report: stderr, and gone with -q."""
+    shown = ok(kp, "vault:add", "--driver", "local", "--slug", "probed")
+    assert shown.stdout == "" and "History" in shown.stderr and "probed" in shown.stderr
+    quiet = ok(kp, "vault:add", "--driver", "local", "--slug", "quiet", "-q")
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    assert vault_file(kp, "quiet")["driver"] == "local"
+
+
 def test_vault_add_extends_a_restricted_workspace(kp: KeepRunner) -> None:
     ok(kp, "vault:add", "--driver", "local", "--slug", "team", "--no-verify")
     ok(kp, "workspace", "--vaults", "team")

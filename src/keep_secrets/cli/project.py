@@ -221,7 +221,8 @@ def _probe(ctx: Ctx, slug: str) -> None:
         ctx.warn(f"vault '{slug}' was saved; fix access, then run `keep verify --vault {slug}`")
         return
     if results:
-        click.echo(verify.render_matrix(results), err=True)
+        # a side report of vault:add/edit, not its data: stderr, and silenced by --quiet
+        ctx.msg(verify.render_matrix(results))
     if any(verify.failed(result) for result in results):
         ctx.warn(
             f"vault '{slug}' was saved, but some permissions are missing; "
