@@ -359,7 +359,8 @@ def rotate_cmd(
         raise UsageError("--every only applies with --lambda")
     else:
         # checks length and charset before anything is read
-        svc.generate_value(length or 32, charset or "alnum")
+        # `is None`, not `or`: an explicit --length 0 is out of range, not "the default"
+        svc.generate_value(32 if length is None else length, charset or "alnum")
     key = _key_arg(ctx, key, write=True)
     stage, slug, vault = _target(ctx)
     where = _where(slug, stage)
@@ -378,7 +379,7 @@ def rotate_cmd(
     except NotFound as exc:
         hint = f"rotate replaces an existing value; create it with `keep set {key}`"
         raise NotFound(exc.message, hint=hint) from None
-    value = svc.generate_value(length or 32, charset or "alnum")
+    value = svc.generate_value(32 if length is None else length, charset or "alnum")
     result = vault.set(stage, key, value, secure=current.secure)
     ctx.success(
         f"rotated {key} in {where}: new {len(value)}-character {charset or 'alnum'} value"
