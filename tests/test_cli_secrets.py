@@ -176,6 +176,17 @@ def test_set_prompts_hidden_on_a_terminal(kp: KeepRunner) -> None:
 
 # -- get ------------------------------------------------------------------------------------
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_unwritable_stdout_is_one_clear_line(kp: KeepRunner) -> None:
+    ok(kp, "set", "FULL_DISK", "fake-full-disk-1", "--stage", "local")
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([*KEEP, "get", "FULL_DISK", "--stage", "local", "--format", "raw"], cwd=kp.cwd,
+                              env=kp.env, stdout=full, stderr=subprocess.PIPE, timeout=60, check=False)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 1
+    assert stderr == "keep: Cannot write to standard output: No space left on device\n"
+
+
 def test_get_formats(kp: KeepRunner) -> None:
     ok(kp, "set", "DB_PASSWORD", "fake-db-pass-123", "--stage", "local")
     table = ok(kp, "get", "DB_PASSWORD", "--stage", "local")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..model import UsageError
+from ..model import KeepError, UsageError
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -80,7 +80,13 @@ class Ctx:
     # -- output ------------------------------------------------------------------------------
     def out(self, text: str = "", nl: bool = True) -> None:
         """Data: stdout, never coloured by us."""
-        click.echo(text, nl=nl)
+        try:
+            click.echo(text, nl=nl)
+        except BrokenPipeError:
+            raise  # `keep show | head`: handled quietly by run_args
+        except OSError as exc:
+            # a full disk or dead terminal is the user's environment, not a keep bug
+            raise KeepError(f"Cannot write to standard output: {exc.strerror or exc}") from None
 
     def msg(self, text: str, fg: str | None = None) -> None:
         """Human messages: stderr, suppressed by --quiet."""
