@@ -6,10 +6,11 @@ allowed. Keys read back from a vault are never passed through here: they are sho
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from .model import UsageError
 
@@ -70,12 +71,18 @@ def split_list(text: str | None) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+@functools.lru_cache(maxsize=256)
 def _glob_to_regex(pattern: str) -> re.Pattern[str]:
     # Only `*` is special (any run of characters); everything else is literal.
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
 
 
-T = TypeVar("T")
+class _Keyed(Protocol):
+    @property
+    def key(self) -> str: ...
+
+
+K = TypeVar("K", bound=_Keyed)
 
 
 @dataclass(frozen=True)
@@ -109,14 +116,6 @@ class Patterns:
             return False
         return not any(_glob_to_regex(p).fullmatch(key) for p in self.except_)
 
-    def filter_keys(self, keys: Iterable[str]) -> list[str]:
-        return [k for k in keys if self.matches(k)]
-
-    def filter(self, items: Iterable[T], key_of: object = None) -> list[T]:
-        """Keep items whose `.key` attribute (or `key_of(item)`) matches."""
-        out: list[T] = []
-        for item in items:
-            key = key_of(item) if callable(key_of) else item.key  # type: ignore[attr-defined]
-            if self.matches(key):
-                out.append(item)
-        return out
+    def filter(self, items: Iterable[K]) -> list[K]:
+        """Keep the items (secrets) whose `.key` matches."""
+        return [item for item in items if self.matches(item.key)]
