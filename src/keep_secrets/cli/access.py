@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..concurrency import concurrent_map
 from ..model import KeepError, ProbeResult, UsageError
 from ..services import iam as iam_svc
 from ..services import verify as verify_svc
-from ..services.fetch import run_concurrently
 from .context import Ctx, keep_command
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def verify_cmd(ctx: Ctx, fmt: str, read_only: bool) -> int:
 
     how = "read-only" if read_only else "with a temporary key"
     ctx.msg(f"Probing {len(slugs) * len(stages)} vault/stage combination(s) {how}...")
-    probed = run_concurrently(lambda cell: verify_svc.probe(vaults[cell[0]], cell[1], write=not read_only), cells)
+    probed = concurrent_map(lambda cell: verify_svc.probe(vaults[cell[0]], cell[1], write=not read_only), cells)
     results.update(zip(cells, probed, strict=True))
     ordered = [results[(slug, stage)] for slug in slugs for stage in stages]
 

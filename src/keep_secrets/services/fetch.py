@@ -7,23 +7,15 @@ count stays bounded (`KEEP_MAX_CONCURRENCY`, default 8) so real accounts are not
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ..concurrency import concurrent_map
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 if TYPE_CHECKING:
     from ..model import Secret
     from ..vaults.base import Vault
 
-
-
-def run_concurrently(func: Callable[[T], R], items: Sequence[T], limit: int | None = None) -> list[R]:
-    """`[func(x) for x in items]`, in parallel (bounded), results in input order."""
-    return concurrent_map(func, items, limit, name="keep-fetch")
 
 
 def fetch_cells(
@@ -33,5 +25,5 @@ def fetch_cells(
     wanted = list(dict.fromkeys(cells))
     # open vaults up front, in this thread: opening may prompt or fail fast on bad config
     vaults = {slug: open_vault(slug) for slug, _ in wanted}
-    results = run_concurrently(lambda cell: vaults[cell[0]].list(cell[1]), wanted)
+    results = concurrent_map(lambda cell: vaults[cell[0]].list(cell[1]), wanted, name="keep-fetch")
     return dict(zip(wanted, results, strict=True))

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from ..concurrency import concurrent_map
 from ..model import UsageError
-from .fetch import run_concurrently
 
 if TYPE_CHECKING:
     from ..vaults.base import Vault
@@ -69,7 +69,7 @@ def replicate(
         changes: list[_Change] = vault.replicate(cell[1], dry_run=dry_run)  # type: ignore[attr-defined]
         return CellReport(cell[0], cell[1], changes)
 
-    return run_concurrently(run, cells)
+    return concurrent_map(run, cells)
 
 
 def to_json(reports: Sequence[CellReport], dry_run: bool) -> list[dict[str, object]]:

@@ -13,10 +13,10 @@ from typing import Any
 from starlette.routing import Route
 
 from .. import __version__
+from ..concurrency import concurrent_map
 from ..model import UsageError
 from ..project import DRIVERS, SYSTEM_STAGES
 from ..services import setup, vault_config
-from ..services.fetch import run_concurrently
 from ..vaults.base import DRIVER_LABELS
 from .api import Call
 
@@ -178,7 +178,7 @@ def verify(call: Call) -> dict[str, Any]:
     write = not call.flag("read_only")
     cells = [(slug, stage) for slug in slugs for stage in stages]
     vaults = {slug: call.vault(slug) for slug in slugs}
-    results = run_concurrently(lambda cell: probe_service.probe(vaults[cell[0]], cell[1], write=write), cells)
+    results = concurrent_map(lambda cell: probe_service.probe(vaults[cell[0]], cell[1], write=write), cells)
     return {
         "steps": list(probe_service.STEPS),
         "results": [probe_service.to_json(r) for r in results],
