@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..model import KeepError, UsageError
+from ..vaults.base import VaultPool
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -44,7 +45,7 @@ class Ctx:
         self.quiet = quiet
         self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
         self._project: Project | None = None
-        self._vaults: dict[str, Vault] = {}
+        self._vaults = VaultPool(lambda: self.project)
 
     # -- environment -------------------------------------------------------------------------
     @property
@@ -163,18 +164,12 @@ class Ctx:
         raise UsageError(f"--vault is required (configured vaults: {', '.join(sorted(project.vaults))})")
 
     def vault(self, slug: str) -> Vault:
-        instance = self._vaults.get(slug)
-        if instance is None:
-            from ..vaults.base import open_vault
-
-            instance = open_vault(self.project, slug)
-            self._vaults[slug] = instance
-        return instance
+        return self._vaults.get(slug)
 
     def close(self) -> None:
-        for instance in self._vaults.values():
-            instance.close()
-        self._vaults.clear()
+        failures = self._vaults.close()
+        if failures:
+            raise failures[0][1]
 
 
 def get_ctx() -> Ctx:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import importlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from ..model import Secret, UsageError, Version, WriteResult
@@ -92,6 +93,36 @@ class Vault(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections or files."""
+
+
+class VaultPool:
+    """The vaults one command (or one web request) opened, by slug: each opened once, all
+    closed together. Closing goes on past a failing vault; the failures are returned."""
+
+    def __init__(self, project: Callable[[], Project]) -> None:
+        self._project = project
+        self._open: dict[str, Vault] = {}
+
+    def get(self, slug: str) -> Vault:
+        instance = self._open.get(slug)
+        if instance is None:
+            instance = open_vault(self._project(), slug)
+            self._open[slug] = instance
+        return instance
+
+    def clear(self) -> None:
+        """Forget the opened vaults without closing them (the project changed)."""
+        self._open.clear()
+
+    def close(self) -> list[tuple[str, Exception]]:
+        failures: list[tuple[str, Exception]] = []
+        for slug, instance in self._open.items():
+            try:
+                instance.close()
+            except Exception as exc:
+                failures.append((slug, exc))
+        self._open.clear()
+        return failures
 
 
 def driver_class(driver: str) -> type[Vault]:

@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..model import AccessDenied, Conflict, KeepError, NotFound, UsageError
 from ..names import Patterns
+from ..vaults.base import VaultPool
 from .security import MAX_BODY
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ class Call:
         #: the page's starting vault/stage (`keep server --vault --stage`)
         self.defaults = defaults or {}
         self._project: Project | None = None
-        self._vaults: dict[str, Vault] = {}
+        self._vaults = VaultPool(lambda: self.project)
 
     # -- inputs ----------------------------------------------------------------------------
     def raw(self, name: str) -> Any:
@@ -157,21 +158,12 @@ class Call:
         return slug
 
     def vault(self, slug: str) -> Vault:
-        instance = self._vaults.get(slug)
-        if instance is None:
-            from ..vaults.base import open_vault
-
-            instance = open_vault(self.project, slug)
-            self._vaults[slug] = instance
-        return instance
+        return self._vaults.get(slug)
 
     def close(self) -> None:
-        for instance in self._vaults.values():
-            try:
-                instance.close()
-            except Exception:  # closing must never hide the answer already computed
-                log.exception("closing vault %s failed", instance.slug)
-        self._vaults.clear()
+        # closing must never hide the answer already computed: log and go on
+        for slug, _exc in self._vaults.close():
+            log.error("closing vault %s failed", slug, exc_info=_exc)
 
 
 Handler = Callable[[Call], Any]
