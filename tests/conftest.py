@@ -149,3 +149,16 @@ def moto(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_server
+
+
+@pytest.fixture
+def counted(moto: str) -> Iterator[object]:
+    """A counting, fault-injecting proxy (tests/aws/proxy.py) in front of the reset moto server;
+    a fixed seed so injected faults repeat."""
+    from tests.aws.proxy import Proxy
+
+    proxy = Proxy(moto, seed=1234).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()

@@ -3,39 +3,22 @@ HOME/XDG as the `keep` subprocesses so the local vault's key file is shared)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 
-from keep_secrets.project import Project
-from keep_secrets.vaults.base import open_vault
-
+from . import moving_support
 from .conftest import KeepRunner
+from .moving_support import subprocess_env
 
 
-@contextmanager
-def runner_env(runner: KeepRunner) -> Iterator[None]:
+def runner_env(runner: KeepRunner) -> AbstractContextManager[None]:
     """This process's environment set like the runner's while seeding, then restored."""
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(runner.env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    return subprocess_env(runner.env)
 
 
 def seed(runner: KeepRunner, stage: str, values: Mapping[str, str], vault: str = "local") -> None:
-    with runner_env(runner):
-        project = Project.load_at(runner.cwd)
-        store = open_vault(project, vault)
-        try:
-            for key, value in values.items():
-                store.set(stage, key, value)
-        finally:
-            store.close()
+    moving_support.seed(runner.cwd, runner.env, stage, values, vault)
 
 
 def add_local_vault(runner: KeepRunner, slug: str) -> None:

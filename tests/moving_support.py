@@ -14,11 +14,12 @@ from keep_secrets.vaults.base import open_vault
 
 
 @contextmanager
-def _env(env: Mapping[str, str]) -> Iterator[None]:
-    """This process's environment as the subprocess sees it, so the local vault finds the
-    same key file (XDG_CONFIG_HOME) the `keep` subprocesses use."""
+def subprocess_env(env: Mapping[str, str]) -> Iterator[None]:
+    """This process's environment set exactly as the `keep` subprocesses see it (same key file,
+    same AWS endpoint), then restored."""
     saved = dict(os.environ)
-    os.environ.update({k: v for k, v in env.items() if k in ("HOME", "XDG_CONFIG_HOME", "KEEP_LOCAL_KEY")})
+    os.environ.clear()
+    os.environ.update(env)
     try:
         yield
     finally:
@@ -27,7 +28,7 @@ def _env(env: Mapping[str, str]) -> Iterator[None]:
 
 
 def seed(root: Path, env: Mapping[str, str], stage: str, values: Mapping[str, str], vault: str = "local") -> None:
-    with _env(env):
+    with subprocess_env(env):
         project = Project.load_at(root)
         store = open_vault(project, vault)
         try:
@@ -38,7 +39,7 @@ def seed(root: Path, env: Mapping[str, str], stage: str, values: Mapping[str, st
 
 
 def read_all(root: Path, env: Mapping[str, str], stage: str, vault: str = "local") -> dict[str, str]:
-    with _env(env):
+    with subprocess_env(env):
         project = Project.load_at(root)
         store = open_vault(project, vault)
         try:

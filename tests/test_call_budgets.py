@@ -18,7 +18,6 @@ import json
 import math
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -55,15 +54,6 @@ class InFlight:
             with self._lock:
                 self.current -= 1
         return None
-
-
-@pytest.fixture
-def counted(moto: str) -> Iterator[Proxy]:
-    proxy = Proxy(moto).start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 @pytest.fixture

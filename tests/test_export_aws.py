@@ -5,7 +5,6 @@ whole-stage reads only (never one call per key)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -23,15 +22,6 @@ SM = {
     "GITHUB_TOKEN": "ghp_fake'token\"$x",
     "DB_CREDS": json.dumps({"username": "fake-admin", "password": "fake pw #1"}),
 }
-
-
-@pytest.fixture
-def counted(moto: str) -> Iterator[Proxy]:
-    proxy = Proxy(moto).start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop()
 
 
 @pytest.fixture

@@ -18,13 +18,9 @@ REPLICA = "eu-west-1"
 
 
 @pytest.fixture
-def proxy(moto: str) -> Iterator[Proxy]:
-    """A proxy in front of the (reset) moto server; fixed seed so injected faults repeat."""
-    instance = Proxy(moto, seed=1234).start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
+def proxy(counted: Proxy) -> Proxy:
+    """The shared counting proxy (tests/conftest.py) under the name these tests use."""
+    return counted
 
 
 
