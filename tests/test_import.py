@@ -134,6 +134,17 @@ def test_invalid_keys_and_empty_values_are_reported_not_dropped(kp: KeepRunner) 
     assert read_all(kp.cwd, kp.env, "staging") == {"GOOD": "fake-good", "ZERO": "0"}
 
 
+def test_values_set_would_refuse_are_reported_not_written(kp: KeepRunner) -> None:
+    # the same value rule as `keep set`: no NUL bytes, at most 64 KiB
+    big = "x" * (64 * 1024 + 1)
+    write(kp.cwd / "in.json", json.dumps({"GOOD": "fake-good", "NUL": "fake\u0000nul", "BIG": big}))
+    result = kp("import", "in.json", "--stage=staging")
+    assert result.code == 1, result.stderr
+    assert report(result.stderr) == {"BIG": "failed", "GOOD": "created", "NUL": "failed"}
+    assert "NUL byte" in result.stderr and "Value too large" in result.stderr
+    assert read_all(kp.cwd, kp.env, "staging") == {"GOOD": "fake-good"}
+
+
 def test_unparsable_line_names_the_line_and_imports_nothing(kp: KeepRunner) -> None:
     write(kp.cwd / "in.env", "OK=fake-ok\nBROKEN='fake-secret-unclosed\n")
     result = kp("import", "in.env", "--stage=staging")

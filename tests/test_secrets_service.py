@@ -9,23 +9,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from keep_secrets.model import NotFound, Secret, UsageError, Version
+from keep_secrets.names import MAX_VALUE_BYTES, validate_value
 from keep_secrets.services import secrets as svc
 
 NOW = datetime(2026, 3, 15, 12, 30, tzinfo=UTC)
 
 
 def test_check_value_limits() -> None:
-    assert svc.check_value("") == ""
-    assert svc.check_value("x" * svc.MAX_VALUE_BYTES) == "x" * svc.MAX_VALUE_BYTES
+    assert validate_value("") == ""
+    assert validate_value("x" * MAX_VALUE_BYTES) == "x" * MAX_VALUE_BYTES
     with pytest.raises(UsageError, match="Value too large: 65537 bytes"):
-        svc.check_value("x" * (svc.MAX_VALUE_BYTES + 1))
+        validate_value("x" * (MAX_VALUE_BYTES + 1))
     # the limit counts UTF-8 bytes, not characters
     with pytest.raises(UsageError, match="Value too large"):
-        svc.check_value("é" * (svc.MAX_VALUE_BYTES // 2 + 1))
+        validate_value("é" * (MAX_VALUE_BYTES // 2 + 1))
     with pytest.raises(UsageError, match="NUL"):
-        svc.check_value("a\x00b")
+        validate_value("a\x00b")
     with pytest.raises(UsageError, match="UTF-8"):
-        svc.check_value(b"fake-\xff".decode("utf-8", "surrogateescape"))
+        validate_value(b"fake-\xff".decode("utf-8", "surrogateescape"))
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,30 @@ def validate_key(key: str) -> str:
     return key
 
 
+#: Largest value any driver accepts (Secrets Manager's SecretString limit; the local vault uses
+#: the same so a value that fits locally can always be copied there). SSM's smaller tier limits
+#: are enforced by its driver, which knows the tier.
+MAX_VALUE_BYTES = 64 * 1024
+
+
+def validate_value(value: str) -> str:
+    """Refuse values no store can hold faithfully: NUL bytes (C-string APIs cut them),
+    text that is not valid UTF-8, and values over :data:`MAX_VALUE_BYTES`."""
+    if "\x00" in value:
+        raise UsageError("Invalid value: it contains a NUL byte; secret values must be text")
+    try:
+        encoded = value.encode("utf-8")
+    except UnicodeEncodeError:
+        # argv bytes that were not UTF-8 arrive as lone surrogates (surrogateescape)
+        raise UsageError("Invalid value: it is not valid UTF-8 text") from None
+    if len(encoded) > MAX_VALUE_BYTES:
+        raise UsageError(
+            f"Value too large: {len(encoded)} bytes (the limit is {MAX_VALUE_BYTES} bytes)",
+            hint="store a path or reference to large files instead",
+        )
+    return value
+
+
 def validate_stage_name(name: str) -> str:
     if not STAGE_RE.fullmatch(name or ""):
         raise UsageError(f"Invalid stage name {_show(name)}: use {STAGE_RULE}.")

@@ -18,7 +18,7 @@ import click
 from ..formats.mask import maybe_mask
 from ..formats.table import render_table
 from ..model import NotFound, Secret, UsageError
-from ..names import Patterns, validate_key
+from ..names import Patterns, validate_key, validate_value
 from ..services import secrets as svc
 from .context import Ctx, keep_command
 
@@ -94,9 +94,9 @@ def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdi
     elif value is None:
         if not ctx.interactive:
             raise UsageError("No VALUE given; pass it as an argument, or use --stdin (or '-') to read stdin")
-        text = svc.check_value(ctx.ask("Value", hidden=True))
+        text = validate_value(ctx.ask("Value", hidden=True))
     else:
-        text = svc.check_value(value)
+        text = validate_value(value)
     result = vault.set(stage, key, text, secure=not plain)
     verb = "created" if result.created else "updated"
     ctx.success(f"{verb} {key} in {_where(slug, stage)} (revision {result.revision})")

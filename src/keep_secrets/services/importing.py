@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..model import UsageError
-from ..names import Patterns, validate_key
+from ..names import Patterns, validate_key, validate_value
 from .copying import INVALID, SKIP, Item, Location, Plan, decide
 
 if TYPE_CHECKING:
@@ -148,6 +148,8 @@ def plan_import(
     for entry in selected:
         try:
             validate_key(entry.key)
+            if entry.value is not None:
+                validate_value(entry.value)
         except UsageError as exc:
             plan.items.append(Item(entry.key, entry.value, INVALID, reason=exc.message))
             continue

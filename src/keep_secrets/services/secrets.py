@@ -16,38 +16,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..model import Conflict, KeepError, NotFound, Secret, UsageError, Version, WriteResult
-from ..names import validate_key
+from ..names import validate_key, validate_value
 
 if TYPE_CHECKING:
     from ..vaults.base import Vault
 
-#: Largest value any driver accepts (Secrets Manager's SecretString limit; the local vault uses
-#: the same so a value that fits locally can always be copied there). SSM's smaller tier limits
-#: are enforced by its driver, which knows the tier.
-MAX_VALUE_BYTES = 64 * 1024
 
 LOOKUP_KEY_RULE = "1-255 characters without spaces or control characters, not starting with '-'"
 
 
 # -- values ---------------------------------------------------------------------------------
-
-def check_value(value: str) -> str:
-    """Refuse values no store can hold faithfully: NUL bytes (C-string APIs cut them),
-    text that is not valid UTF-8, and values over :data:`MAX_VALUE_BYTES`."""
-    if "\x00" in value:
-        raise UsageError("Invalid value: it contains a NUL byte; secret values must be text")
-    try:
-        encoded = value.encode("utf-8")
-    except UnicodeEncodeError:
-        # argv bytes that were not UTF-8 arrive as lone surrogates (surrogateescape)
-        raise UsageError("Invalid value: it is not valid UTF-8 text") from None
-    if len(encoded) > MAX_VALUE_BYTES:
-        raise UsageError(
-            f"Value too large: {len(encoded)} bytes (the limit is {MAX_VALUE_BYTES} bytes)",
-            hint="store a path or reference to large files instead",
-        )
-    return value
-
 
 def decode_stdin(data: bytes) -> str:
     """The value read from stdin: strict UTF-8, minus exactly one trailing "\\n" if present.
@@ -63,7 +41,7 @@ def decode_stdin(data: bytes) -> str:
         ) from None
     if text.endswith("\n"):
         text = text[:-1]
-    return check_value(text)
+    return validate_value(text)
 
 
 def validate_lookup_key(key: str) -> str:

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from ..formats.mask import mask
 from ..model import Conflict, Secret, UsageError, Version
-from ..names import validate_key
+from ..names import validate_key, validate_value
 from ..services import secrets as svc
 from ..services.copying import (
     REPORT_ORDER,
@@ -87,7 +87,7 @@ def _value_and_secure(call: Call, slug: str) -> tuple[str, bool]:
     value = call.raw("value")
     if not isinstance(value, str):
         raise UsageError("Missing required field 'value' (a string)")
-    svc.check_value(value)
+    validate_value(value)
     secure = call.flag("secure", True)
     if not secure and not call.vault(slug).supports_plain:
         raise UsageError(f"Vault '{slug}' always encrypts values; plain (unencrypted) storage is not supported")
