@@ -171,9 +171,11 @@ def delete_cmd(ctx: Ctx, key: str | None, force: bool, purge: bool) -> None:
     key = _key_arg(ctx, key, write=False)
     stage, slug, vault = _target(ctx)
     where = _where(slug, stage)
-    if not purge:
-        vault.get(stage, key)  # a missing key is exit 3 before anything is asked
     if not force:
+        if not purge:
+            # a missing key is exit 3 before anything is asked; with --force the delete call
+            # itself says not found, so no read (and no read permission) is needed
+            vault.get(stage, key)
         how = "for good" if purge or not vault.supports_restore else "(restorable with `keep restore`)"
         if not ctx.confirm(f"Delete '{key}' from {where} {how}?"):
             ctx.msg("Cancelled; nothing deleted.")
