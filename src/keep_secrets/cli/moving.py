@@ -84,6 +84,15 @@ def _progress(ctx: Ctx, total: int, label: str) -> Iterator[Callable[[Item], Non
         yield live
 
 
+def _announce_and_run(ctx: Ctx, plan: Plan, verb: str, where: str, dry_run: bool, unit: str) -> None:
+    """The opening line of a copy or import, then the run and its report."""
+    if dry_run:
+        ctx.msg(f"Dry run: {verb.lower()} {where} ({len(plan.items)} {unit}); nothing will be written")
+    elif plan.writes and not plan.conflicts:
+        ctx.msg(f"{verb}ing {where}")  # Copying, Importing
+    _run_plan(ctx, plan, verb, where, dry_run)
+
+
 def _finish(ctx: Ctx, plan: Plan, outcome: Outcome, verb: str, where: str, dry_run: bool) -> None:
     """The closing line, and the exit status: conflicts 5, failures 1 (or the shared error's
     code when nothing at all was written), Ctrl+C 130."""
@@ -176,15 +185,10 @@ def copy_cmd(
         target = ctx.ask("To ([vault:]stage)")
     dst = _location(ctx, target, "--to")
     plan = copying.plan_copy(ctx.vault, src, dst, key=key, patterns=None if key else patterns, overwrite=overwrite)
-    where = f"from {src.label} to {dst.label}"
     if not plan.items:
         ctx.warn(f"No secrets in {src.label} match the given patterns; nothing to copy")
         return
-    if dry_run:
-        ctx.msg(f"Dry run: copy {where} ({len(plan.items)} secret(s)); nothing will be written")
-    elif plan.writes and not plan.conflicts:
-        ctx.msg(f"Copying {where}")
-    _run_plan(ctx, plan, "Copy", where, dry_run)
+    _announce_and_run(ctx, plan, "Copy", f"from {src.label} to {dst.label}", dry_run, "secret(s)")
 
 
 # -- import -----------------------------------------------------------------------------------
@@ -252,15 +256,10 @@ def import_cmd(
     plan = importing.plan_import(
         vault, target, parsed.entries, patterns=patterns, overwrite=overwrite, skip_existing=skip_existing
     )
-    where = f"from {label} into {target.label}"
     if not plan.items:
         ctx.warn(f"No entries of {label} match --only/--except; nothing to import")
         return
-    if dry_run:
-        ctx.msg(f"Dry run: import {where} ({len(plan.items)} entries); nothing will be written")
-    elif plan.writes and not plan.conflicts:
-        ctx.msg(f"Importing {where}")
-    _run_plan(ctx, plan, "Import", where, dry_run)
+    _announce_and_run(ctx, plan, "Import", f"from {label} into {target.label}", dry_run, "entries")
 
 
 # -- diff -------------------------------------------------------------------------------------
