@@ -73,7 +73,7 @@ def test_secretsmanager_lifecycle(aws: KeepRunner) -> None:
     assert history[0]["version"] == current["revision"]
 
     shown = json.loads(ok(aws, "show", *SM, "--format", "json").stdout)
-    assert [(s["key"], s["value"]) for s in shown] == [("DB_PASSWORD", "fake**********")]
+    assert [(s["key"], s["value"]) for s in shown] == [("DB_PASSWORD", "f********")]
     found = json.loads(ok(aws, "search", "SM-PASS", *SM, "--format", "json", "--unmask").stdout)
     assert [(s["key"], s["value"]) for s in found] == [("DB_PASSWORD", "fake-sm-pass-2")]
 

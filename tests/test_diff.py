@@ -41,7 +41,7 @@ def test_json_matrix_shape_and_statuses(matrix_project: KeepRunner) -> None:
             {"key": "ONLY_STAGING", "status": "incomplete",
              "values": {"local:staging": "********", "local:production": None}},
             {"key": "SAME", "status": "identical",
-             "values": {"local:staging": "********", "local:production": "********"}},
+             "values": {"local:staging": "f********", "local:production": "f********"}},
         ],
     }
     assert "1 different" in result.stderr and "1 incomplete" in result.stderr
