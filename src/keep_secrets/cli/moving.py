@@ -274,13 +274,23 @@ _MISSING_CELL = "—"
 @click.option("--only", multiple=True, help="Comma-separated key globs to compare.")
 @click.option("--except", "except_", multiple=True, help="Comma-separated key globs to leave out.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--fail-on", type=click.Choice(list(diffing.FAIL_ON)), default=None,
+              help="Exit 1 when a key is incomplete (or different/incomplete) - a CI gate.")
 def diff_cmd(
-    ctx: Ctx, stages: tuple[str, ...], unmask: bool, only: tuple[str, ...], except_: tuple[str, ...], fmt: str
+    ctx: Ctx, stages: tuple[str, ...], unmask: bool, only: tuple[str, ...], except_: tuple[str, ...], fmt: str,
+    fail_on: str | None,
 ) -> None:
     """Compare secrets across stages (--stage a,b or STAGE...) and vaults (--vault x,y).
 
     Each key is Identical (same value everywhere), Different, or Incomplete (missing in some
     column). Values are masked unless --unmask. Defaults: the workspace's stages and vaults.
+
+    Exit 0 (a report) unless --fail-on: then exit 1 when a key is incomplete
+    (--fail-on=incomplete), or different or incomplete (--fail-on=different); the table or JSON
+    is printed as usual first.
+
+    \b
+    keep diff --stage=staging,production --fail-on=incomplete   # production has every key staging has
     """
     patterns = Patterns.parse(only, except_)
     wanted_stages = [*([ctx.stage_option] if ctx.stage_option else []), *stages]
@@ -307,3 +317,8 @@ def diff_cmd(
         f"{len(matrix.rows)} key(s): {counts[diffing.IDENTICAL]} identical, {counts[diffing.DIFFERENT]} different, "
         f"{counts[diffing.INCOMPLETE]} incomplete (compared {compared})"
     )
+    failing = matrix.failing(fail_on) if fail_on else []
+    if failing:
+        names = ", ".join(row.key for row in failing[:10]) + (", …" if len(failing) > 10 else "")
+        what = "incomplete" if fail_on == diffing.INCOMPLETE else "different or incomplete"
+        raise KeepError(f"--fail-on={fail_on}: {len(failing)} key(s) {what}: {names}")

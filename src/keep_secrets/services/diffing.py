@@ -25,6 +25,13 @@ IDENTICAL = "identical"
 DIFFERENT = "different"
 INCOMPLETE = "incomplete"
 
+#: `diff --fail-on` choices and the statuses each one fails on (`different` counts incomplete rows
+#: too: a key missing somewhere is not the same everywhere either)
+FAIL_ON: dict[str, frozenset[str]] = {
+    INCOMPLETE: frozenset({INCOMPLETE}),
+    DIFFERENT: frozenset({DIFFERENT, INCOMPLETE}),
+}
+
 
 @dataclass(frozen=True)
 class Row:
@@ -43,6 +50,13 @@ class Matrix:
         for row in self.rows:
             out[row.status] += 1
         return out
+
+    def failing(self, fail_on: str) -> list[Row]:
+        """The rows that make `diff --fail-on=fail_on` exit 1."""
+        statuses = FAIL_ON.get(fail_on)
+        if statuses is None:
+            raise UsageError(f"Unknown --fail-on '{fail_on}' (use {', '.join(FAIL_ON)})")
+        return [row for row in self.rows if row.status in statuses]
 
     def to_dict(self, unmask: bool = False) -> dict[str, object]:
         """The documented JSON shape (SPEC §5)."""
