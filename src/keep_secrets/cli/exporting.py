@@ -40,8 +40,8 @@ def _vault_list(ctx: Ctx) -> list[str]:
 # -- export ---------------------------------------------------------------------------------
 
 @keep_command("export")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="env", show_default=True,
-              help="Output format.")
+@click.option("--format", "fmt", type=click.Choice([*FORMATS, svc.GITHUB_FORMAT]), default="env", show_default=True,
+              help="Output format; github appends to $GITHUB_ENV and prints only ::add-mask:: lines.")
 @click.option("--template", "template", is_flag=False, flag_value="", default=None, metavar="[FILE]",
               help="Render a template; bare --template uses <template_path>/<stage>.env.")
 @click.option("--all", "include_all", is_flag=True,
@@ -70,8 +70,16 @@ def export_cmd(
     kept, {vault:KEY} and {vault:KEY.field} placeholders replaced, values re-quoted).
 
     Without --vault every vault of your workspace is read (the default vault wins a key two
-    vaults share); --vault a,b reads those, a later one winning a shared key."""
+    vaults share); --vault a,b reads those, a later one winning a shared key.
+
+    --format github (in a GitHub Actions step) appends the secrets to the file named by
+    GITHUB_ENV (multi-line values as NAME<<DELIMITER blocks) and prints an ::add-mask:: command
+    for every line of every value on stdout, and nothing else, so later steps get the variables
+    and the job log masks them."""
     patterns = Patterns.parse(only, except_)
+    if fmt == svc.GITHUB_FORMAT:
+        _export_github(ctx, template, include_all, missing, file, patterns)
+        return
     if file is None and (overwrite or append):
         raise UsageError("--overwrite and --append need --file")
     if template is None and (include_all or missing != "fail"):
@@ -104,6 +112,37 @@ def export_cmd(
     svc.write_export(file, text, overwrite=overwrite, append=append, format_name=fmt)
     verb = "Appended" if append else "Wrote"
     ctx.success(f"{verb} {count} entr{'y' if count == 1 else 'ies'} from {where} to {file} ({fmt})")
+
+
+def _export_github(
+    ctx: Ctx, template: str | None, include_all: bool, missing: str, file: Path | None, patterns: Patterns
+) -> None:
+    import os
+
+    if file is not None:
+        raise UsageError("--format github writes to the file named by GITHUB_ENV; --file does not apply")
+    if template is None and (include_all or missing != "fail"):
+        raise UsageError("--all and --missing only apply with --template")
+    target = svc.github_env_path(os.environ)
+    stage = ctx.resolve_stage()
+    if template is None:
+        pairs, warnings, vaults = svc.stage_pairs(ctx.vault, _vault_list(ctx), stage, patterns)
+    else:
+        path = templating.find_template(ctx.project, stage, template)
+        sources = _vault_list(ctx) if include_all else []
+        rendered = templating.render_template(
+            ctx.project, ctx.vault, stage, path, format_name="json", missing=missing,
+            include_all=include_all, all_vaults=sources, patterns=patterns,
+        )
+        pairs, warnings, vaults = svc.pairs_of_json_export(rendered.text), rendered.warnings, rendered.vaults
+    result = svc.github_export(pairs)
+    for warning in warnings:
+        ctx.warn(warning)
+    # masks first: they are in force before any later step can see a value
+    ctx.out(result.masks, nl=False)
+    svc.append_github_env(target, result.env_text)
+    where = f"{','.join(vaults) or 'no vault'}:{stage}"
+    ctx.success(f"Appended {result.count} variable(s) from {where} to GITHUB_ENV ({target})")
 
 
 # -- template:add ---------------------------------------------------------------------------

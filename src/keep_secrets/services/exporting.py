@@ -4,7 +4,7 @@ any format; and writing an export to a file safely (atomic, 0600, never clobberi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,3 +101,83 @@ def write_export(path: Path, text: str, *, overwrite: bool, append: bool, format
         atomic_write(path, data, mode=0o600, append=append)
     except OSError as exc:
         raise KeepError(f"Cannot write {path}: {exc.strerror or exc}") from None
+
+
+# -- GitHub Actions (`export --format github`) ----------------------------------------------
+
+GITHUB_FORMAT = "github"
+
+
+@dataclass
+class GithubExport:
+    env_text: str  # to append to $GITHUB_ENV
+    masks: str  # `::add-mask::` lines for stdout
+    count: int
+
+
+def github_env_path(environ: Mapping[str, str]) -> Path:
+    """The file named by GITHUB_ENV; refused (exit 2) outside a GitHub Actions step."""
+    name = environ.get("GITHUB_ENV", "")
+    if not name:
+        raise UsageError(
+            "--format github appends to the file named by GITHUB_ENV, which is not set",
+            hint="run it in a GitHub Actions step, or set GITHUB_ENV to a file",
+        )
+    path = Path(name)
+    if path.is_dir():
+        raise UsageError(f"GITHUB_ENV names {path}, which is a directory")
+    return path
+
+
+def github_export(pairs: Sequence[tuple[str, str]]) -> GithubExport:
+    """Render both parts before anything is printed or written: a refused key writes nothing."""
+    from ..formats.github import render_github_env, render_masks
+
+    env_text = render_github_env(pairs)
+    return GithubExport(env_text, render_masks(value for _, value in pairs), len(pairs))
+
+
+def append_github_env(path: Path, text: str) -> None:
+    """Append in one write (O_APPEND), after a line break if the file does not end with one, so
+    the runner never reads our first line glued to someone else's last."""
+    import os
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise KeepError(f"Cannot open GITHUB_ENV file {path}: {exc.strerror or exc}") from None
+    try:
+        size = os.fstat(fd).st_size
+        data = text.encode("utf-8")
+        if size:
+            with path.open("rb") as handle:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":
+                    data = b"\n" + data
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    except OSError as exc:
+        raise KeepError(f"Cannot write GITHUB_ENV file {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def stage_pairs(
+    open_vault: Callable[[str], Vault], slugs: Sequence[str], stage: str, patterns: Patterns | None = None
+) -> tuple[list[tuple[str, str]], list[str], list[str]]:
+    """(key, value) pairs of `stage` merged over `slugs` as a plain export merges them, the
+    warnings, and the vaults read."""
+    wanted = list(dict.fromkeys(slugs))
+    cells = fetch_cells(open_vault, [(slug, stage) for slug in wanted])
+    secrets, warnings = merge_secrets([(slug, cells[(slug, stage)]) for slug in wanted], patterns or Patterns())
+    return [(s.key, s.value) for s in secrets], warnings, wanted
+
+
+def pairs_of_json_export(text: str) -> list[tuple[str, str]]:
+    """The pairs of a rendered `json` export (a template rendered for `--format github`)."""
+    import json
+
+    data = json.loads(text)
+    return [(str(key), str(value)) for key, value in data.items()]
