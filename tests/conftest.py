@@ -1,29 +1,74 @@
-"""Shared fixtures: isolated HOME, a project directory, a `keep` subprocess runner, and one
-moto server per test session (reset between the tests that use it)."""
+"""Shared fixtures: a hermetic environment for every test, an isolated HOME, a project directory,
+the `keep` CLI runner (in-process by default, a real subprocess where one is needed), and one moto
+server per test session (reset between the tests that use it)."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
+import logging
 import os
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
+import traceback
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
 KEEP = [sys.executable, "-c", "import sys; from keep_secrets.cli import main; sys.exit(main())"]
 FAKE_REGION = "us-east-1"
 
+# -- Hypothesis: derandomized under CI (the same examples on every run, so a red CI run repeats
+# locally with CI=1); random locally, so new examples keep being explored. ------------------------
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+    _hypothesis_settings.register_profile("dev")
+    _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+except ImportError:  # pragma: no cover - hypothesis is a test dependency
+    pass
+
+
+# -- hermetic environment -----------------------------------------------------------------------
+
+#: Variables a developer's shell may hold that change keep's (or boto3's, or a browser's) behaviour.
+HERMETIC_PREFIXES = ("KEEP_", "AWS_", "BAO_", "VAULT_")
+HERMETIC_NAMES = ("BROWSER",)
+
+
+def _foreign(name: str) -> bool:
+    return name.startswith(HERMETIC_PREFIXES) or name in HERMETIC_NAMES
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without KEEP_*, AWS_*, BAO_*/VAULT_* and BROWSER in its environment
+    (a test that needs one sets it itself, e.g. with monkeypatch.setenv)."""
+    for name in [n for n in os.environ if _foreign(n)]:
+        monkeypatch.delenv(name)
+    # never the developer's real OS keyring, in this process either (keyring caches its backend)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+
+
+# -- the CLI runner ------------------------------------------------------------------------------
 
 @dataclass
 class Result:
     code: int
     stdout: str
     stderr: str
+    stdout_bytes: bytes = field(default=b"", repr=False)
+    stderr_bytes: bytes = field(default=b"", repr=False)
 
     @property
     def out(self) -> str:
@@ -33,12 +78,53 @@ class Result:
         return json.loads(self.stdout)
 
 
-class KeepRunner:
-    """Runs `keep` as a real subprocess in `cwd` with an isolated HOME."""
+#: Commands that always run as a real process: `run` replaces the process (execve) or supervises a
+#: child with signal forwarding; `server` serves until a signal and installs handlers.
+SUBPROCESS_COMMANDS = frozenset({"run", "server"})
+_GLOBAL_VALUED = frozenset({"--stage", "--env", "--vault"})
 
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+
+def command_word(args: tuple[str, ...] | list[str]) -> str | None:
+    """The command name in a keep command line (skipping the global options before it)."""
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in _GLOBAL_VALUED:
+            skip = True
+        elif arg == "--":
+            return None
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+class ExecInProcess(BaseException):
+    """Raised when the product tries to exec while running in-process (BaseException, so the
+    CLI's own `except Exception` does not turn it into an error line)."""
+
+
+_inprocess_lock = threading.Lock()
+#: KEEP_TESTS_SUBPROCESS=1 runs every CLI call as a real process (to compare the two modes).
+ALWAYS_SUBPROCESS = os.environ.get("KEEP_TESTS_SUBPROCESS", "") not in ("", "0")
+
+
+class KeepRunner:
+    """Runs the `keep` CLI in `cwd` with an isolated HOME and exactly the environment `env`.
+
+    By default the CLI's own entry point (`keep_secrets.cli.main`) runs in this process with the
+    process-wide state a real process would have: os.environ replaced by `env`, the working
+    directory, stdin/stdout/stderr at both the file-descriptor and the `sys` level (so writes to
+    /dev/stdout or by child processes are captured too), the umask, signal handlers, logging and
+    threads are set up and restored around every call. It runs as a real subprocess instead when
+    `subprocess=True` is passed (or set on the runner), for the commands in SUBPROCESS_COMMANDS,
+    and when called from another thread than the main one (concurrency tests: several calls at
+    once need several processes)."""
+
+    def __init__(self, cwd: Path, env: dict[str, str], *, subprocess: bool = False) -> None:
         self.cwd = cwd
         self.env = env
+        self.subprocess = subprocess
 
     def __call__(
         self,
@@ -47,31 +133,167 @@ class KeepRunner:
         cwd: Path | None = None,
         env: dict[str, str] | None = None,
         timeout: float = 60,
+        subprocess: bool | None = None,
     ) -> Result:
         full_env = dict(self.env)
         if env:
             full_env.update(env)
-        proc = subprocess.run(
-            [*KEEP, *args],
-            cwd=cwd or self.cwd,
-            env=full_env,
-            input=input.encode() if isinstance(input, str) else input,
-            capture_output=True,
-            timeout=timeout,
-        )
-        return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"))
+        data = input.encode() if isinstance(input, str) else input
+        where = Path(cwd or self.cwd)
+        use_process = self.subprocess if subprocess is None else subprocess
+        if (
+            use_process
+            or ALWAYS_SUBPROCESS
+            or command_word(args) in SUBPROCESS_COMMANDS
+            or threading.current_thread() is not threading.main_thread()
+        ):
+            return _run_subprocess(list(args), where, full_env, data, timeout)
+        return _run_in_process(list(args), where, full_env, data)
 
     def ok(self, *args: str, **kwargs: object) -> Result:
         result = self(*args, **kwargs)  # type: ignore[arg-type]
-        assert result.code == 0, f"keep {' '.join(args)} -> {result.code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+        assert result.code == 0, (
+            f"keep {' '.join(args)} -> {result.code}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+        )
         return result
+
+    def process(self) -> KeepRunner:
+        """The same runner (same cwd and env object), always running real subprocesses."""
+        return KeepRunner(self.cwd, self.env, subprocess=True)
+
+
+def _result(code: int, out: bytes, err: bytes) -> Result:
+    return Result(code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"), out, err)
+
+
+def _run_subprocess(args: list[str], cwd: Path, env: dict[str, str], data: bytes | None, timeout: float) -> Result:
+    proc = subprocess.run(
+        [*KEEP, *args],
+        cwd=cwd,
+        env=env,
+        input=data,
+        stdin=subprocess.DEVNULL if data is None else None,
+        capture_output=True,
+        timeout=timeout,
+    )
+    return _result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def _no_exec(*args: object, **kwargs: object) -> None:
+    raise ExecInProcess("keep tried to exec in-process; call it with subprocess=True")
+
+
+_EXEC_NAMES = ("execv", "execve", "execvp", "execvpe", "execl", "execle", "execlp", "execlpe", "_exit")
+_SIGNALS = tuple(
+    s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
+                signal.SIGPIPE, signal.SIGALRM)
+)
+
+
+def _flush(*streams: object) -> None:
+    for stream in streams:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def _process_state(cwd: Path, env: dict[str, str], args: list[str]) -> Iterator[None]:
+    """Give the CLI the process-wide state a fresh process would have; put everything back after."""
+    saved_environ = dict(os.environ)
+    saved_cwd = os.getcwd()
+    saved_argv = sys.argv
+    saved_umask = os.umask(0o022)
+    os.umask(saved_umask)
+    saved_handlers = {s: signal.getsignal(s) for s in _SIGNALS}
+    saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    root = logging.getLogger()
+    saved_logging = (list(root.handlers), root.level)
+    saved_exec = {name: getattr(os, name) for name in _EXEC_NAMES if hasattr(os, name)}
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        sys.argv = ["keep", *args]
+        for name in saved_exec:
+            setattr(os, name, _no_exec)
+        yield
+    finally:
+        for name, func in saved_exec.items():
+            setattr(os, name, func)
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        os.umask(saved_umask)
+        for sig, handler in saved_handlers.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved_mask)
+        root.handlers[:] = saved_logging[0]
+        root.setLevel(saved_logging[1])
+
+
+@contextlib.contextmanager
+def _captured_std_streams(data: bytes | None) -> Iterator[tuple[BinaryIO, BinaryIO]]:
+    """fds 0/1/2 and sys.stdin/stdout/stderr on temporary files (stdin holding `data`), the way a
+    process started with pipes sees them; yields the stdout and stderr files."""
+    with tempfile.TemporaryFile() as stdin_file, tempfile.TemporaryFile() as out_file, \
+            tempfile.TemporaryFile() as err_file:
+        if data:
+            stdin_file.write(data)
+            stdin_file.seek(0)
+        saved_streams = (sys.stdin, sys.stdout, sys.stderr)
+        _flush(sys.stdout, sys.stderr)
+        saved_fds = [os.dup(fd) for fd in (0, 1, 2)]
+        try:
+            for fd, handle in enumerate((stdin_file, out_file, err_file)):
+                os.dup2(handle.fileno(), fd)
+            # what Python gives a process whose std streams are files (UTF-8 mode / C.UTF-8 locale)
+            sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)),
+                                         encoding="utf-8", errors="surrogateescape")
+            sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
+                                          encoding="utf-8", errors="surrogateescape")
+            sys.stderr = io.TextIOWrapper(io.BufferedWriter(io.FileIO(2, "w", closefd=False)),
+                                          encoding="utf-8", errors="backslashreplace", line_buffering=True)
+            yield out_file, err_file
+        finally:
+            _flush(sys.stdout, sys.stderr)
+            for fd, saved in enumerate(saved_fds):
+                os.dup2(saved, fd)
+                os.close(saved)
+            sys.stdin, sys.stdout, sys.stderr = saved_streams
+
+
+def _run_in_process(args: list[str], cwd: Path, env: dict[str, str], data: bytes | None) -> Result:
+    from keep_secrets.cli import main
+
+    code = 1
+    with _inprocess_lock, _captured_std_streams(data) as (out_file, err_file):
+        with _process_state(cwd, env, args):
+            try:
+                main(args)
+                code = 0
+            except SystemExit as exc:
+                if isinstance(exc.code, int) or exc.code is None:
+                    code = exc.code or 0
+                else:
+                    print(exc.code, file=sys.stderr)
+            except ExecInProcess:
+                raise
+            except BaseException:  # what would end a real process with a traceback
+                traceback.print_exc()
+        _flush(sys.stdout, sys.stderr)
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
+    return _result(code, out, err)
 
 
 def base_env(home: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "KEEP_")) and k not in ("NO_COLOR", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
+        if not _foreign(k) and k not in ("NO_COLOR", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "PYTHON_KEYRING_BACKEND")
     }
     env.update(
         HOME=str(home),
@@ -82,6 +304,8 @@ def base_env(home: Path) -> dict[str, str]:
         AWS_DEFAULT_REGION=FAKE_REGION,
         AWS_EC2_METADATA_DISABLED="true",
         PYTHONDONTWRITEBYTECODE="1",
+        # never the developer's real OS keyring (tests that need one patch in a stand-in)
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
     )
     env.pop("AWS_PROFILE", None)
     return env
