@@ -137,13 +137,15 @@ def _shell_values(tmp_path: Path, values: dict[str, str]) -> list[str]:
         ("back\\slash", '"back\\\\slash"'),
         ("it's\n\"x\"\t\r", '"it\'s\\n\\"x\\"\\t\\r"'),
         ("C:\\dir\\", "C:\\dir\\"),
+        # python-dotenv reads a `#` right after `=` as part of an unquoted value (every version)
+        ("#c\\", "#c\\"),
     ],
 )
 def test_env_quoting_rules(value: str, expected: str) -> None:
     assert quote_env_value(value) == expected
 
 
-@pytest.mark.parametrize("value", ["two\nlines\\", " lead\\", "'q\\", "a #b\\", "#c\\"])
+@pytest.mark.parametrize("value", ["two\nlines\\", " lead\\", "'q\\", "a #b\\"])
 def test_env_refuses_what_no_dotenv_quoting_reads_back(value: str) -> None:
     assert not env_representable(value)
     with pytest.raises(UsageError, match=r"^K: .*ending with a backslash"):

@@ -2,9 +2,10 @@
 
 A template is an env file. Each entry is one of: blank/comment text, an assignment
 `[export ]KEY=value [# comment]`, or a line that is neither (kept verbatim, reported by
-`template:validate`). Values follow python-dotenv's grammar (unquoted, '…', "…" with escapes,
-quoted values may span lines), so a template's statics mean what a dotenv reader would make
-of them.
+`template:validate`). The entries and their values come from python-dotenv's own parser
+(`dotenv.parser.parse_stream`, the one `dotenv_values` uses) - keep has no dotenv grammar of
+its own - so a template's statics mean exactly what the installed python-dotenv makes of them,
+whatever its version (1.2.4 reads `KEY=  # note` as empty, 1.2.2 as `# note`).
 
 A placeholder is `{VAULT}` or `{VAULT:KEY[.field]}` where VAULT is a *configured* vault slug;
 it is looked for only inside assignment values, never in comments or keys, and `${…}` is
@@ -15,35 +16,30 @@ missing-line numbers are the entry's own line.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .formats.dotenv import fits_double_quotes, fits_single_quotes, quote_double, quote_env_value
+from .formats.dotenv import quote_env_value, reads_back
 from .model import UsageError
 from .names import KEY_RE, SLUG_RE
+
+if TYPE_CHECKING:
+    from dotenv.parser import Binding
 
 MISSING_STRATEGIES = ("fail", "remove", "blank", "skip")
 
 _EOL = re.compile(r"\r\n|\n|\r")
-# `[^\S\r\n]` = any whitespace but a line break, as python-dotenv has it
+_EOL_AT_END = re.compile(r"(?:\r\n|\n|\r)\Z")
+_LEADING_SPACE = re.compile(r"\s*")
+# Layout only (where the value starts, to re-write it): python-dotenv has decided already that
+# the entry is an assignment and what its key and value are.
 _HEAD = re.compile(
-    r"(?P<lead>[^\S\r\n]*)(?P<export>export[^\S\r\n]+)?(?P<key>[A-Za-z0-9_.-]+)"
-    r"(?P<mid>[^\S\r\n]*=[^\S\r\n]*)"
+    r"[^\S\r\n]*(?:export[^\S\r\n]+)?(?:'[^']+'|[^=#\s]+)[^\S\r\n]*=[^\S\r\n]*"
 )
-_SINGLE = re.compile(r"'((?:\\'|[^'])*)'")
-_DOUBLE = re.compile(r'"((?:\\"|[^"])*)"')
-_TAIL = re.compile(r"[^\S\r\n]*(?:#[^\r\n]*)?[^\S\r\n]*")
-_REST = re.compile(r"[^\r\n]*")
-_EOL_AT = re.compile(r"\r\n|\n|\r|$")
-_UNQUOTED_COMMENT = re.compile(r"\s+#")
-_DOUBLE_ESCAPE = re.compile(r"\\[\\'\"abfnrtv]")
-_SINGLE_ESCAPE = re.compile(r"\\[\\']")
-_DOUBLE_DECODED = {
-    "\\\\": "\\", "\\'": "'", '\\"': '"', "\\a": "\a", "\\b": "\b",
-    "\\f": "\f", "\\n": "\n", "\\r": "\r", "\\t": "\t", "\\v": "\v",
-}
 # `(?<!\$)`: `${VAR}` is shell/dotenv interpolation, never ours
 _KEYISH = re.compile(r"[A-Za-z0-9_-]+(?:\.[^\s{}]+)?")
 _BRACES = re.compile(r"(?<!\$)\{([a-z0-9][a-z0-9_-]*)(?::([^{}\r\n]*))?\}")
@@ -72,12 +68,10 @@ class Entry:
     raw: str  # exactly as in the template, without its line ending
     eol: str
     kind: str  # "blank", "comment", "assignment", "other"
-    lead: str = ""
-    export: str = ""
     key: str = ""
-    mid: str = ""
+    head: str = ""  # everything before the value: indentation, `export `, key, `=`, spaces
     quote: str = ""  # "", "'" or '"'
-    value: str = ""  # decoded (dotenv semantics)
+    value: str = ""  # decoded, as python-dotenv reads it
     tail: str = ""  # whitespace and comment after the value
     placeholders: list[Placeholder] = field(default_factory=list)
     problem: str | None = None  # why an "other" line is not an assignment
@@ -103,21 +97,6 @@ class Template:
 
     def refs(self) -> set[tuple[str, str]]:
         return {p.ref for _, p in self.placeholders if p.problem is None}
-
-
-def decode_value(quote: str, inner: str) -> str:
-    if quote == '"':
-        return _DOUBLE_ESCAPE.sub(lambda m: _DOUBLE_DECODED[m.group(0)], inner)
-    if quote == "'":
-        return _SINGLE_ESCAPE.sub(lambda m: m.group(0)[1], inner)
-    return inner
-
-
-def _split_unquoted(part: str) -> tuple[str, str]:
-    """python-dotenv's rule: a `#` after whitespace starts a comment; the rest is stripped."""
-    match = _UNQUOTED_COMMENT.search(part)
-    value = (part[: match.start()] if match else part).rstrip()
-    return value, part[len(value):]
 
 
 def _find_placeholders(
@@ -149,75 +128,114 @@ def _find_placeholders(
 
 
 def parse(text: str, vaults: Collection[str]) -> Template:
-    """Parse template `text`; `vaults` are the configured slugs (only those make placeholders)."""
+    """Parse template `text`; `vaults` are the configured slugs (only those make placeholders).
+
+    python-dotenv's parser splits the text into bindings; each binding becomes its blank
+    lines plus one entry, so every byte of the template stays in exactly one entry."""
+    from dotenv.parser import parse_stream
+
+    text = text.removeprefix("\ufeff")  # a BOM is not part of the first key
     first_eol = _EOL.search(text)
     template = Template(entries=[], eol=first_eol.group(0) if first_eol else "\n")
-    pos, line = 0, 1
-    while pos < len(text):
-        entry, pos = _parse_entry(text, pos, line, vaults, template.unknown)
-        template.entries.append(entry)
-        line += len(_EOL.findall(entry.raw)) + (1 if entry.eol else 0)
+    spans: list[list[int]] = []
+    bindings: list[Binding] = []
+    pos = 0
+    for binding in parse_stream(io.StringIO(text)):
+        start, end = pos, pos + len(binding.original.string)
+        if spans and text[start - 1: start + 1] == "\r\n":
+            # a line python-dotenv could not read ends at the CR of its CRLF
+            spans[-1][1] += 1
+            start += 1
+        spans.append([start, end])
+        bindings.append(binding)
+        pos = end
+    line = 1
+    for (start, end), binding in zip(spans, bindings, strict=True):
+        chunk = text[start:end]
+        blank = _LEADING_SPACE.match(chunk)
+        assert blank is not None
+        breaks = list(_EOL.finditer(blank.group(0)))
+        cut = breaks[-1].end() if breaks else 0
+        previous = 0
+        for brk in breaks:
+            template.entries.append(Entry(line, chunk[previous: brk.start()], brk.group(0), "blank"))
+            previous = brk.end()
+            line += 1
+        body = chunk[cut:]
+        if body:
+            entry = _entry(body, line, binding)
+            if entry.kind == "assignment":
+                entry.placeholders = _find_placeholders(entry.value, entry.key, vaults, line, template.unknown)
+            template.entries.append(entry)
+            line += len(_EOL.findall(body))
     return template
 
 
-def _parse_entry(
-    text: str, pos: int, line: int, vaults: Collection[str], unknown: list[tuple[int, str]]
-) -> tuple[Entry, int]:
-    rest_match = _REST.match(text, pos)
-    assert rest_match is not None
-    physical = rest_match.group(0)
-    stripped = physical.strip()
-
-    def simple(kind: str, problem: str | None = None) -> tuple[Entry, int]:
-        end = rest_match.end()
-        eol = _EOL_AT.match(text, end)
-        assert eol is not None
-        return Entry(line, physical, eol.group(0), kind, problem=problem), eol.end()
-
-    if not stripped:
-        return simple("blank")
-    if stripped.startswith("#"):
-        return simple("comment")
-    head = _HEAD.match(text, pos)
-    if head is None:
-        return simple("other", "not a KEY=VALUE line")
-    after = head.end()
-    first = text[after: after + 1]
-    if first in ("'", '"'):
-        quoted = (_SINGLE if first == "'" else _DOUBLE).match(text, after)
-        if quoted is None:
-            return simple("other", f"unterminated {first} quote")
-        inner, value_end = quoted.group(1), quoted.end()
-        tail = _TAIL.match(text, value_end)
-        assert tail is not None
-        eol = _EOL_AT.match(text, tail.end())
-        if eol is None or eol.start() != tail.end():
-            return simple("other", "unexpected text after the closing quote")
-        value = decode_value(first, inner)
-        tail_text = tail.group(0)
-        end = tail.end()
-    else:
-        part = _REST.match(text, after)
-        assert part is not None
-        value, tail_text = _split_unquoted(part.group(0))
-        end = part.end()
-        eol = _EOL_AT.match(text, end)
-        assert eol is not None
-    entry = Entry(
+def _entry(body: str, line: int, binding: Binding) -> Entry:
+    """One entry from a binding's text (without the blank lines before it)."""
+    eol_match = _EOL_AT_END.search(body)
+    eol = eol_match.group(0) if eol_match else ""
+    raw = body[: len(body) - len(eol)]
+    if binding.error:
+        return Entry(line, raw, eol, "other", problem=_problem(raw))
+    if binding.key is None:
+        return Entry(line, raw, eol, "comment" if raw.strip() else "blank")
+    if binding.value is None:
+        return Entry(line, raw, eol, "other", problem="not a KEY=VALUE line (no '=')")
+    head = _HEAD.match(raw)
+    span = _value_span(raw, head.end(), binding.value) if head else None
+    if head is None or span is None:
+        return Entry(line, raw, eol, "other", problem="cannot locate the value python-dotenv read")
+    value_end = span
+    first = raw[head.end(): head.end() + 1]
+    return Entry(
         line=line,
-        raw=text[pos:end],
-        eol=eol.group(0),
+        raw=raw,
+        eol=eol,
         kind="assignment",
-        lead=head.group("lead"),
-        export=head.group("export") or "",
-        key=head.group("key"),
-        mid=head.group("mid"),
-        quote=first if first in ("'", '"') else "",
-        value=value,
-        tail=tail_text,
+        key=binding.key,
+        head=raw[: head.end()],
+        quote=first if first in ("'", '"') and value_end > head.end() else "",
+        value=binding.value,
+        tail=raw[value_end:],
     )
-    entry.placeholders = _find_placeholders(value, entry.key, vaults, line, unknown)
-    return entry, eol.end()
+
+
+def _value_span(raw: str, start: int, value: str) -> int | None:
+    """Where the value that starts at `start` ends, found by python-dotenv's own value parser.
+    None when it does not read `value` there (python-dotenv's binding rules, e.g. 1.2.4's
+    `KEY= # note` is empty, are checked against the whole binding's value)."""
+    from dotenv.parser import Error, Reader, parse_value
+
+    # a guard character first: python-dotenv >= 1.2.4 strips a leading BOM from its input
+    reader = Reader(io.StringIO("=" + raw[start:]))
+    reader.read(1)
+    try:
+        parsed = parse_value(reader)
+    except Error:
+        return None
+    if parsed == value:
+        if raw[start: start + 1] not in ("'", '"'):
+            # an unquoted value is read as the rest of the line, then cut before its comment:
+            # it is its own text, so it ends where that text does
+            return start + len(value)
+        return start + reader.position.chars - 1
+    if value == "":
+        return start  # the binding read an empty value where the value parser would not
+    return None
+
+
+def _problem(raw: str) -> str:
+    """Why python-dotenv could not read `raw`, in words (for messages only)."""
+    head = _HEAD.match(raw)
+    if head is None:
+        return "not a KEY=VALUE line"
+    quote = raw[head.end(): head.end() + 1]
+    if quote in ("'", '"'):
+        if quote not in raw[head.end() + 1:]:
+            return f"unterminated {quote} quote"
+        return "unexpected text after the closing quote"
+    return "not a KEY=VALUE line"
 
 
 # -- resolving ---------------------------------------------------------------------------
@@ -313,23 +331,26 @@ class Rendered:
                 parts.append(entry.raw + entry.eol)
                 continue
             try:
-                quoted = requote(entry.quote, value)
+                quoted = requote(entry, value)
             except UsageError as exc:
                 raise UsageError(f"line {entry.line}: {entry.key}: {exc.message}", hint=exc.hint) from None
-            if not quoted and entry.tail.strip():
-                quoted = "''"  # `KEY=  # note` would read as the value "# note"
-            parts.append(entry.lead + entry.export + entry.key + entry.mid + quoted + entry.tail + entry.eol)
+            parts.append(entry.head + quoted + entry.tail + entry.eol)
         return "".join(parts)
 
 
-def requote(quote: str, value: str) -> str:
-    """Keep the template's own quote style when it can hold the value exactly (so a
-    double-quoted `${VAR}` beside a placeholder still interpolates); else quote per §6.1."""
-    if quote == '"' and fits_double_quotes(value):
-        return quote_double(value)
-    if quote == "'" and fits_single_quotes(value):
-        return f"'{value}'"
-    return quote_env_value(value)
+def requote(entry: Entry, value: str) -> str:
+    """`value` spelled for `entry`'s line: the template's own quote style when it can hold the
+    value exactly (so a double-quoted `${VAR}` beside a placeholder still interpolates), else
+    quoted per §6.1 - each candidate proven by python-dotenv reading the whole line back (so
+    `KEY={x}  # note` with an empty value becomes `KEY=''  # note`)."""
+
+    def fits(form: str) -> bool:
+        return reads_back(entry.head + form + entry.tail, entry.key, value)
+
+    prefer = entry.quote
+    if not value and entry.tail.strip():
+        prefer = "'"  # python-dotenv < 1.2.4 reads `KEY=  # note` as the value "# note"
+    return quote_env_value(value, prefer=prefer, fits=fits)
 
 
 def resolve(template: Template, lookup: Lookup, stage: str, missing: str = "fail") -> Rendered:

@@ -22,7 +22,11 @@ ARGS = [
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium at /usr/bin/chromium"),
+    pytest.mark.skipif(
+        not os.path.exists(CHROMIUM),
+        reason="browser suite needs Debian's chromium at /usr/bin/chromium: "
+        "install it with `apt-get install chromium` (as root), then re-run pytest",
+    ),
 ]
 
 if os.path.exists(CHROMIUM):
