@@ -53,6 +53,9 @@ def moto_server() -> Iterator[str]:
     code = (
         "import time, sys\n"
         "from moto.server import ThreadedMotoServer\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from tests.aws.moto_gaps import honour_describe_parameters_max_results\n"
+        "honour_describe_parameters_max_results()\n"
         f"s = ThreadedMotoServer(ip_address='127.0.0.1', port={port}, verbose=False)\n"
         "s.start()\n"
         "print('ready', flush=True)\n"

@@ -353,6 +353,9 @@ def moto_server() -> Iterator[str]:
     """One moto server (HTTP, 127.0.0.1, random port) for the whole test session."""
     from moto.server import ThreadedMotoServer
 
+    from tests.aws.moto_gaps import honour_describe_parameters_max_results
+
+    honour_describe_parameters_max_results()  # AWS pages DescribeParameters by MaxResults; moto by 10
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

@@ -5,7 +5,9 @@ tests/aws/proxy.py in front of moto's server), never by timing. Every command ru
 * Secrets Manager `set` on an existing key in a stage of 60 secrets: <= 2 calls (Keep would
   list the whole stage first: 2*ceil(60/20)+3 = 9).
 * Secrets Manager `show` of 45: <= ceil(45/20) + ceil(45/100) = 4 calls.
-* SSM `show` of N: ceil(N/10) GetParametersByPath calls and nothing else.
+* SSM `show` of N: ceil(N/50) DescribeParameters pages + ceil(N/10) GetParameters batches;
+  where DescribeParameters is denied, 1 denied call + ceil(N/10) GetParametersByPath pages
+  (and no DescribeParameters for the next stage of the same process).
 * re-running an equal `import` or `copy`: 0 write calls.
 * `diff` over 2 vaults x 3 stages: each cell fetched once.
 * bulk reads never have more than KEEP_MAX_CONCURRENCY calls in flight;
@@ -130,16 +132,48 @@ def test_sm_show_of_45_within_batch_budget(aws: KeepRunner, counted: Proxy, moto
     assert sorted(len(b["SecretIdList"]) for b in batches) == [5, 20, 20]
 
 
-@pytest.mark.parametrize("count", [7, 45])
-def test_ssm_show_of_n_is_ceil_n_over_10_pages(aws: KeepRunner, counted: Proxy, moto: str, count: int) -> None:
+@pytest.mark.parametrize("count", [7, 45, 120])
+def test_ssm_show_of_n_is_describe_pages_plus_value_batches(aws: KeepRunner, counted: Proxy, moto: str,
+                                                            count: int) -> None:
     expected = values("staging", count)
     seed_ssm(moto, "staging", expected)
     seed_ssm(moto, "production", values("production", 3))
     counted.reset_counts()
     result = aws.ok("show", "--vault", "ssm", "--stage", "staging", "--unmask", "--format", "json")
     assert shown(result) == expected
-    assert dict(counted.counts) == {"GetParametersByPath": math.ceil(count / 10)}
-    assert all(r.json["MaxResults"] == 10 and r.json["Path"] == "/myapp/staging" for r in counted.requests)
+    assert dict(counted.counts) == {"DescribeParameters": math.ceil(count / 50),
+                                    "GetParameters": math.ceil(count / 10)}
+    describes = [r.json for r in counted.requests if r.operation == "DescribeParameters"]
+    assert all(d["MaxResults"] == 50 and d["ParameterFilters"][0]["Values"] == ["/myapp/staging"] for d in describes)
+
+
+def test_ssm_listing_without_describe_permission_falls_back_once_per_process(
+    aws: KeepRunner, counted: Proxy, moto: str
+) -> None:
+    for stage in STAGES:
+        seed_ssm(moto, stage, values(stage, 15))
+    allowed = aws.ok("export", "--vault", "ssm", "--stage", "staging", "--format", "json").stdout
+
+    def deny(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation == "DescribeParameters":
+            return ProxyResponse.aws_error(request, 400, "AccessDeniedException",
+                                           "User: fake is not authorized to perform: ssm:DescribeParameters")
+        return None
+
+    counted.hooks.append(deny)
+    counted.reset_counts()
+    fallback = aws.ok("export", "--vault", "ssm", "--stage", "staging", "--format", "json")
+    assert fallback.stdout == allowed
+    assert fallback.stderr == ""  # silent
+    assert dict(counted.counts) == {"DescribeParameters": 1, "GetParametersByPath": 2}
+    counted.reset_counts()
+    diff = aws.ok("diff", "--vault", "ssm", "--stage", ",".join(STAGES), "--format", "json")
+    assert len(diff.json()["rows"]) == 15
+    # one process, three stages: the denial is asked about once (the cells run concurrently,
+    # so up to one denied call per cell already in flight when the first answer came back)
+    assert 1 <= counted.counts["DescribeParameters"] <= 3
+    assert counted.counts["GetParametersByPath"] == 3 * 2
+    assert set(counted.counts) == {"DescribeParameters", "GetParametersByPath"}
 
 
 def test_export_of_both_vaults_reads_each_once(aws: KeepRunner, counted: Proxy, moto: str) -> None:
@@ -148,7 +182,8 @@ def test_export_of_both_vaults_reads_each_once(aws: KeepRunner, counted: Proxy, 
     counted.reset_counts()
     result = aws.ok("export", "--vault", "ssm,sm", "--stage", "production", "--format", "json")
     assert len(result.json()) == 26
-    assert dict(counted.counts) == {"GetParametersByPath": 3, "ListSecrets": 1, "BatchGetSecretValue": 1}
+    assert dict(counted.counts) == {"DescribeParameters": 1, "GetParameters": 3, "ListSecrets": 1,
+                                    "BatchGetSecretValue": 1}
 
 
 # -- equal re-runs write nothing ----------------------------------------------------------------
@@ -192,8 +227,8 @@ def test_equal_copy_rerun_makes_zero_writes(aws: KeepRunner, counted: Proxy, mot
 
 def _cells_read(proxy: Proxy) -> tuple[list[str], list[str]]:
     """(SSM paths of first pages, Secrets Manager name prefixes listed)."""
-    ssm_first_pages = [r.json["Path"] for r in proxy.requests
-                       if r.operation == "GetParametersByPath" and "NextToken" not in r.json]
+    ssm_first_pages = [r.json["ParameterFilters"][0]["Values"][0] for r in proxy.requests
+                       if r.operation == "DescribeParameters" and "NextToken" not in r.json]
     sm_lists = []
     for r in proxy.requests:
         if r.operation == "ListSecrets" and "NextToken" not in r.json:
@@ -215,7 +250,8 @@ def test_diff_of_2_vaults_x_3_stages_reads_each_cell_once(aws: KeepRunner, count
     assert sorted(ssm_pages) == sorted(f"/myapp/{s}" for s in STAGES)
     assert sorted(sm_lists) == sorted(f"myapp/{s}/" for s in STAGES)
     assert dict(counted.counts) == {
-        "GetParametersByPath": 3 * math.ceil(15 / 10),
+        "DescribeParameters": 3,
+        "GetParameters": 3 * math.ceil(15 / 10),
         "ListSecrets": 3,
         "BatchGetSecretValue": 3 * math.ceil(25 / 20),
     }

@@ -44,8 +44,9 @@ def test_export_merges_ssm_and_secretsmanager(aws: KeepRunner, counted: Proxy) -
     assert result.json() == {**SSM, **SM}
     assert "SHARED is in both ssm and secretsmanager; using secretsmanager" in result.stderr
     assert per_key_reads(counted) == 0
-    assert counted.counts["GetParametersByPath"] == 2  # 14 parameters, 10 per page
-    assert sum(n for op, n in counted.counts.items() if op not in ("GetParametersByPath",)) <= 2
+    # 14 parameters: one page of names, two batches of values
+    assert (counted.counts["DescribeParameters"], counted.counts["GetParameters"]) == (1, 2)
+    assert sum(n for op, n in counted.counts.items() if op not in ("DescribeParameters", "GetParameters")) <= 2
 
 
 def test_template_over_both_vaults(aws: KeepRunner, counted: Proxy) -> None:
@@ -69,7 +70,8 @@ def test_template_over_both_vaults(aws: KeepRunner, counted: Proxy) -> None:
     out = aws.ok("export", "--stage", "production", "--template", "--format", "yaml")
     assert yaml.safe_load(out.stdout) == expected
     assert per_key_reads(counted) == 0
-    assert counted.counts["GetParametersByPath"] == 2  # the ssm stage listed once (two pages)
+    # the ssm stage listed once (one page of names, two batches of values)
+    assert (counted.counts["DescribeParameters"], counted.counts["GetParameters"]) == (1, 2)
     counted.reset_counts()
     result = aws("export", "--stage", "production", "--template", "--format", "json", "--all")
     assert result.code == 0, result.stderr

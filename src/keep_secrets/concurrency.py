@@ -1,14 +1,18 @@
 """Bounded thread pools, shared by the services (cells of a diff, vaults of a template) and the
-AWS drivers (batch pages, version values). A leaf module: anyone may import it.
+AWS drivers (batch pages, version values), and a rate limiter for quotas counted per second.
+A leaf module: anyone may import it.
 
 `KEEP_MAX_CONCURRENCY` (default 8, 1-64) bounds every pool so real accounts are not throttled.
 """
 
 from __future__ import annotations
 
+import collections
 import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -36,3 +40,53 @@ def concurrent_map(
     workers = min(limit or max_concurrency(), len(items))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         return list(pool.map(func, items))
+
+
+def pipelined(
+    pages: Iterable[Sequence[T]],
+    size: int,
+    fetch: Callable[[list[T]], list[R]],
+    limit: int | None = None,
+    name: str = "keep",
+) -> list[R]:
+    """Cut each page of `pages` into chunks of `size` and run `fetch` on every chunk in a
+    bounded pool as soon as its page arrives, while the next page is still being read (a
+    listing whose pages must come one after another, and value reads that need not). Results
+    in page and chunk order, flattened. An error of the listing or of a fetch is re-raised once
+    the calls already started have finished; chunks not started yet are dropped."""
+    workers = max(1, limit or max_concurrency())
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    futures: list[Future[list[R]]] = []
+    try:
+        for page in pages:
+            items = list(page)
+            for start in range(0, len(items), size):
+                futures.append(pool.submit(fetch, items[start : start + size]))
+        return [result for future in futures for result in future.result()]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RateLimiter:
+    """At most `rate` starts in any rolling second (a sliding window, so no burst beyond the
+    quota either). `acquire()` blocks until a start is allowed. Thread-safe."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.rate = max(1, int(rate))
+        self._clock = clock
+        self._sleep = sleep
+        self._starts: collections.deque[float] = collections.deque()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._starts and now - self._starts[0] >= 1.0:
+                    self._starts.popleft()
+                if len(self._starts) < self.rate:
+                    self._starts.append(now)
+                    return
+                wait = 1.0 - (now - self._starts[0])
+            self._sleep(max(wait, 0.001))

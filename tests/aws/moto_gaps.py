@@ -18,6 +18,7 @@ import http.client
 import json
 import urllib.parse
 from collections.abc import Callable
+from typing import Any
 
 from tests.aws.proxy import Hook, ProxyRequest, ProxyResponse
 
@@ -160,3 +161,30 @@ def paginate_version_ids(forward: Callable[[ProxyRequest], ProxyResponse]) -> Ho
         return ProxyResponse(200, json.dumps(data).encode(), {"Content-Type": "application/x-amz-json-1.1"})
 
     return hook
+
+
+def honour_describe_parameters_max_results() -> None:
+    """moto 5 answers SSM `DescribeParameters` 10 parameters per page whatever `MaxResults`
+    says; AWS honours it (1-50). Patches moto's response class in this process (idempotent):
+    the tests' in-process moto server and the bench's moto process call it, so a listing of N
+    parameters costs ceil(N/50) pages there as it does on AWS. Throttling and other faults of
+    the proxy still apply (nothing is answered by a hook)."""
+    from moto.core.responses import ActionResult
+    from moto.ssm.responses import SimpleSystemManagerResponse
+
+    if getattr(SimpleSystemManagerResponse, "_keep_max_results", False):
+        return
+
+    def describe_parameters(self: Any) -> Any:
+        page_size = max(1, min(int(self._get_param("MaxResults") or 10), 50))
+        token = str(self._get_param("NextToken") or "0").strip() or "0"
+        start = int(token)
+        result = self.ssm_backend.describe_parameters(self._get_param("Filters"), self._get_param("ParameterFilters"))
+        page = result[start : start + page_size]
+        response: dict[str, Any] = {"Parameters": [p.describe_response_object(False) for p in page]}
+        if start + page_size < len(result):
+            response["NextToken"] = str(start + page_size)
+        return ActionResult(response)
+
+    SimpleSystemManagerResponse.describe_parameters = describe_parameters  # type: ignore[method-assign]
+    SimpleSystemManagerResponse._keep_max_results = True  # type: ignore[attr-defined]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keep_secrets.model import AccessDenied, NotFound, UsageError
 from keep_secrets.vaults.ssm import SsmVault
@@ -70,18 +74,128 @@ def test_size_limit_is_checked_before_any_call(proxy: Proxy, make_ssm: MakeSsm, 
     assert vault.set("staging", "FITS", "y" * limit).created is True
 
 
-def test_list_pages_of_ten(proxy: Proxy, make_ssm: MakeSsm) -> None:
-    client = ssm_client(proxy.url)
-    for i in range(45):
-        client.put_parameter(Name=f"/myapp/staging/KEY_{i:03d}", Value=f"fake-{i}", Type="SecureString")
+def put_many(endpoint: str, stage: str, count: int, prefix: str = "KEY_") -> None:
+    client = ssm_client(endpoint)
+    for i in range(count):
+        client.put_parameter(Name=f"/myapp/{stage}/{prefix}{i:03d}", Value=f"fake-{i}", Type="SecureString")
+
+
+def deny(*operations: str) -> Callable[[ProxyRequest], ProxyResponse | None]:
+    def hook(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation in operations:
+            return ProxyResponse.aws_error(
+                request, 400, "AccessDeniedException",
+                f"User: arn:aws:iam::123456789012:user/fake is not authorized to perform: ssm:{request.operation}",
+            )
+        return None
+
+    return hook
+
+
+@pytest.mark.parametrize("count", [0, 7, 45, 120])
+def test_list_describes_50_names_per_page_and_reads_10_values_per_call(
+    proxy: Proxy, make_ssm: MakeSsm, count: int
+) -> None:
+    put_many(proxy.url, "staging", count)
     vault = make_ssm(proxy.url)
     proxy.reset_counts()
     listed = vault.list("staging")
-    assert [s.key for s in listed] == [f"KEY_{i:03d}" for i in range(45)]
-    assert [s.value for s in listed] == [f"fake-{i}" for i in range(45)]
-    assert proxy.counts == {"GetParametersByPath": math.ceil(45 / 10)}
-    request = sent(proxy, "GetParametersByPath")[0]
-    assert request == {"Path": "/myapp/staging", "Recursive": True, "WithDecryption": True, "MaxResults": 10}
+    assert [s.key for s in listed] == [f"KEY_{i:03d}" for i in range(count)]
+    assert [s.value for s in listed] == [f"fake-{i}" for i in range(count)]
+    expected = {"DescribeParameters": max(1, math.ceil(count / 50))}
+    if count:
+        expected["GetParameters"] = math.ceil(count / 10)
+    assert proxy.counts == expected
+    describe = sent(proxy, "DescribeParameters")[0]
+    assert describe == {"ParameterFilters": [{"Key": "Path", "Option": "Recursive", "Values": ["/myapp/staging"]}],
+                        "MaxResults": 50}
+    batches = sent(proxy, "GetParameters")
+    assert all(b["WithDecryption"] is True and 1 <= len(b["Names"]) <= 10 for b in batches)
+    assert sorted(n for b in batches for n in b["Names"]) == [f"/myapp/staging/KEY_{i:03d}" for i in range(count)]
+
+
+def test_value_reads_start_while_names_are_still_being_listed(proxy: Proxy, make_ssm: MakeSsm) -> None:
+    """The second DescribeParameters page is answered only once a GetParameters call of the
+    first page has arrived (or after 10 s): a listing that read values after the last page
+    would fail the assertion (ordering, not timing)."""
+    put_many(proxy.url, "staging", 120)
+    first_values = threading.Event()
+
+    def hold(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation == "GetParameters":
+            first_values.set()
+        elif request.operation == "DescribeParameters" and "NextToken" in (request.json or {}):
+            first_values.wait(timeout=10)
+        return None
+
+    proxy.hooks.append(hold)
+    proxy.reset_counts()
+    assert len(make_ssm(proxy.url).list("staging")) == 120
+    order = [r.operation for r in proxy.requests]
+    assert order.index("GetParameters") < len(order) - order[::-1].index("DescribeParameters") - 1
+    assert first_values.is_set()
+
+
+def test_value_reads_overlap_up_to_keep_max_concurrency(
+    proxy: Proxy, make_ssm: MakeSsm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_call_budgets import InFlight
+
+    put_many(proxy.url, "staging", 50)
+    monkeypatch.setenv("KEEP_MAX_CONCURRENCY", "3")
+    gauge = InFlight(hold=0.05)
+    proxy.hooks.append(gauge)
+    assert len(make_ssm(proxy.url).list("staging")) == 50
+    assert gauge.peak == 3  # five batches of one page: they overlap, but never beyond the limit
+
+
+def test_describe_denied_falls_back_to_pages_by_path_once_per_process(proxy: Proxy, make_ssm: MakeSsm) -> None:
+    put_many(proxy.url, "staging", 25)
+    put_many(proxy.url, "production", 3, prefix="PROD_")
+    ssm_client(proxy.url).put_parameter(Name="/myapp/staging/nested/DEEP", Value="fake-deep", Type="String")
+    allowed = make_ssm(proxy.url).list("staging")
+    proxy.hooks.append(deny("DescribeParameters"))
+    proxy.reset_counts()
+    vault = make_ssm(proxy.url)
+    assert vault.list("staging") == allowed
+    assert proxy.counts == {"DescribeParameters": 1, "GetParametersByPath": 3}
+    proxy.reset_counts()
+    assert [s.key for s in vault.list("production")] == ["PROD_000", "PROD_001", "PROD_002"]
+    assert [s.key for s in make_ssm(proxy.url).list("staging")] == [s.key for s in allowed]
+    # the denial is remembered for the process: no second DescribeParameters
+    assert proxy.counts == {"GetParametersByPath": 1 + 3}
+
+
+def test_get_parameters_denied_falls_back_too(proxy: Proxy, make_ssm: MakeSsm) -> None:
+    put_many(proxy.url, "staging", 12)
+    allowed = make_ssm(proxy.url).list("staging")
+    proxy.hooks.append(deny("GetParameters"))
+    proxy.reset_counts()
+    assert make_ssm(proxy.url).list("staging") == allowed
+    assert proxy.counts["GetParametersByPath"] == 2
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    keys=st.lists(
+        st.from_regex(r"[A-Z][A-Z0-9_]{0,8}(/[A-Z][A-Z0-9_]{0,5})?", fullmatch=True), min_size=0, max_size=70,
+        unique=True,
+    ),
+    plain=st.sets(st.integers(0, 69)),
+)
+def test_fallback_listing_is_identical(proxy: Proxy, make_ssm: MakeSsm, keys: list[str], plain: set[int]) -> None:
+    """Whatever the stage holds (nested keys, plain Strings, page boundaries), the pipelined
+    listing and the GetParametersByPath fallback return the same secrets."""
+    stage = f"prop{uuid.uuid4().hex[:8]}"
+    client = ssm_client(proxy.url)
+    for i, key in enumerate(keys):
+        client.put_parameter(Name=f"/myapp/{stage}/{key}", Value=f"fake-{i}",
+                             Type="String" if i in plain else "SecureString")
+    client.put_parameter(Name=f"/myapp/{stage}x/OUTSIDE", Value="fake-outside", Type="String")
+    vault = make_ssm(proxy.url)
+    pipelined = vault.list(stage)
+    assert sorted(s.key for s in pipelined) == sorted(keys)
+    assert vault._list_by_path(stage) == pipelined
 
 
 def test_isolation_between_namespaces_stages_and_scopes(proxy: Proxy, make_ssm: MakeSsm) -> None:
@@ -127,15 +241,7 @@ def test_not_found_names_the_full_parameter(proxy: Proxy, make_ssm: MakeSsm) -> 
 
 
 def test_access_denied_names_action_and_resource(proxy: Proxy, make_ssm: MakeSsm) -> None:
-    def deny(request: ProxyRequest) -> ProxyResponse | None:
-        if request.operation == "GetParametersByPath":
-            return ProxyResponse.aws_error(
-                request, 400, "AccessDeniedException",
-                "User: arn:aws:iam::123456789012:user/fake is not authorized to perform: ssm:GetParametersByPath",
-            )
-        return None
-
-    proxy.hooks.append(deny)
+    proxy.hooks.append(deny("DescribeParameters", "GetParametersByPath"))
     with pytest.raises(AccessDenied) as caught:
         make_ssm(proxy.url).list("production")
     assert caught.value.exit_code == 4

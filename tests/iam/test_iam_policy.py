@@ -64,7 +64,7 @@ def sm_allows(doc: dict[str, Any], action: str, stage: str, namespace: str = "my
 SM_READS = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret", "secretsmanager:ListSecretVersionIds"]
 SM_WRITES = ["secretsmanager:CreateSecret", "secretsmanager:PutSecretValue", "secretsmanager:DeleteSecret",
              "secretsmanager:RestoreSecret", "secretsmanager:UpdateSecretVersionStage"]
-SSM_READS = ["ssm:GetParameter", "ssm:GetParameterHistory"]
+SSM_READS = ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParameterHistory"]
 SSM_WRITES = ["ssm:PutParameter", "ssm:DeleteParameter"]
 
 
@@ -195,7 +195,8 @@ def test_ssm_resources_include_the_path_itself() -> None:
 )
 def test_ssm_full_and_stage_limited(stages: list[str] | None, allowed: list[str]) -> None:
     doc = policy([ssm_vault()], stages)
-    assert list(by_sid(doc)) == ["KeepSsmReadWrite", "KeepSsmKms"]
+    assert list(by_sid(doc)) == ["KeepSsmReadWrite", "KeepSsmList", "KeepSsmKms"]
+    assert evaluate(doc, "ssm:DescribeParameters", "*")
     for stage in STAGES:
         expected = stage in allowed
         assert bool(evaluate(doc, "ssm:GetParametersByPath", param_arn(f"/myapp/{stage}"))) is expected
@@ -208,7 +209,10 @@ def test_ssm_full_and_stage_limited(stages: list[str] | None, allowed: list[str]
 
 def test_ssm_read_only() -> None:
     doc = policy([ssm_vault()], ["production"], read_only=True)
-    assert list(by_sid(doc)) == ["KeepSsmRead", "KeepSsmKms"]
+    assert list(by_sid(doc)) == ["KeepSsmRead", "KeepSsmList", "KeepSsmKms"]
+    # names and versions only: DescribeParameters returns no value
+    assert by_sid(doc)["KeepSsmList"] == {"Sid": "KeepSsmList", "Effect": "Allow",
+                                          "Action": "ssm:DescribeParameters", "Resource": "*"}
     assert evaluate(doc, "ssm:GetParametersByPath", param_arn("/myapp/production"))
     for action in SSM_READS:
         assert evaluate(doc, action, param_arn("/myapp/production/K"))
@@ -220,7 +224,7 @@ def test_ssm_read_only() -> None:
 
 def test_ssm_and_secretsmanager_together_and_two_ssm_vaults() -> None:
     doc = policy([ssm_vault(), sm_vault()])
-    assert [s["Sid"] for s in doc["Statement"]][:2] == ["KeepSsmReadWrite", "KeepSsmKms"]
+    assert [s["Sid"] for s in doc["Statement"]][:3] == ["KeepSsmReadWrite", "KeepSsmList", "KeepSsmKms"]
     two = policy([ssm_vault(), VaultConfig(slug="ssm2", driver="ssm", name="x", scope="app2",
                                           options={"region": "eu-west-1"})], ["production"])
     resources = by_sid(two)["KeepSsmReadWrite"]["Resource"]
@@ -267,7 +271,7 @@ def test_iam_command_options(kp: KeepRunner) -> None:
     assert rw["Condition"]["StringEquals"]["secretsmanager:ResourceTag/Stage"] == ["staging", "production"]
     read_only = kp.ok("iam", "--read-only", "--vault", "ssm", "--stage", "production").json()
     assert isinstance(read_only, dict)
-    assert [s["Sid"] for s in read_only["Statement"]] == ["KeepSsmRead", "KeepSsmKms"]
+    assert [s["Sid"] for s in read_only["Statement"]] == ["KeepSsmRead", "KeepSsmList", "KeepSsmKms"]
     assert by_sid(read_only)["KeepSsmRead"]["Resource"] == [
         "arn:aws:ssm:us-east-1:*:parameter/myapp/production", "arn:aws:ssm:us-east-1:*:parameter/myapp/production/*"]
     assert kp.ok("iam", "--env", "production", "--vault", "secretsmanager").json() == policy(
@@ -280,7 +284,7 @@ def test_iam_command_workspace_and_all(kp: KeepRunner) -> None:
     (kp.cwd / ".keep" / "local" / "workspace.json").write_text(json.dumps({"vaults": ["ssm"], "stages": []}))
     scoped = kp.ok("iam").json()
     assert isinstance(scoped, dict)
-    assert {s["Sid"] for s in scoped["Statement"]} == {"KeepSsmReadWrite", "KeepSsmKms"}
+    assert {s["Sid"] for s in scoped["Statement"]} == {"KeepSsmReadWrite", "KeepSsmList", "KeepSsmKms"}
     everything = kp.ok("iam", "--all").json()
     assert isinstance(everything, dict)
     assert "KeepSecretsManagerCreate" in {s["Sid"] for s in everything["Statement"]}

@@ -13,7 +13,10 @@ Shapes follow the seed page's documented policies, with the corrections PHP Keep
   tags. It is granted in its own statement that requires keep's tag values on both the secret
   and the request, so it can never move a foreign secret into the namespace.
 * SSM access is granted by parameter ARN per stage: the stage path itself (what
-  `GetParametersByPath` is authorised against) and everything below it.
+  `GetParametersByPath` is authorised against) and everything below it. `ssm:DescribeParameters`
+  (the listing's names and versions, never values) cannot be scoped to a path, so it is
+  granted on `*` in its own statement; values still need `ssm:GetParameters` on the stage's
+  parameters. Without it keep lists with `GetParametersByPath` instead (slower, same output).
 * KMS: a key ARN is used as the resource; an alias (including the AWS-managed
   `alias/aws/secretsmanager` / `alias/aws/ssm`) becomes `kms:ResourceAliases`, because IAM
   evaluates key ARNs and an alias ARN as a resource grants nothing. Every KMS grant is limited
@@ -35,9 +38,11 @@ POLICY_VERSION = "2012-10-17"
 
 SSM_READ_ACTIONS = (
     "ssm:GetParameter",
+    "ssm:GetParameters",
     "ssm:GetParametersByPath",
     "ssm:GetParameterHistory",
 )
+SSM_LIST_ACTION = "ssm:DescribeParameters"  # names and versions only; AWS allows no resource but *
 SSM_WRITE_ACTIONS = (
     "ssm:PutParameter",
     "ssm:DeleteParameter",
@@ -77,8 +82,9 @@ DEFAULT_KEYS = {"ssm": "alias/aws/ssm", "secretsmanager": "alias/aws/secretsmana
 
 # What each kind of probe step needs, for explaining a denial (`keep verify`).
 STATEMENT_HINTS = {
-    ("ssm", "list"): "KeepSsmRead/KeepSsmReadWrite: ssm:GetParametersByPath on the stage path ARN "
-    "(parameter/NS/STAGE, without /*)",
+    ("ssm", "list"): "KeepSsmList: ssm:DescribeParameters on *, and KeepSsmRead/KeepSsmReadWrite: "
+    "ssm:GetParameters on parameter/NS/STAGE/* (or, without DescribeParameters, ssm:GetParametersByPath "
+    "on the stage path ARN parameter/NS/STAGE, without /*)",
     ("ssm", "read"): "KeepSsmRead/KeepSsmReadWrite: ssm:GetParameter on parameter/NS/STAGE/*, "
     "and KeepSsmKms: kms:Decrypt",
     ("ssm", "history"): "KeepSsmRead/KeepSsmReadWrite: ssm:GetParameterHistory on parameter/NS/STAGE/*",
@@ -186,7 +192,8 @@ def _ssm_statements(request: PolicyRequest, vaults: Sequence[VaultConfig]) -> li
         "Action": list(actions),
         "Resource": _one_or_many(resources),
     }
-    return [access, *_kms_statements("KeepSsmKms", "ssm", vaults, request.read_only)]
+    listing = {"Sid": "KeepSsmList", "Effect": "Allow", "Action": SSM_LIST_ACTION, "Resource": "*"}
+    return [access, listing, *_kms_statements("KeepSsmKms", "ssm", vaults, request.read_only)]
 
 
 def _sm_statements(request: PolicyRequest, vaults: Sequence[VaultConfig]) -> list[dict[str, Any]]:

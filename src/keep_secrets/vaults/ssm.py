@@ -6,9 +6,22 @@
   plain `String`.
 * Values over the tier's limit (4 KB Standard, 8 KB Advanced/Intelligent-Tiering) are refused
   before any call, with a hint.
-* `list` pages through `GetParametersByPath(Recursive, WithDecryption, MaxResults=10)`
-  (ceil(N/10) calls). Keys of nested parameters are shown as stored (`sub/KEY`), never
-  rewritten.
+* `list` reads the names (and versions, no values) from `DescribeParameters` pages (Path
+  filter, Recursive, 50 per page: ceil(N/50) calls, one after the other since each needs the
+  previous page's token) and the values with `GetParameters(WithDecryption)` 10 names per
+  call, started as soon as each page of names arrives and run concurrently: ceil(N/50) +
+  ceil(N/10) calls, but only ceil(N/50) + 1 round trips on the critical path (PHP Keep's
+  `GetParametersByPath` pages of 10 are ceil(N/10) round trips in a row). Value reads pass
+  a per-region limit of 40 starts per second (`KEEP_SSM_READ_TPS`): GetParameter,
+  GetParameters and GetParametersByPath share Parameter Store's default 40 TPS quota.
+* `ssm:DescribeParameters` cannot be scoped to a path, so some policies lack it: when it (or
+  `GetParameters`) is denied, the listing falls back to `GetParametersByPath(Recursive,
+  WithDecryption, MaxResults=10)` pages with identical output, and remembers that for the
+  rest of the process (one denied call per process, not per stage), silently.
+* `list_pages()` yields each DescribeParameters page as (key, version) pairs before any value
+  is read, and `read_values()` reads the values of chosen keys, so a cache can skip the
+  versions it already holds. Keys of nested parameters are shown as stored (`sub/KEY`),
+  never rewritten.
 * `history` reads every `GetParameterHistory` page (AWS returns oldest first) and sorts newest
   first, so a long history never hides the latest changes (PHP Keep's bug).
 * `rollback` puts the old value as a new version: Parameter Store has no "current" pointer.
@@ -18,15 +31,66 @@
 from __future__ import annotations
 
 import builtins
+import os
+import threading
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from ..model import NotFound, Secret, UsageError, Version, WriteResult
-from .aws import AwsError, AwsVault
+from ..concurrency import RateLimiter, pipelined
+from ..model import AccessDenied, NotFound, Secret, UsageError, Version, WriteResult
+from .aws import CREDENTIAL_CODES, AwsError, AwsVault
 
 TIER_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
-PAGE_SIZE = 10
+PAGE_SIZE = 10  # GetParametersByPath (the fallback listing): AWS's maximum
+DESCRIBE_PAGE_SIZE = 50  # DescribeParameters: AWS's maximum
+VALUES_PER_CALL = 10  # GetParameters: AWS's maximum
 HISTORY_PAGE_SIZE = 50
+DEFAULT_READ_TPS = 40  # GetParameter + GetParameters + GetParametersByPath, per account and region
+
+
+class Listed(NamedTuple):
+    """One parameter of a DescribeParameters page: its key in the stage and its version."""
+
+    key: str
+    version: str
+
+
+_state_lock = threading.Lock()
+# (profile, endpoint, region) of the vaults whose DescribeParameters/GetParameters were denied
+_describe_denied: set[tuple[str | None, str | None, str]] = set()
+_limiters: dict[str, RateLimiter] = {}
+
+
+def read_tps() -> int:
+    try:
+        value = int(os.environ.get("KEEP_SSM_READ_TPS", ""))
+    except ValueError:
+        return DEFAULT_READ_TPS
+    return max(1, min(value, 10000))
+
+
+def read_limiter(region: str) -> RateLimiter:
+    """The process-wide limiter of Parameter Store value reads in `region`."""
+    rate = read_tps()
+    with _state_lock:
+        limiter = _limiters.get(region)
+        if limiter is None or limiter.rate != rate:
+            limiter = _limiters[region] = RateLimiter(rate)
+        return limiter
+
+
+def _is_denial(exc: AwsError) -> bool:
+    """Denied by policy (not bad credentials): the case where another call may be allowed."""
+    return isinstance(exc, AccessDenied) and exc.code not in CREDENTIAL_CODES
+
+
+class _ListingDenied(Exception):
+    """DescribeParameters or GetParameters was denied: list with GetParametersByPath instead."""
+
+    def __init__(self, error: AwsError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 class SsmVault(AwsVault):
@@ -67,6 +131,73 @@ class SsmVault(AwsVault):
 
     # -- reads ---------------------------------------------------------------------------
     def list(self, stage: str) -> list[Secret]:
+        identity = (self.profile, self.endpoint_url, self.region)
+        with _state_lock:
+            denied = identity in _describe_denied
+        if not denied:
+            try:
+                secrets = pipelined(
+                    self.list_pages(stage), VALUES_PER_CALL, lambda chunk: self.read_values(stage, chunk),
+                    name="keep-ssm",
+                )
+            except _ListingDenied:
+                with _state_lock:
+                    _describe_denied.add(identity)
+            else:
+                secrets.sort(key=lambda s: s.key)
+                return secrets
+        return self._list_by_path(stage)
+
+    def list_pages(self, stage: str) -> Iterator[builtins.list[Listed]]:
+        """The stage's parameters, one DescribeParameters page at a time: names and versions,
+        no values (ssm:DescribeParameters reveals no value)."""
+        base = self.base_path(stage)
+        params: dict[str, Any] = {
+            "ParameterFilters": [{"Key": "Path", "Option": "Recursive", "Values": [base]}],
+            "MaxResults": DESCRIBE_PAGE_SIZE,
+        }
+        while True:
+            try:
+                page = self.call("describe_parameters", base, **params)
+            except AwsError as exc:
+                if _is_denial(exc):
+                    raise _ListingDenied(exc) from None
+                raise
+            listed = []
+            for param in page.get("Parameters", []):
+                name = str(param.get("Name", ""))
+                if name.startswith(base + "/") and len(name) > len(base) + 1:
+                    listed.append(Listed(name[len(base) + 1 :], str(param.get("Version", ""))))
+            yield listed
+            token = page.get("NextToken")
+            if not token:
+                return
+            params["NextToken"] = token
+
+    def read_values(self, stage: str, listed: builtins.list[Listed]) -> builtins.list[Secret]:
+        """The current values of up to 10 listed keys (one GetParameters call). A parameter
+        deleted since it was listed is left out, as if the listing had come a moment later."""
+        base = self.base_path(stage)
+        names = [f"{base}/{item.key}" for item in listed]
+        if not names:
+            return []
+        read_limiter(self.region).acquire()
+        resource = names[0] if len(names) == 1 else f"{len(names)} parameters under {base}/"
+        try:
+            response = self.call("get_parameters", resource, Names=names, WithDecryption=True)
+        except AwsError as exc:
+            if _is_denial(exc):
+                raise _ListingDenied(exc) from None
+            raise
+        wanted = set(names)
+        return [
+            self._secret(stage, str(param["Name"])[len(base) + 1 :], param)
+            for param in response.get("Parameters", [])
+            if str(param.get("Name", "")) in wanted
+        ]
+
+    def _list_by_path(self, stage: str) -> builtins.list[Secret]:
+        """The fallback listing (no ssm:DescribeParameters): GetParametersByPath pages of 10."""
         base = self.base_path(stage)
         params: dict[str, Any] = {
             "Path": base,
@@ -75,7 +206,9 @@ class SsmVault(AwsVault):
             "MaxResults": PAGE_SIZE,
         }
         secrets: builtins.list[Secret] = []
+        limiter = read_limiter(self.region)
         while True:
+            limiter.acquire()
             page = self.call("get_parameters_by_path", base, **params)
             for param in page.get("Parameters", []):
                 name = str(param["Name"])

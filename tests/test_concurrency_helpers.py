@@ -1,0 +1,92 @@
+"""The pipelined fetch and the rate limiter of keep_secrets/concurrency.py (no network; the
+limiter runs on a fake clock, so nothing here depends on timing)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keep_secrets.concurrency import RateLimiter, pipelined
+
+
+@given(pages=st.lists(st.lists(st.integers(), max_size=23), max_size=6), size=st.integers(1, 10))
+def test_pipelined_is_a_flat_map_in_order(pages: list[list[int]], size: int) -> None:
+    assert pipelined(pages, size, lambda chunk: [x * 2 for x in chunk], limit=3) == [
+        x * 2 for page in pages for x in page
+    ]
+
+
+def test_pipelined_fetches_a_page_before_the_next_page_is_listed() -> None:
+    fetched = threading.Event()
+
+    def pages() -> Iterator[list[int]]:
+        yield [1, 2, 3]
+        assert fetched.wait(timeout=10), "no fetch started before the second page was asked for"
+        yield [4]
+
+    def fetch(chunk: list[int]) -> list[int]:
+        fetched.set()
+        return chunk
+
+    assert pipelined(pages(), 2, fetch) == [1, 2, 3, 4]
+
+
+def test_pipelined_chunks_never_exceed_size() -> None:
+    seen: list[int] = []
+    pipelined([list(range(25)), list(range(3))], 10, lambda chunk: seen.append(len(chunk)) or [])
+    assert sorted(seen) == [3, 5, 10, 10]
+
+
+def test_pipelined_reraises_a_fetch_error_and_drops_unstarted_chunks() -> None:
+    started: list[int] = []
+
+    def fetch(chunk: list[int]) -> list[int]:
+        started.append(chunk[0])
+        if chunk[0] == 0:
+            raise ValueError("boom")
+        return chunk
+
+    with pytest.raises(ValueError, match="boom"):
+        pipelined([list(range(100))], 1, fetch, limit=1)
+    assert len(started) < 100
+
+
+def test_pipelined_reraises_a_listing_error() -> None:
+    def pages() -> Iterator[list[int]]:
+        yield [1]
+        raise KeyError("page 2")
+
+    with pytest.raises(KeyError):
+        pipelined(pages(), 10, lambda chunk: chunk)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@settings(max_examples=50)
+@given(rate=st.integers(1, 50), gaps=st.lists(st.floats(0, 0.2), min_size=1, max_size=200))
+def test_rate_limiter_never_starts_more_than_rate_in_any_second(rate: int, gaps: list[float]) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
+    starts = []
+    for gap in gaps:
+        clock.now += gap
+        limiter.acquire()
+        starts.append(clock.now)
+    for i, start in enumerate(starts):
+        assert sum(1 for s in starts[i:] if s - start < 1.0) <= rate
+    # and it never waits when under the rate
+    if len(gaps) <= rate:
+        assert starts[-1] == pytest.approx(sum(gaps))
