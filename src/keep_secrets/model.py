@@ -1,8 +1,15 @@
-"""Value types shared by every layer, and the error types (each carries its exit code).
+"""Value types shared by every layer, and the one error table.
 
-Commands never decide exit codes themselves: they raise one of these and the CLI root maps
-``exit_code`` to the process status (SPEC §6: 0 ok, 1 failure, 2 usage, 3 not found,
-4 access denied / credentials, 5 conflict, 130 interrupted).
+Each error type carries both of its meanings side by side: ``exit_code`` for the CLI (SPEC §6:
+0 ok, 1 failure, 2 usage, 3 not found, 4 access denied / credentials, 5 conflict, 130
+interrupted) and ``http_status`` for the web API. No front end keeps its own table: the CLI
+root exits with ``exit_code``, the web answers with ``http_status``.
+
+Errors are structured: besides a one-line ``message`` (plain words, no command syntax) they
+say what they are about (``key``, ``remote_name``, ``version``), whether the secret is
+``deleted``, and which store ``action`` was denied. Each front end words its own hint from
+those fields (the CLI names commands and flags, the web names buttons); a driver's own
+``hint`` is for advice that is true whatever the front end ("store a placeholder value").
 """
 
 from __future__ import annotations
@@ -15,11 +22,31 @@ class KeepError(Exception):
     """An expected failure: printed as one line, never as a traceback."""
 
     exit_code = 1
+    http_status = 500
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        key: str | None = None,
+        remote_name: str | None = None,
+        version: str | None = None,
+        deleted: bool = False,
+        action: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        #: the secret the error is about, and its full name in the store
+        self.key = key
+        self.remote_name = remote_name
+        #: the version asked for, when that is what is missing
+        self.version = version
+        #: the secret exists but is deleted (restorable, or scheduled for deletion)
+        self.deleted = deleted
+        #: the store action that was denied (an IAM action name such as GetSecretValue)
+        self.action = action
 
     def one_line(self) -> str:
         if self.hint:
@@ -28,35 +55,47 @@ class KeepError(Exception):
 
 
 class RemoteError(KeepError):
-    """A store answered with an error we do not classify further (exit 1)."""
+    """A store answered with an error we do not classify further (exit 1, HTTP 500)."""
 
     exit_code = 1
+    http_status = 500
 
 
 class UsageError(KeepError):
-    """Invalid input: a bad name, option combination or file (exit 2)."""
+    """Invalid input: a bad name, option combination or file (exit 2, HTTP 400)."""
 
     exit_code = 2
+    http_status = 400
 
 
 class NotFound(KeepError):
+    """No such secret, version, stage or file (exit 3, HTTP 404)."""
+
     exit_code = 3
+    http_status = 404
 
 
 class AccessDenied(KeepError):
-    """Access denied or missing/expired credentials (exit 4)."""
+    """Access denied or missing/expired credentials (exit 4, HTTP 403).
+
+    A store that cannot tell "missing" from "denied" (AWS under tag-conditioned policies
+    answers AccessDenied for a secret that does not exist) raises a subclass that is also a
+    NotFound; it keeps AccessDenied's exit 4 / HTTP 403, because the store did deny the call."""
 
     exit_code = 4
+    http_status = 403
 
 
 class Conflict(KeepError):
-    """Something already exists, or a state forbids the change (exit 5)."""
+    """Something already exists, or a state forbids the change (exit 5, HTTP 409)."""
 
     exit_code = 5
+    http_status = 409
 
 
 class Interrupted(KeepError):
     exit_code = 130
+    http_status = 503
 
 
 @dataclass(frozen=True)

@@ -339,10 +339,10 @@ def test_restore_and_its_errors(moto: str, make_sm: MakeSm) -> None:
         vault.delete("staging", "BACK")
         with pytest.raises(NotFound, match="scheduled for deletion") as caught:
             vault.get("staging", "BACK")
-        assert caught.value.hint and "keep restore BACK" in caught.value.hint
+        assert caught.value.deleted and caught.value.key == "BACK"
         with pytest.raises(Conflict) as refused:
             vault.set("staging", "BACK", "fake-new")
-        assert refused.value.hint and "keep restore BACK" in refused.value.hint
+        assert refused.value.deleted and refused.value.key == "BACK"
         vault.restore("staging", "BACK")
         assert vault.get("staging", "BACK").value == "fake-back"
         with pytest.raises(NotFound):

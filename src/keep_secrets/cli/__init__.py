@@ -146,7 +146,9 @@ def run_args(args: list[str]) -> int:
             import traceback
 
             traceback.print_exc()
-        _error(exc.one_line(), no_color)
+        from .hints import cli_line
+
+        _error(cli_line(exc), no_color)
         return exc.exit_code
     except click.exceptions.NoArgsIsHelpError as exc:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)

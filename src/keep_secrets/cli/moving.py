@@ -22,6 +22,7 @@ from ..model import Interrupted, KeepError, NotFound, UsageError
 from ..names import Patterns
 from ..services import copying, diffing, importing
 from .context import Ctx, keep_command
+from .hints import cli_line
 
 if TYPE_CHECKING:
     from ..services.copying import Item, Location, Outcome, Plan
@@ -112,7 +113,7 @@ def _finish(ctx: Ctx, plan: Plan, outcome: Outcome, verb: str, where: str, dry_r
     error = outcome.first_error
     if error is not None and outcome.written == 0 and error.exit_code != 1:
         # e.g. access denied on the first write: nothing changed, so exit with that error's code
-        failure = KeepError(message, hint=error.one_line())
+        failure = KeepError(message, hint=cli_line(error))
         failure.exit_code = error.exit_code
         raise failure
     raise KeepError(message, hint="the keys listed as failed or not attempted were not written")

@@ -78,7 +78,7 @@ THROTTLING_CODES = frozenset(
 )
 _SIGNATURE_CODES = frozenset({"InvalidSignatureException", "SignatureDoesNotMatch", "AuthorizationHeaderMalformed"})
 CREDENTIALS_HINT = (
-    "run `aws sso login`, or set AWS_PROFILE (or the vault's `profile`) to a profile with valid credentials"
+    "run 'aws sso login', or set AWS_PROFILE (or the vault's profile) to a profile with valid credentials"
 )
 
 
@@ -150,7 +150,7 @@ class AwsVault(Vault):
             except ProfileNotFound:
                 raise UsageError(
                     f"AWS profile '{self.profile}' (vault '{self.slug}') is not configured",
-                    hint="check ~/.aws/config or the vault's `profile`",
+                    hint="check ~/.aws/config or the vault's profile",
                 ) from None
         return self._session
 
@@ -164,7 +164,7 @@ class AwsVault(Vault):
         if not region:
             raise UsageError(
                 f"No AWS region for vault '{self.slug}'",
-                hint="set `region` in the vault (keep vault:edit) or AWS_REGION / AWS_DEFAULT_REGION",
+                hint="set the vault's region, or AWS_REGION / AWS_DEFAULT_REGION",
             )
         return str(region)
 
@@ -333,9 +333,9 @@ def translate_error(exc: Exception, action: str, resource: str, client: Any) -> 
     ):
         return AccessDenied(f"No valid AWS credentials for {action} ({exc})", hint=CREDENTIALS_HINT)
     if isinstance(exc, bexc.ProfileNotFound):
-        return UsageError(str(exc), hint="check ~/.aws/config or the vault's `profile`")
+        return UsageError(str(exc), hint="check ~/.aws/config or the vault's profile")
     if isinstance(exc, bexc.NoRegionError):
-        return UsageError("No AWS region configured", hint="set the vault's `region` or AWS_REGION")
+        return UsageError("No AWS region configured", hint="set the vault's region, or AWS_REGION")
     if isinstance(
         exc,
         (
@@ -372,7 +372,7 @@ def _client_error(exc: Any, action: str, resource: str, endpoint: str, region: s
     if "region" in aws_message.lower() and code in _SIGNATURE_CODES:
         return AwsAccessDenied(
             f"Region mismatch for {action} on {resource} at {endpoint} (region {region}): {detail}",
-            hint="check the vault's `region` and `endpoint_url` (and AWS_ENDPOINT_URL*)",
+            hint="check the vault's region and endpoint URL (and AWS_ENDPOINT_URL*)",
             **info,
         )
     if code in CREDENTIAL_CODES:

@@ -324,7 +324,7 @@ class LocalVault(Vault):
 
     def _not_found(self, stage: str, key: str) -> NotFound:
         return NotFound(
-            f"Secret '{key}' not found in {self.slug}:{stage}", hint="`keep show` lists the stage's keys"
+            f"Secret '{key}' not found in {self.slug}:{stage}", key=key, remote_name=self.remote_name(stage, key)
         )
 
     def get(self, stage: str, key: str, version: str | None = None) -> Secret:
@@ -339,7 +339,10 @@ class LocalVault(Vault):
         if version is None:
             if deleted_at is not None:
                 raise NotFound(
-                    f"Secret '{key}' in {self.slug}:{stage} is deleted", hint=f"`keep restore {key}` brings it back"
+                    f"Secret '{key}' in {self.slug}:{stage} is deleted",
+                    key=key,
+                    remote_name=self.remote_name(stage, key),
+                    deleted=True,
                 )
             wanted = current
         else:
@@ -353,7 +356,12 @@ class LocalVault(Vault):
             (stage, key, wanted),
         ).fetchone()
         if row is None:
-            raise NotFound(f"Version {version} of '{key}' not found in {self.slug}:{stage}")
+            raise NotFound(
+                f"Version {version} of '{key}' not found in {self.slug}:{stage}",
+                key=key,
+                remote_name=self.remote_name(stage, key),
+                version=version,
+            )
         return self._secret(stage, key, row)
 
     def _append_version(
@@ -366,7 +374,9 @@ class LocalVault(Vault):
         if row is not None and row[1] is not None and not allow_deleted:
             raise Conflict(
                 f"Secret '{key}' in {self.slug}:{stage} is deleted",
-                hint=f"run `keep restore {key}` first, or `keep delete {key} --purge` to remove it for good",
+                key=key,
+                remote_name=self.remote_name(stage, key),
+                deleted=True,
             )
         last = conn.execute(
             "SELECT COALESCE(MAX(version), 0) FROM versions WHERE stage = ? AND key = ?", (stage, key)

@@ -63,7 +63,11 @@ class NotFoundOrDenied(AccessDenied, NotFound):
     """AWS denied a call on one secret. Under tag-conditioned policies that is also what a
     missing secret looks like, so it is both: `except AccessDenied` and `except NotFound`
     catch it (`exists()` is False, so copy/rename go on to a `set`, which creates the secret
-    or fails with the denial). The exit code is AccessDenied's (4): AWS did deny the call."""
+    or fails with the denial). Its exit code and HTTP status are AccessDenied's (4 / 403):
+    AWS did deny the call (the README's "not found or denied" decision)."""
+
+    exit_code = AccessDenied.exit_code
+    http_status = AccessDenied.http_status
 
 
 class PartialList(RemoteError):
@@ -158,9 +162,11 @@ class SecretsManagerVault(AwsVault):
         if version:
             return NotFound(
                 f"Version {version} of secret {name} not found in vault {self.slug}",
-                hint=f"`keep history {key}` lists its versions",
+                key=key,
+                remote_name=name,
+                version=version,
             )
-        return NotFound(f"Secret {name} not found in vault {self.slug}", hint="`keep show` lists the stage's keys")
+        return NotFound(f"Secret {name} not found in vault {self.slug}", key=key, remote_name=name)
 
     def _secret_error(self, exc: AwsError, stage: str, key: str, action: str, version: str | None = None) -> Exception:
         """Classify an error of a call addressed to one secret."""
@@ -170,12 +176,13 @@ class SecretsManagerVault(AwsVault):
         if _is_resource_denial(exc):
             return NotFoundOrDenied(
                 f"Secret {name} not found or not permitted: AWS denied {action}",
-                hint="`keep show` lists the stage's keys; `keep iam` prints the policy keep needs",
+                key=key,
+                remote_name=name,
+                action=action,
             )
         if _is_deletion_error(exc):
             return NotFound(
-                f"Secret {name} is scheduled for deletion",
-                hint=f"`keep restore {key}` brings it back, `keep delete {key} --purge` removes it for good",
+                f"Secret {name} is scheduled for deletion", key=key, remote_name=name, deleted=True
             )
         if exc.code == "DecryptionFailure":
             return AccessDenied(
@@ -223,7 +230,7 @@ class SecretsManagerVault(AwsVault):
         if value is None:
             raise RemoteError(
                 f"Secret {name} holds binary data (SecretBinary), which keep cannot handle as text",
-                hint="read it with `aws secretsmanager get-secret-value`",
+                hint="read it with the AWS console or the AWS CLI",
             )
         return Secret(
             key=key,
@@ -435,7 +442,9 @@ class SecretsManagerVault(AwsVault):
     def _scheduled_for_deletion(self, stage: str, key: str) -> Conflict:
         return Conflict(
             f"Secret {self.remote_name(stage, key)} is scheduled for deletion",
-            hint=f"run `keep restore {key}` first, or `keep delete {key} --purge` to remove it for good",
+            key=key,
+            remote_name=self.remote_name(stage, key),
+            deleted=True,
         )
 
     def _create(self, stage: str, key: str, value: str, denied: AwsError | None) -> WriteResult:
@@ -469,7 +478,9 @@ class SecretsManagerVault(AwsVault):
                 raise AccessDenied(
                     f"Access denied: PutSecretValue and CreateSecret on {name} "
                     f"(the secret is missing or not permitted; {exc.aws_message or exc.code})",
-                    hint="`keep iam` prints the policy keep needs for this stage",
+                    key=key,
+                    remote_name=name,
+                    action="PutSecretValue and CreateSecret",
                 ) from None
             raise
         return WriteResult(revision=str(response.get("VersionId", "")), created=True)
@@ -525,7 +536,7 @@ class SecretsManagerVault(AwsVault):
                     ForceOverwriteReplicaSecret=False,
                 )
             except AwsError as exc:
-                self.notice(f"{name} is restored but its replicas are not: {exc.one_line()} (run `keep replicate`)")
+                self.notice(f"{name} is restored but its replicas are not: {exc.one_line()} (replicate it again)")
 
     def rollback(self, stage: str, key: str, version: str) -> WriteResult:
         name = self.remote_name(stage, key)

@@ -114,7 +114,8 @@ class SsmVault(AwsVault):
     def _not_found(self, stage: str, key: str, name: str) -> NotFound:
         return NotFound(
             f"Secret '{key}' not found in {self.slug}:{stage} (parameter {name})",
-            hint="`keep show` lists the stage's keys",
+            key=key,
+            remote_name=name,
         )
 
     def _secret(self, stage: str, key: str, param: dict[str, Any]) -> Secret:
@@ -236,12 +237,16 @@ class SsmVault(AwsVault):
             if exc.code in ("ParameterVersionNotFound", "ParameterVersionLabelLimitExceeded"):
                 raise NotFound(
                     f"Version {version} of '{key}' not found in {self.slug}:{stage} (parameter {name})",
-                    hint=f"`keep history {key}` lists its versions",
+                    key=key,
+                    remote_name=name,
+                    version=version,
                 ) from None
             if exc.code == "ValidationException" and version:
                 raise NotFound(
                     f"Version {version} of '{key}' not found in {self.slug}:{stage}: {exc.aws_message}",
-                    hint=f"`keep history {key}` lists its versions",
+                    key=key,
+                    remote_name=name,
+                    version=version,
                 ) from None
             raise
         return self._secret(stage, key, response["Parameter"])
@@ -291,7 +296,7 @@ class SsmVault(AwsVault):
         limit = TIER_LIMITS.get(tier, TIER_LIMITS["Standard"])
         if size > limit:
             hint = (
-                "set the vault's tier to Advanced (8 KB) with `keep vault:edit`, or use Secrets Manager (64 KB)"
+                "set the vault's tier to Advanced (8 KB), or use Secrets Manager (64 KB)"
                 if tier == "Standard"
                 else "use a Secrets Manager vault (64 KB)"
             )

@@ -3,7 +3,9 @@ project and vaults, and the mapping of keep's error types to HTTP status codes.
 
 Endpoints are plain synchronous functions `(call) -> dict`; :func:`endpoint` runs them in a
 worker thread (the vault drivers block: SQLite, boto3) and turns expected failures into
-`{"error", "hint", "status"}` with the status their exit code stands for.
+`{"error", "hint", "status"}`: the status is the error type's own ``http_status`` (the one
+error table lives in :mod:`keep_secrets.model`), the hint is worded for the page
+(:mod:`keep_secrets.web.hints`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..model import AccessDenied, Conflict, KeepError, NotFound, UsageError
+from ..model import KeepError, UsageError
 from ..names import Patterns
 from ..vaults.base import VaultPool
+from .hints import web_hint
 from .security import MAX_BODY
 
 if TYPE_CHECKING:
@@ -30,31 +33,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("keep.web")
 
-#: keep error type -> HTTP status (everything else that keep raises on purpose is a 500 that
-#: still carries its one-line message; an unexpected exception is a 500 without details)
-STATUS: tuple[tuple[type[KeepError], int], ...] = (
-    (UsageError, 400),
-    (NotFound, 404),
-    (AccessDenied, 403),
-    (Conflict, 409),
-)
-
-
 class HttpError(KeepError):
     """A request problem that has no keep error type (bad JSON, wrong field type...)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
-        self.status = status
-
-
-def status_of(exc: KeepError) -> int:
-    if isinstance(exc, HttpError):
-        return exc.status
-    for kind, status in STATUS:
-        if isinstance(exc, kind):
-            return status
-    return 500
+        self.http_status = status
 
 
 def error_response(status: int, message: str, hint: str | None = None) -> JSONResponse:
@@ -205,7 +189,7 @@ def endpoint(
             call = Call(root, query, body, defaults)
             result = await run_in_threadpool(_run, handler, call)
         except KeepError as exc:
-            return error_response(status_of(exc), exc.message, exc.hint)
+            return error_response(exc.http_status, exc.message, web_hint(exc))
         except Exception as exc:
             # details go to the server's terminal, never to the page (they may quote values)
             log.error("internal error in %s %s: %s", request.method, request.url.path, type(exc).__name__)

@@ -1,0 +1,28 @@
+"""The web page's wording of what to do next after an error (the terminal has its own in
+:mod:`keep_secrets.cli.hints`): plain words and the page's buttons, never command syntax."""
+
+from __future__ import annotations
+
+from ..model import AccessDenied, Conflict, KeepError, NotFound
+
+
+def web_hint(exc: KeepError) -> str | None:
+    extra = _page_hint(exc)
+    parts = [part for part in (exc.hint, extra) if part]
+    return "; ".join(parts) or None
+
+
+def _page_hint(exc: KeepError) -> str | None:
+    if exc.key is None:
+        return None
+    if exc.deleted and isinstance(exc, NotFound | Conflict):
+        return "restore it from the deleted secrets, or delete it for good"
+    if isinstance(exc, AccessDenied):
+        if isinstance(exc, NotFound):
+            return "the table lists the stage's keys; or this identity lacks an IAM permission (the IAM policy)"
+        return "this identity lacks an IAM permission for this stage (the IAM policy)" if exc.action else None
+    if isinstance(exc, NotFound):
+        if exc.version is not None:
+            return "History lists its versions"
+        return "the table lists the stage's keys"
+    return None

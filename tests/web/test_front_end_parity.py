@@ -1,0 +1,61 @@
+"""The CLI and the web answer the same case with the same class of error (one error table:
+exit 3 <-> 404, exit 4 <-> 403), each with its own hint, and no web answer quotes CLI syntax."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from keep_secrets.cli import run_args
+from keep_secrets.vaults.local import LocalVault
+from keep_secrets.vaults.secretsmanager import NotFoundOrDenied
+from tests.conftest import KeepRunner
+
+
+def _no_cli_syntax(text: str) -> None:
+    assert "`" not in text and "keep " not in text and " --" not in text, text
+
+
+def test_missing_secret_is_exit_3_and_404(client: TestClient, cli: KeepRunner) -> None:
+    result = cli("get", "MISSING", "--stage", "local")
+    assert result.code == 3 and "`keep show` lists" in result.stderr
+    response = client.get("/api/secret", params={"stage": "local", "key": "MISSING"})
+    assert response.status_code == 404
+    body = response.json()
+    assert body["status"] == 404 and "MISSING" in body["error"]
+    _no_cli_syntax(body["error"] + (body["hint"] or ""))
+
+
+def test_deleted_secret_is_exit_3_and_404_with_each_front_ends_hint(client: TestClient, cli: KeepRunner) -> None:
+    cli.ok("delete", "API_KEY", "--stage", "local", "--force")
+    result = cli("get", "API_KEY", "--stage", "local")
+    assert result.code == 3 and "keep restore API_KEY" in result.stderr
+    response = client.get("/api/secret", params={"stage": "local", "key": "API_KEY"})
+    assert response.status_code == 404
+    body = response.json()
+    assert "restore it" in body["hint"]
+    _no_cli_syntax(body["error"] + body["hint"])
+    written = client.post("/api/secret", json={"stage": "local", "key": "API_KEY", "value": "x-fake"})
+    assert written.status_code == 409
+    _no_cli_syntax(written.json()["error"] + (written.json()["hint"] or ""))
+    assert cli("set", "API_KEY", "x-fake", "--stage", "local").code == 5
+
+
+def test_not_found_or_denied_is_exit_4_and_403(
+    client: TestClient, web_project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def denied(self: LocalVault, stage: str, key: str, version: str | None = None) -> object:
+        raise NotFoundOrDenied(
+            f"Secret {key} not found or not permitted: denied GetSecretValue",
+            key=key, remote_name=f"{stage}/{key}", action="GetSecretValue",
+        )
+
+    monkeypatch.setattr(LocalVault, "get", denied)
+    response = client.get("/api/secret", params={"stage": "local", "key": "DB_PASSWORD"})
+    assert response.status_code == 403
+    _no_cli_syntax(response.json()["error"] + response.json()["hint"])
+    monkeypatch.chdir(web_project)
+    assert run_args(["get", "DB_PASSWORD", "--stage", "local"]) == 4
+    assert "`keep iam`" in capsys.readouterr().err
