@@ -46,6 +46,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("exporting:export_cmd", "Export secrets (env, shell, json, yaml, csv, docker) or render a template"),
     "template:add": ("exporting:template_add_cmd", "Generate a template from a stage's secrets"),
     "template:validate": ("exporting:template_validate_cmd", "Check a template's placeholders"),
+    "refs": ("gates:refs_cmd", "Deployment references (ECS, CloudFormation, ExternalSecret) without reading values"),
     "run": ("run:run_cmd", "Run a command with secrets in its environment"),
     "verify": ("access:verify_cmd", "Probe list/read/write/delete/history permissions"),
     "iam": ("access:iam_cmd", "Print a least-privilege IAM policy"),

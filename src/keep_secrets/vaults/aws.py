@@ -204,6 +204,31 @@ class AwsVault(Vault):
         except Exception as exc:
             raise _without_values(self.translate(exc, operation, resource, client), params) from None
 
+    def caller_partition_and_account(self) -> tuple[str, str]:
+        """(partition, account id) of the credentials, from STS GetCallerIdentity - a call
+        that needs no IAM permission. A vault's `endpoint_url` (an emulator) is used for STS
+        too unless it is an AWS host (a VPC endpoint of one service is no STS endpoint)."""
+        from botocore.config import Config
+
+        endpoint = self.endpoint_url
+        if endpoint and ".amazonaws.com" in endpoint.split("//", 1)[-1].split("/", 1)[0]:
+            endpoint = None
+        with self._lock:
+            client = self._boto_session().client(
+                "sts", endpoint_url=endpoint, config=Config(region_name=self.region, user_agent_extra="keep-secrets")
+            )
+        try:
+            with call_gate():
+                identity = client.get_caller_identity()
+        except Exception as exc:
+            raise translate_error(exc, "GetCallerIdentity", "the caller's account", client) from None
+        finally:
+            with contextlib.suppress(Exception):
+                client.close()
+        arn = str(identity.get("Arn", ""))
+        partition = arn.split(":")[1] if arn.startswith("arn:") and arn.count(":") >= 2 else "aws"
+        return partition, str(identity["Account"])
+
     def translate(self, exc: Exception, operation: str, resource: str, client: Any) -> KeepError:
         return translate_error(exc, _action_name(operation), resource, client)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import builtins
 import importlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from ..model import Secret, UsageError, Version, WriteResult
@@ -31,6 +32,23 @@ DRIVER_LABELS: dict[str, str] = {
     "ssm": "AWS SSM Parameter Store",
     "secretsmanager": "AWS Secrets Manager",
 }
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Where a deployment can fetch one secret from, obtained without reading its value
+    (`keep refs`). `service` says which store (`secretsmanager`, `ssm`, `openbao`, ...); `name`
+    is the name in that store; `arn` the AWS ARN where there is one; `extra` holds what a
+    store needs besides (e.g. an OpenBao mount and field for an ExternalSecret)."""
+
+    key: str
+    vault: str
+    stage: str
+    service: str
+    name: str
+    arn: str | None = None
+    secure: bool = True
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 class Vault(ABC):
@@ -81,6 +99,16 @@ class Vault(ABC):
     @abstractmethod
     def rollback(self, stage: str, key: str, version: str) -> WriteResult:
         """Make an earlier version current again."""
+
+    def references(self, stage: str) -> builtins.list[Reference]:
+        """References to every secret of `stage`, from listing calls only - never a value read
+        (so a deploy role without read permission can generate them). Drivers whose store a
+        deployment can address (ARNs, KV paths) override this."""
+        raise UsageError(
+            f"Vault '{self.slug}' ({self.driver} driver) keeps its values in this project, so there are no "
+            "remote references for a deployment to use",
+            hint="use an ssm or secretsmanager vault, or `keep export` for a file",
+        )
 
     def exists(self, stage: str, key: str) -> bool:
         from ..model import NotFound

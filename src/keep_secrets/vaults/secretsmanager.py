@@ -46,6 +46,7 @@ from .aws import (
     Unreachable,
     mentions_kms,
 )
+from .base import Reference
 
 T = TypeVar("T")
 
@@ -296,6 +297,19 @@ class SecretsManagerVault(AwsVault):
 
     def list(self, stage: str) -> list[Secret]:
         return self._read(f"listing {self.base_name(stage)}/", lambda region: self._list(stage, region))
+
+    def references(self, stage: str) -> builtins.list[Reference]:
+        """ARNs from ListSecrets alone (no GetSecretValue): the primary region's, as a task
+        definition or stack there needs them."""
+        prefix = self.base_name(stage) + "/"
+        refs = [
+            Reference(
+                key=str(entry["Name"])[len(prefix):], vault=self.slug, stage=stage, service="secretsmanager",
+                name=str(entry["Name"]), arn=str(entry["ARN"]),
+            )
+            for entry in self._entries(stage, None)
+        ]
+        return sorted(refs, key=lambda r: r.key)
 
     def _list(self, stage: str, region: str | None) -> builtins.list[Secret]:
         prefix = self.base_name(stage) + "/"

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 from ..concurrency import RateLimiter, pipelined
 from ..model import AccessDenied, NotFound, Secret, UsageError, Version, WriteResult
 from .aws import CREDENTIAL_CODES, AwsError, AwsVault
+from .base import Reference
 
 TIER_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
 PAGE_SIZE = 10  # GetParametersByPath (the fallback listing): AWS's maximum
@@ -224,6 +225,41 @@ class SsmVault(AwsVault):
             params["NextToken"] = token
         secrets.sort(key=lambda s: s.key)
         return secrets
+
+    def references(self, stage: str) -> builtins.list[Reference]:
+        """Names, types and ARNs from DescribeParameters (metadata only, no GetParameter*).
+        AWS includes each parameter's ARN; where an endpoint does not, the ARN is built from
+        the region and the account of one STS GetCallerIdentity (which needs no permission)."""
+        base = self.base_path(stage)
+        params: dict[str, Any] = {
+            "ParameterFilters": [{"Key": "Path", "Option": "Recursive", "Values": [base]}],
+            "MaxResults": DESCRIBE_PAGE_SIZE,
+        }
+        found: builtins.list[dict[str, Any]] = []
+        while True:
+            page = self.call("describe_parameters", base, **params)
+            found.extend(
+                p for p in page.get("Parameters", [])
+                if str(p.get("Name", "")).startswith(base + "/") and len(str(p["Name"])) > len(base) + 1
+            )
+            token = page.get("NextToken")
+            if not token:
+                break
+            params["NextToken"] = token
+        account: tuple[str, str] | None = None
+        refs: builtins.list[Reference] = []
+        for param in found:
+            name = str(param["Name"])
+            arn = param.get("ARN")
+            if not arn:
+                if account is None:
+                    account = self.caller_partition_and_account()
+                arn = f"arn:{account[0]}:ssm:{self.region}:{account[1]}:parameter{name}"
+            refs.append(Reference(
+                key=name[len(base) + 1:], vault=self.slug, stage=stage, service="ssm", name=name, arn=str(arn),
+                secure=param.get("Type") == "SecureString",
+            ))
+        return sorted(refs, key=lambda r: r.key)
 
     def get(self, stage: str, key: str, version: str | None = None) -> Secret:
         name = self.remote_name(stage, key)
