@@ -150,6 +150,8 @@ def test_ssm_show_of_n_is_describe_pages_plus_value_batches(aws: KeepRunner, cou
 def test_ssm_listing_without_describe_permission_falls_back_once_per_process(
     aws: KeepRunner, counted: Proxy, moto: str
 ) -> None:
+    """Real processes: "once per process" is about the process, not about the test runner."""
+    aws = aws.process()
     for stage in STAGES:
         seed_ssm(moto, stage, values(stage, 15))
     allowed = aws.ok("export", "--vault", "ssm", "--stage", "staging", "--format", "json").stdout
