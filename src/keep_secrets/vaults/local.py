@@ -123,6 +123,35 @@ def _create_private_file(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+def _seal_check(aead: AESGCM) -> str:
+    nonce = os.urandom(12)
+    return base64.b64encode(nonce + aead.encrypt(nonce, _KEY_CHECK, b"key-check")).decode()
+
+
+def _create_key_file(path: Path, key: bytes) -> bytes:
+    """Write `key` to `path` unless a key file is already there; returns the key the file holds.
+    The key goes to a temporary file of this thread's own and is hard-linked into place: link()
+    never replaces an existing file, and no other writer can ever open the same temporary."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, 0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.b64encode(key).decode() + "\n")
+        os.link(tmp, path)
+    except FileExistsError:
+        # made by someone outside this vault's lock (e.g. a copy of the database): that key it is
+        return _decode_key(path.read_text().strip(), f"Key file {path}", KeepError)
+    except OSError as exc:
+        raise KeepError(f"Cannot create key file {path}: {exc.strerror or exc}") from None
+    finally:
+        # the temp copy holds the data key: never leave it behind, whatever happened
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    return key
+
+
 class LocalVault(Vault):
     driver = "local"
     supports_restore = True
@@ -173,20 +202,23 @@ class LocalVault(Vault):
         return None if row is None else str(row[0])
 
     def _cipher(self) -> AESGCM:
-        if self._aead is not None:
+        # under the instance lock: the threads of a concurrent fetch or probe share one instance
+        with self._lock:
+            if self._aead is None:
+                self._aead = self._open_cipher()
             return self._aead
+
+    def _open_cipher(self) -> AESGCM:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-        key = self._load_key()
-        aead = AESGCM(key)
+        aead = AESGCM(self._load_key())
         check = self._meta("key_check")
         if check is None:
-            nonce = os.urandom(12)
-            sealed = nonce + aead.encrypt(nonce, _KEY_CHECK, b"key-check")
+            # a key from KEEP_LOCAL_KEY or an existing key file opening a vault with no data yet:
+            # the first writer's check stands, so a different key later is refused
             with self._write() as conn:
                 conn.execute(
-                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('key_check', ?)",
-                    (base64.b64encode(sealed).decode(),),
+                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('key_check', ?)", (_seal_check(aead),)
                 )
             check = self._meta("key_check")
         assert check is not None
@@ -198,81 +230,86 @@ class LocalVault(Vault):
                 f"The data key does not open local vault '{self.slug}' ({self.path})",
                 hint="check KEEP_LOCAL_KEY or the key file in ~/.config/keep/keys/",
             ) from None
-        self._aead = aead
         return aead
 
     def _vault_id(self) -> str:
-        vault_id = self._meta("vault_id")
-        if vault_id is None:
-            with self._write() as conn:
-                conn.execute(
-                    "INSERT OR IGNORE INTO meta(name, value) VALUES ('vault_id', ?)", (os.urandom(16).hex(),)
-                )
+        with self._lock:
             vault_id = self._meta("vault_id")
-        assert vault_id is not None
-        return vault_id
+            if vault_id is None:
+                with self._write() as conn:
+                    conn.execute(
+                        "INSERT OR IGNORE INTO meta(name, value) VALUES ('vault_id', ?)", (os.urandom(16).hex(),)
+                    )
+                vault_id = self._meta("vault_id")
+            assert vault_id is not None
+            return vault_id
 
     def key_file(self) -> Path:
         return config_dir() / "keys" / f"{self._vault_id()}.key"
 
+    def _stored_key(self, path: Path, ring: Any, vault_id: str) -> bytes | None:
+        """The vault's key from its key file or the OS keyring, None when there is none yet."""
+        try:
+            text = path.read_text().strip()
+        except FileNotFoundError:
+            text = ""
+        except OSError as exc:
+            raise KeepError(f"Cannot read key file {path}: {exc.strerror or exc}") from None
+        else:
+            return _decode_key(text, f"Key file {path}", KeepError)
+        if ring is not None:
+            stored = _keyring_get(ring, vault_id)
+            if stored:
+                return _decode_key(stored, "The keyring entry for this vault", KeepError)
+        return None
+
     def _load_key(self) -> bytes:
         """KEEP_LOCAL_KEY, else the key file, else the OS keyring; a new key only for a vault
-        that holds no data yet (kept in the keyring where one works, else in a key file)."""
+        that holds no data yet (kept in the keyring where one works, else in a key file).
+
+        Creation is atomic across threads and processes: it runs inside the database's write
+        lock (BEGIN IMMEDIATE), looks again for a key there, and stores the key check in the
+        same transaction. So exactly one key ever exists for a vault, and a vault that holds
+        data (a key check or any version) never gets a new one."""
         env_key = os.environ.get("KEEP_LOCAL_KEY")
         if env_key:
             return _decode_key(env_key, "KEEP_LOCAL_KEY", UsageError)
-        path = self.key_file()
-        # Read "does this vault hold data" before looking for the key: a creator writes the key
-        # (file or keyring) before the key check, so seeing the check first means the key exists.
-        has_data = self._meta("key_check") is not None
-        if path.exists():
-            try:
-                text = path.read_text().strip()
-            except OSError as exc:
-                raise KeepError(f"Cannot read key file {path}: {exc}") from None
-            return _decode_key(text, f"Key file {path}", KeepError)
+        vault_id = self._vault_id()
+        path = config_dir() / "keys" / f"{vault_id}.key"
         ring = _keyring()
-        if ring is not None:
-            stored = _keyring_get(ring, self._vault_id())
-            if stored:
-                return _decode_key(stored, "The keyring entry for this vault", KeepError)
-        if has_data:
-            where = f"{path} or the OS keyring (service '{KEYRING_SERVICE}')" if ring else str(path)
-            raise AccessDenied(
-                f"The key for local vault '{self.slug}' is missing ({where})",
-                hint="restore the key file or set KEEP_LOCAL_KEY",
+        found = self._stored_key(path, ring, vault_id)
+        if found is not None:
+            return found
+        with self._write() as conn:  # one creator at a time; the others wait, then read its key
+            found = self._stored_key(path, ring, vault_id)
+            if found is not None:
+                return found
+            has_data = (
+                conn.execute("SELECT 1 FROM meta WHERE name = 'key_check'").fetchone() is not None
+                or conn.execute("SELECT 1 FROM versions LIMIT 1").fetchone() is not None
             )
-        if ring is not None:
-            with self._write():  # BEGIN IMMEDIATE: one process at a time creates the key
-                stored = _keyring_get(ring, self._vault_id())
-                if stored:
-                    return _decode_key(stored, "The keyring entry for this vault", KeepError)
-                key = os.urandom(32)
+            if has_data:
+                where = f"{path} or the OS keyring (service '{KEYRING_SERVICE}')" if ring else str(path)
+                raise AccessDenied(
+                    f"The key for local vault '{self.slug}' is missing ({where})",
+                    hint="restore the key file or set KEEP_LOCAL_KEY",
+                )
+            key = os.urandom(32)
+            stored = False
+            if ring is not None:
                 try:
-                    ring.set_password(KEYRING_SERVICE, self._vault_id(), base64.b64encode(key).decode())
+                    ring.set_password(KEYRING_SERVICE, vault_id, base64.b64encode(key).decode())
+                    stored = True
                 except Exception:  # a keyring that fails to store: fall back to the key file
                     pass
-                else:
-                    return key
-        key = os.urandom(32)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(path.parent, 0o700)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(base64.b64encode(key).decode() + "\n")
-            # link() fails if another process won the race: then its key is the key.
-            os.link(tmp, path)
-        except FileExistsError:
-            return self._load_key()
-        except OSError as exc:
-            raise KeepError(f"Cannot create key file {path}: {exc.strerror or exc}") from None
-        finally:
-            # the temp copy holds the data key: never leave it behind, whatever happened
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        return key
+            if not stored:
+                key = _create_key_file(path, key)
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+            conn.execute(
+                "INSERT OR IGNORE INTO meta(name, value) VALUES ('key_check', ?)", (_seal_check(AESGCM(key)),)
+            )
+            return key
 
     def _seal(self, stage: str, key: str, value: str) -> tuple[bytes, bytes]:
         nonce = os.urandom(12)
