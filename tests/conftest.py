@@ -389,3 +389,7 @@ def counted(moto: str) -> Iterator[object]:
         yield proxy
     finally:
         proxy.stop()
+
+
+# -- OpenBao (tests/openbao/fixtures.py: a real `bao server -dev` per session) ---------------------
+from tests.openbao.fixtures import bao, bao_project, bao_server, make_bao  # noqa: E402, F401
