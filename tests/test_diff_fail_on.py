@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from keep_secrets.services import diffing
@@ -67,6 +67,7 @@ def test_help_documents_fail_on(kp: KeepRunner) -> None:
 _cells = st.one_of(st.none(), st.sampled_from(["x", "y"]))
 
 
+@settings(deadline=None)
 @given(st.lists(st.lists(_cells, min_size=2, max_size=2), max_size=8))
 def test_failing_rows_match_the_status_rule(rows: list[list[str | None]]) -> None:
     matrix = diffing.Matrix(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from keep_secrets.formats.github import mask_lines, render_github_env, render_masks
@@ -64,6 +64,7 @@ _names = st.from_regex(r"[A-Z_][A-Z0-9_]{0,12}", fullmatch=True)
 _values = st.text(alphabet=st.sampled_from(list("ab=<>%\n\r $ghadelimiter_0D")) | st.characters(), max_size=40)
 
 
+@settings(deadline=None)
 @given(st.dictionaries(_names, _values, max_size=6))
 @example({"PEM": "-----BEGIN KEY-----\nabc\n-----END KEY-----\n", "CRLF": "a\r\nb\r", "EQ": "x=y<<z", "E": ""})
 def test_runner_reads_back_every_value_exactly(pairs: dict[str, str]) -> None:
@@ -84,6 +85,7 @@ def test_random_delimiters_differ() -> None:
     assert first != second and first.startswith("K<<ghadelimiter_")
 
 
+@settings(deadline=None)
 @given(st.lists(_values, max_size=5))
 def test_masks_cover_every_nonblank_line(values: list[str]) -> None:
     text = render_masks(values)

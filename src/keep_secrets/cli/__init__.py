@@ -47,6 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "template:add": ("exporting:template_add_cmd", "Generate a template from a stage's secrets"),
     "template:validate": ("exporting:template_validate_cmd", "Check a template's placeholders"),
     "refs": ("gates:refs_cmd", "Deployment references (ECS, CloudFormation, ExternalSecret) without reading values"),
+    "check": ("gates:check_cmd", "Check secrets against .keep/schema.toml (required keys, patterns)"),
+    "schema:init": ("gates:schema_init_cmd", "Write .keep/schema.toml from the keys present (names only)"),
     "run": ("run:run_cmd", "Run a command with secrets in its environment"),
     "verify": ("access:verify_cmd", "Probe list/read/write/delete/history permissions"),
     "iam": ("access:iam_cmd", "Print a least-privilege IAM policy"),

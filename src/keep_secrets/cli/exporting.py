@@ -181,7 +181,9 @@ def template_add_cmd(ctx: Ctx, directory: Path | None, overwrite: bool) -> None:
 @click.argument("file", type=click.Path(path_type=Path), required=False)
 def template_validate_cmd(ctx: Ctx, file: Path | None) -> None:
     """Check a template: line syntax, placeholder syntax, variable names and vaults; with
-    --stage also that every placeholder resolves in that stage. Exit 1 listing every problem."""
+    --stage also that every placeholder resolves in that stage. With a .keep/schema.toml, also
+    that the template defines every required key (of --stage, or required everywhere) and that
+    its static values match their key's pattern. Exit 1 listing every problem."""
     project = ctx.project
     stage = project.check_stage(ctx.stage_option) if ctx.stage_option else None
     if file is None:
@@ -191,6 +193,11 @@ def template_validate_cmd(ctx: Ctx, file: Path | None) -> None:
     else:
         path = templating.find_template(project, stage or "", file)
     report = templating.validate_template(project, ctx.vault, path, stage)
+    from ..services import schema
+
+    spec = schema.load_schema(project, required=False)
+    if spec is not None:  # required keys and static values against .keep/schema.toml
+        report.problems += schema.template_problems(spec, templating.read_template(project, path), stage)
     for warning in report.warnings:
         ctx.warn(warning)
     for note in report.notes:

@@ -1,4 +1,4 @@
-"""CI and deployment gates: `refs` (and, as they land, `check`, `schema:init`, `scan`).
+"""CI and deployment gates: `refs`, `check`, `schema:init` (and `scan`).
 
 Thin faces over services/: options are parsed and validated here, the work and every decision
 happen in the service, data goes to stdout and messages to stderr.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from ..model import KeepError
 from ..names import Patterns, split_list
 from ..services import references
 from .context import Ctx, keep_command
@@ -76,3 +77,64 @@ def refs_cmd(
         ctx.warn(warning)
     ctx.out(text, nl=False)
     ctx.msg(f"{len(found.references)} reference(s) from {','.join(found.vaults)}:{stage} (no value was read)")
+
+
+# -- check / schema:init ----------------------------------------------------------------------
+
+def _stages_and_vaults(ctx: Ctx) -> tuple[list[str], list[str]]:
+    """`--stage a,b` / `--vault x,y` (validated), else the workspace's stages and vaults."""
+    from ..services.diffing import select_cells
+
+    cells = select_cells(ctx.project, ctx.stage_option, ctx.vault_option)
+    return list(dict.fromkeys(c.stage for c in cells)), list(dict.fromkeys(c.vault for c in cells))
+
+
+@keep_command("check")
+@click.option("--strict", is_flag=True, help="Also report keys the schema does not name.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def check_cmd(ctx: Ctx, strict: bool, fmt: str) -> None:
+    """Check the secrets against .keep/schema.toml: required keys that are missing, values
+    that do not match their key's pattern (the value is never shown) and, with --strict, keys
+    the schema does not name. Exit 1 on any problem, 0 when all is well.
+
+    --stage a,b and --vault x,y choose what to check (default: your workspace's stages and
+    vaults). A required key is present in a stage when any of the checked vaults holds it.
+
+    \b
+    keep check --stage=production --format=json
+    """
+    from ..services import schema as svc
+
+    project = ctx.project
+    spec = svc.load_schema(project)
+    assert spec is not None
+    stages, vaults = _stages_and_vaults(ctx)
+    result = svc.check(project, ctx.vault, stages, vaults, strict=strict, schema=spec)
+    checked = f"{len(spec.keys)} schema key(s) in {', '.join(f'{v}:{s}' for v, s in result.cells)}"
+    if fmt == "json":
+        import json
+
+        ctx.out(json.dumps(result.to_dict(), indent=2))
+    elif result.problems:
+        from ..formats.table import render_table
+
+        ctx.out(render_table(["Key", "Vault", "Stage", "Problem"],
+                             [[p.key, p.vault, p.stage, p.problem] for p in result.problems]))
+    if result.problems:
+        raise KeepError(f"{len(result.problems)} problem(s) found checking {checked}")
+    ctx.success(f"No problems: {checked}")
+
+
+@keep_command("schema:init")
+@click.option("--overwrite", is_flag=True, help="Replace an existing .keep/schema.toml.")
+def schema_init_cmd(ctx: Ctx, overwrite: bool) -> None:
+    """Write .keep/schema.toml naming every key present in the stages (--stage a,b; default:
+    your workspace's) of the vaults (--vault x,y; default: your workspace's). Names only,
+    never values; a key found in only some stages gets `stages = [...]`. Add descriptions and
+    patterns, commit it, and run `keep check` in CI."""
+    from ..services import schema as svc
+
+    stages, vaults = _stages_and_vaults(ctx)
+    path, count = svc.init_schema(ctx.project, ctx.vault, stages, vaults, overwrite=overwrite)
+    ctx.success(f"Wrote {path} with {count} key(s) from {', '.join(vaults)} ({', '.join(stages)}); "
+                "check with `keep check`")
