@@ -280,3 +280,26 @@ def test_lazy_import() -> None:
     assert out.strip() == "False"
 
 
+
+
+def test_references_from_listing_and_metadata_only(make_bao: MakeBao, bao: Api) -> None:
+    vault = make_bao()
+    vault.set("staging", "API_KEY", "fake-api")
+    vault.set("staging", "GONE", "fake-gone")
+    vault.delete("staging", "GONE")
+    bao.ok("POST", "secret/data/myapp/staging/DB_CREDS", {"data": {"username": "u", "password": "fake-p"}})
+    refs = vault.references("staging")
+    assert [(r.key, r.service, r.name, dict(r.extra)) for r in refs] == [
+        ("API_KEY", "openbao", "myapp/staging/API_KEY", {"mount": "secret", "property": "value"}),
+        ("DB_CREDS", "openbao", "myapp/staging/DB_CREDS", {"mount": "secret"}),
+    ]
+
+
+def test_references_need_no_data_read(make_bao: MakeBao, bao: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_bao().set("staging", "API_KEY", "fake-api")
+    bao.put_policy("refs-only", 'path "secret/metadata/myapp/staging/*" { capabilities = ["list", "read"] }')
+    monkeypatch.setenv("BAO_TOKEN", bao.token_with("refs-only"))
+    vault = make_bao()
+    assert [r.key for r in vault.references("staging")] == ["API_KEY"]
+    with pytest.raises(AccessDenied):
+        vault.get("staging", "API_KEY")

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..model import AccessDenied, Conflict, KeepError, NotFound, RemoteError, Secret, UsageError, Version, WriteResult
-from .base import Vault
+from .base import Reference, Vault
 
 if TYPE_CHECKING:
     from ..project import VaultConfig
@@ -712,6 +712,29 @@ class OpenBaoVault(Vault):
                 self._pool = ThreadPoolExecutor(READ_CONCURRENCY, thread_name_prefix=f"keep-bao-{self.slug}")
             pool = self._pool
         return builtins.list(pool.map(func, items))
+
+    def references(self, stage: str) -> builtins.list[Reference]:
+        """The stage's KV paths for a deployment (External Secrets' Vault provider), from the
+        LIST and each entry's metadata - never a value read. `name` is the path inside the
+        mount; `extra` has the mount and, for keep's own entries, the field (`value`); an entry
+        another client wrote is referenced whole (the JSON of its fields)."""
+        keys = self.list_keys(stage)
+
+        def reference(key: str) -> Reference | None:
+            meta = self._metadata(stage, key)
+            if meta is None or meta.state() != "live":
+                return None
+            extra = {"mount": self.mount}
+            if meta.custom.get("ManagedBy") == "Keep":
+                extra["property"] = "value"
+            if self.config.get("vault_namespace"):
+                extra["namespace"] = str(self.config.get("vault_namespace"))
+            return Reference(
+                key=key, vault=self.slug, stage=stage, service=DRIVER,
+                name=f"{self.base_path(stage)}/{key}", arn=None, secure=True, extra=extra,
+            )
+
+        return [ref for ref in self._map(reference, keys) if ref is not None]
 
     # -- writes ----------------------------------------------------------------------------
     def _write_data(self, stage: str, key: str, data: dict[str, Any], cas: int) -> int | None:
