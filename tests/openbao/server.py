@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -85,6 +86,7 @@ class Api:
 
     address: str
     token: str = ""
+    cafile: str | None = None
 
     def call(self, method: str, path: str, body: Any = None, token: str | None = None) -> tuple[int, dict[str, Any]]:
         data = None if body is None else json.dumps(body).encode()
@@ -93,7 +95,8 @@ class Api:
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
+            with urllib.request.urlopen(request, timeout=10, context=context) as response:
                 raw = response.read()
                 status = response.status
         except urllib.error.HTTPError as exc:
@@ -154,9 +157,11 @@ class DevServer:
     proc: subprocess.Popen[bytes]
     log: Path
 
+    cafile: str | None = None
+
     @property
     def api(self) -> Api:
-        return Api(self.address, self.root_token)
+        return Api(self.address, self.root_token, self.cafile)
 
     @property
     def unseal_key(self) -> str:
@@ -167,19 +172,21 @@ class DevServer:
 
 
 @contextlib.contextmanager
-def dev_server(workdir: Path, root_token: str = "root-token-for-tests") -> Iterator[DevServer]:
-    """`bao server -dev` on a free 127.0.0.1 port, stopped on exit."""
+def dev_server(workdir: Path, root_token: str = "root-token-for-tests", tls: bool = False) -> Iterator[DevServer]:
+    """`bao server -dev` on a free 127.0.0.1 port, stopped on exit. With `tls`, the dev server's
+    own CA signs its certificate; the CA is `workdir/vault-ca.pem`."""
     for _ in range(3):
         port = free_port()
-        address = f"http://127.0.0.1:{port}"
+        address = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         log = workdir / f"bao-dev-{port}.log"
+        extra = ["-dev-tls", f"-dev-tls-cert-dir={workdir}"] if tls else []
         proc = spawn(
             ["server", "-dev", f"-dev-listen-address=127.0.0.1:{port}", f"-dev-root-token-id={root_token}",
-             "-dev-no-store-token"],
+             "-dev-no-store-token", *extra],
             workdir / "home",
             log,
         )
-        api = Api(address, root_token)
+        api = Api(address, root_token, cafile=str(workdir / "vault-ca.pem") if tls else None)
         deadline = time.monotonic() + 30
         while proc.poll() is None and api.health()[0] != 200 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -188,7 +195,7 @@ def dev_server(workdir: Path, root_token: str = "root-token-for-tests") -> Itera
         stop(proc)
     else:
         raise AssertionError(f"bao dev server did not start: {log.read_text()[-2000:]}")
-    server = DevServer(address, root_token, proc, log)
+    server = DevServer(address, root_token, proc, log, api.cafile)
     try:
         api.wait_kv()
         yield server

@@ -303,3 +303,29 @@ def test_references_need_no_data_read(make_bao: MakeBao, bao: Api, monkeypatch: 
     assert [r.key for r in vault.references("staging")] == ["API_KEY"]
     with pytest.raises(AccessDenied):
         vault.get("staging", "API_KEY")
+
+
+def test_tls_with_ca_cert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keep_secrets.project import VaultConfig
+    from tests.openbao.server import dev_server
+
+    with dev_server(tmp_path, root_token="root-tls-fake", tls=True) as server:
+        monkeypatch.setenv("BAO_TOKEN", server.root_token)
+        ca = tmp_path / "vault-ca.pem"
+
+        def vault(**options: str) -> OpenBaoVault:
+            config = VaultConfig("tls", "openbao", "TLS", options={"address": server.address, **options})
+            return OpenBaoVault(config, "myapp", str(tmp_path))
+
+        started = time.monotonic()
+        with pytest.raises(RemoteError, match="TLS verification") as caught:
+            vault().list("staging")
+        assert "ca_cert" in caught.value.one_line()
+        assert time.monotonic() - started < 5  # a certificate problem is not retried
+        with_ca = vault(ca_cert="vault-ca.pem")  # relative to the project root
+        with_ca.set("staging", "OVER_TLS", "fake-tls")
+        assert with_ca.get("staging", "OVER_TLS").value == "fake-tls"
+        monkeypatch.setenv("BAO_CACERT", str(ca))
+        assert vault().get("staging", "OVER_TLS").value == "fake-tls"
+        with pytest.raises(UsageError, match="CA certificate"):
+            vault(ca_cert="missing.pem").list("staging")
