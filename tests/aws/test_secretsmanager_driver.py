@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import socket
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -633,6 +634,42 @@ def test_listing_more_than_one_page_pipelines_batches(proxy: Proxy, make_sm: Mak
     proxy.reset_counts()
     assert len(vault.list("staging")) == 130
     assert proxy.counts == {"ListSecrets": 2, "BatchGetSecretValue": 7}
+
+
+def test_batches_start_while_the_next_list_page_is_pending(proxy: Proxy, make_sm: MakeSm) -> None:
+    """The second ListSecrets page is answered only once a BatchGetSecretValue of the first
+    page has arrived (or after 10 s): batches sent after the last page fail the assertion."""
+    seed_stage(proxy.url, "staging", 130)
+    first_batch = threading.Event()
+
+    def hold(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation == "BatchGetSecretValue":
+            first_batch.set()
+        elif request.operation == "ListSecrets" and "NextToken" in (request.json or {}):
+            assert first_batch.wait(timeout=10)
+        return None
+
+    proxy.hooks.append(hold)
+    assert len(make_sm(proxy.url).list("staging")) == 130
+    assert first_batch.is_set()
+    order = [r.operation for r in proxy.requests]
+    assert order.index("BatchGetSecretValue") < len(order) - order[::-1].index("ListSecrets") - 1
+
+
+def test_list_pages_give_keys_and_current_versions_without_values(proxy: Proxy, make_sm: MakeSm) -> None:
+    """What a cache needs before deciding which values to fetch: the listing alone."""
+    seed_stage(proxy.url, "staging", 105)
+    vault = make_sm(proxy.url)
+    before = vault.get("staging", "KEY_000").revision
+    vault.set("staging", "KEY_000", "fake-changed")  # a second version: AWSCURRENT moved
+    proxy.reset_counts()
+    pages = list(vault.list_pages("staging"))
+    assert [len(page) for page in pages] == [100, 5]
+    assert proxy.counts == {"ListSecrets": 2}
+    listed = {item.key: item.version for page in pages for item in page}
+    current = {s.key: s.revision for s in vault.list("staging")}
+    assert listed == current and all(listed.values())
+    assert listed["KEY_000"] != before
 
 
 def test_no_region_anywhere_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:

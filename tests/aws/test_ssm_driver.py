@@ -136,6 +136,20 @@ def test_value_reads_start_while_names_are_still_being_listed(proxy: Proxy, make
     assert first_values.is_set()
 
 
+def test_list_pages_give_keys_and_versions_without_values(proxy: Proxy, make_ssm: MakeSsm) -> None:
+    """What a cache needs before deciding which values to fetch: the listing alone."""
+    put_many(proxy.url, "staging", 55)
+    vault = make_ssm(proxy.url)
+    vault.set("staging", "KEY_003", "fake-changed")
+    proxy.reset_counts()
+    pages = list(vault.list_pages("staging"))
+    assert [len(page) for page in pages] == [50, 5]
+    assert proxy.counts == {"DescribeParameters": 2}
+    listed = {item.key: item.version for page in pages for item in page}
+    assert listed == {s.key: s.revision for s in vault.list("staging")}
+    assert listed["KEY_003"] == "2"
+
+
 def test_value_reads_overlap_up_to_keep_max_concurrency(
     proxy: Proxy, make_ssm: MakeSsm, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -26,6 +26,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ..concurrency import max_concurrency
@@ -107,6 +108,20 @@ def call_gate() -> threading.BoundedSemaphore:
         return _gate[1]
 
 
+def aws_timestamp(value: Any) -> datetime:
+    """botocore's timestamp parser, fast for the JSON protocols' epoch seconds: an aware UTC
+    datetime in ~5 us where botocore's default (a dateutil `tzlocal()` per value) takes
+    ~140 us, which was a third of the client's CPU on a ListSecrets page of 100 (3 timestamps
+    per entry). Anything else (ISO strings of the query protocols) goes to botocore's parser."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError, OSError, ValueError):
+            return datetime.fromtimestamp(value, UTC)
+    from botocore.utils import parse_timestamp
+
+    parsed: datetime = parse_timestamp(value)
+    return parsed
+
+
 def stderr_notice(text: str) -> None:
     """Default notice sink: drivers say things the user must know (a read served by a replica
     region) without knowing about the CLI."""
@@ -146,12 +161,16 @@ class AwsVault(Vault):
             from botocore.exceptions import ProfileNotFound
 
             try:
-                self._session = boto3.session.Session(profile_name=self.profile)
+                session = boto3.session.Session(profile_name=self.profile)
             except ProfileNotFound:
                 raise UsageError(
                     f"AWS profile '{self.profile}' (vault '{self.slug}') is not configured",
                     hint="check ~/.aws/config or the vault's profile",
                 ) from None
+            # before any client exists: clients take their response parser from this factory
+            factory = session._session.get_component("response_parser_factory")
+            factory.set_parser_defaults(timestamp_parser=aws_timestamp)
+            self._session = session
         return self._session
 
     @property

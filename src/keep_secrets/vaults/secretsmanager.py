@@ -32,12 +32,11 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from ..concurrency import concurrent_map, max_concurrency
+from ..concurrency import concurrent_map, pipelined
 from ..model import AccessDenied, Conflict, NotFound, RemoteError, Secret, UsageError, Version, WriteResult
 from .aws import (
     CREDENTIAL_CODES,
@@ -58,6 +57,21 @@ DEFAULT_RECOVERY_WINDOW = 7
 # VersionIds are ClientRequestTokens: 32-64 characters (uuid4 by default). Anything else given
 # as --version is a staging label (AWSCURRENT, AWSPREVIOUS, custom labels).
 _VERSION_ID_RE = re.compile(r"[0-9A-Za-z-]{32,64}")
+
+
+class ListedSecret(NamedTuple):
+    """One secret of a ListSecrets page: its key in the stage, its AWSCURRENT version id ("" if
+    the entry has no version map), ARN and full name."""
+
+    key: str
+    version: str
+    arn: str
+    name: str
+
+
+def _current_version(entry: dict[str, Any]) -> str:
+    stages: dict[str, Any] = entry.get("SecretVersionsToStages") or {}
+    return next((str(vid) for vid, labels in stages.items() if "AWSCURRENT" in (labels or ())), "")
 
 
 class NotFoundOrDenied(AccessDenied, NotFound):
@@ -292,6 +306,32 @@ class SecretsManagerVault(AwsVault):
                 return
             params["NextToken"] = token
 
+    def list_pages(self, stage: str, region: str | None = None) -> Iterator[builtins.list[ListedSecret]]:
+        """The stage's secrets one ListSecrets page at a time, before any value is read: key,
+        current version id (from the entry's version map), ARN and name."""
+        prefix = self.base_name(stage) + "/"
+        for page in self._entry_pages(stage, region):
+            yield [
+                ListedSecret(str(e["Name"])[len(prefix) :], _current_version(e), str(e["ARN"]), str(e["Name"]))
+                for e in page
+            ]
+
+    def read_values(
+        self, stage: str, listed: builtins.list[ListedSecret], region: str | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The BatchGetSecretValue response(s) for up to 20 listed secrets (by ARN)."""
+        prefix = self.base_name(stage) + "/"
+        params: dict[str, Any] = {"SecretIdList": [item.arn for item in listed]}
+        responses = []
+        while True:
+            response = self.call(
+                "batch_get_secret_value", f"{len(listed)} secrets under {prefix}", region=region, **params
+            )
+            responses.append(response)
+            if not response.get("NextToken"):
+                return responses
+            params["NextToken"] = response["NextToken"]
+
     def _entries(self, stage: str, region: str | None) -> builtins.list[dict[str, Any]]:
         return [entry for page in self._entry_pages(stage, region) for entry in page]
 
@@ -315,27 +355,12 @@ class SecretsManagerVault(AwsVault):
         prefix = self.base_name(stage) + "/"
         names: dict[str, str] = {}
 
-        def fetch(chunk: builtins.list[str]) -> builtins.list[dict[str, Any]]:
-            params: dict[str, Any] = {"SecretIdList": chunk}
-            responses = []
-            while True:
-                response = self.call(
-                    "batch_get_secret_value", f"{len(chunk)} secrets under {prefix}", region=region, **params
-                )
-                responses.append(response)
-                if not response.get("NextToken"):
-                    return responses
-                params["NextToken"] = response["NextToken"]
+        def fetch(chunk: builtins.list[ListedSecret]) -> builtins.list[dict[str, Any]]:
+            names.update((item.arn, item.name) for item in chunk)
+            return self.read_values(stage, chunk, region)
 
-        # batch reads of a page's ARNs start while the next ListSecrets page is fetched
-        with ThreadPoolExecutor(max_workers=max_concurrency(), thread_name_prefix="keep-sm") as pool:
-            futures: builtins.list[Future[builtins.list[dict[str, Any]]]] = []
-            for page in self._entry_pages(stage, region):
-                arns = [str(e["ARN"]) for e in page]
-                names.update((str(e["ARN"]), str(e["Name"])) for e in page)
-                for i in range(0, len(arns), BATCH_SIZE):
-                    futures.append(pool.submit(fetch, arns[i : i + BATCH_SIZE]))
-            responses = [response for future in futures for response in future.result()]
+        # the batch reads of a page's ARNs start while the next ListSecrets page is fetched
+        responses = pipelined(self.list_pages(stage, region), BATCH_SIZE, fetch, name="keep-sm")
 
         secrets: builtins.list[Secret] = []
         failures: dict[str, str] = {}
