@@ -147,6 +147,21 @@ def test_rerunning_init_keeps_existing_values_and_unknown_fields(kp: KeepRunner)
     assert sorted(p.name for p in (kp.cwd / ".keep" / "vaults").iterdir()) == ["local.json", "second.json"]
 
 
+@pytest.mark.parametrize("outside", ["/etc", "../..", "env/../../elsewhere"])
+def test_template_path_outside_the_project_is_refused(kp: KeepRunner, outside: str) -> None:
+    path = kp.cwd / ".keep" / "settings.json"
+    data = settings(kp)
+    data["template_path"] = outside
+    path.write_text(json.dumps(data))
+    # a command that uses the template directory refuses it with one line, exit 2
+    refused = kp("export", "--stage", "local", "--template")
+    assert refused.code == 2 and "outside the project" in refused.stderr and "Traceback" not in refused.stderr
+    # re-running init repairs it
+    result = ok(kp, "init", "-n")
+    assert "invalid template_path" in result.stderr
+    assert settings(kp)["template_path"] == "env"
+
+
 def test_init_accepts_keeps_envs_key_and_overrides_with_flags(keep: KeepRunner) -> None:
     keep_dir = keep.cwd / ".keep"
     keep_dir.mkdir()

@@ -90,6 +90,23 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write(path, json.dumps(data, indent=4, ensure_ascii=False) + "\n", mode=0o644)
 
 
+def template_dir_inside(root: Path, template_path: str) -> Path:
+    """`template_path` (relative to the project root) as a directory that resolves inside the
+    project, symlinks included; a UsageError otherwise. The web UI's template editor lists,
+    writes and deletes `*.env` files there, so it must never point elsewhere."""
+    text = template_path.strip()
+    if not text or "\0" in text:
+        raise UsageError("template_path must be a non-empty directory path inside the project")
+    base = root.resolve()
+    resolved = (base / text).resolve()
+    if resolved != base and base not in resolved.parents:
+        raise UsageError(
+            f"template_path {template_path!r} is outside the project",
+            hint="use a directory inside the project root, such as 'env'",
+        )
+    return root / text
+
+
 @dataclass
 class Settings:
     app_name: str
@@ -365,7 +382,9 @@ class Project:
 
     @property
     def template_dir(self) -> Path:
-        return self.root / self.settings.template_path
+        """The template directory; always inside the project (UsageError otherwise, e.g. a
+        hand-edited settings.json pointing at `/etc` or `../..`)."""
+        return template_dir_inside(self.root, self.settings.template_path)
 
     # -- loading --------------------------------------------------------------------------
     @classmethod

@@ -89,20 +89,68 @@ def anon(web_project: Path, auth: Auth) -> Iterator[TestClient]:
         yield client
 
 
+def sign_in(client: TestClient, secret: str) -> str:
+    """Exchange a one-time sign-in secret for a session secret, as the page does."""
+    response = client.post("/api/session", json={"secret": secret})
+    assert response.status_code == 201, response.text
+    session = response.json()["session"]
+    assert isinstance(session, str)
+    return session
+
+
 @pytest.fixture
 def client(web_project: Path, auth: Auth) -> Iterator[TestClient]:
-    """A client signed in with the session token as a Bearer header (as a script would)."""
-    headers = {"Authorization": f"Bearer {auth.session_token}"}
-    with TestClient(create_app(web_project, auth), base_url=BASE, headers=headers, follow_redirects=False) as c:
+    """A client signed in as the page is: the link's secret exchanged for a session, sent
+    as `Authorization: Session ...` on every call."""
+    with TestClient(create_app(web_project, auth), base_url=BASE, follow_redirects=False) as c:
+        c.headers["Authorization"] = f"Session {sign_in(c, auth.link_token)}"
         yield c
 
 
 @dataclass
 class Server:
     proc: subprocess.Popen[bytes]
-    url: str  # the one-time link
+    url: str  # the one-time sign-in link (the secret is in its fragment)
     base: str
     stderr: list[str]
+    terminal: int | None = None  # the controlling side of the server's stdin pty, if any
+
+    @property
+    def secret(self) -> str:
+        return self.url.split("#signin=", 1)[1]
+
+    def read_until(self, text: str, timeout: float = 15) -> list[str]:
+        """stderr lines until one contains `text` (or the timeout)."""
+        assert self.proc.stderr is not None
+        fd = self.proc.stderr.fileno()
+        lines: list[str] = []
+        buffer = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                continue
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            buffer += chunk
+            if chunk == b"\n":
+                line = buffer.decode("utf-8", "replace").rstrip("\n")
+                buffer = b""
+                lines.append(line)
+                self.stderr.append(line)
+                if text in line:
+                    return lines
+        return lines
+
+    def new_link(self) -> str:
+        """Press Enter in the server's terminal; the new one-time link it prints."""
+        assert self.terminal is not None, "start the server with tty=True"
+        os.write(self.terminal, b"\n")
+        for line in self.read_until("New one-time sign-in link"):
+            if "New one-time sign-in link" in line:
+                return line.split(": ", 1)[1].strip()
+        raise AssertionError(f"no new link printed; stderr: {self.stderr!r}")
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -115,16 +163,28 @@ class Server:
         assert self.proc.stderr is not None
         rest = self.proc.stderr.read().decode("utf-8", "replace")
         self.stderr.extend(rest.splitlines())
+        if self.terminal is not None:
+            os.close(self.terminal)
+            self.terminal = None
         return self.proc.returncode
 
 
-def start_server(cwd: Path, env: dict[str, str], *args: str, browser: bool = False) -> Server:
-    """`keep server [--no-browser] --port 0 ARGS`, waiting (at most 20 s) for the link line."""
+def start_server(cwd: Path, env: dict[str, str], *args: str, browser: bool = False, tty: bool = False) -> Server:
+    """`keep server [--no-browser] --port 0 ARGS`, waiting (at most 20 s) for the link line;
+    with `tty`, stdin is a pseudo-terminal (Enter prints a new link: Server.new_link)."""
     options = ["--port", "0"] if browser else ["--no-browser", "--port", "0"]
+    controller: int | None = None
+    stdin: int = subprocess.DEVNULL
+    if tty:
+        import pty
+
+        controller, stdin = pty.openpty()
     proc = subprocess.Popen(
         [*KEEP, "server", *options, *args],
-        cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=cwd, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
+    if tty:
+        os.close(stdin)
     assert proc.stderr is not None
     lines: list[str] = []
     buffer = b""
@@ -136,20 +196,23 @@ def start_server(cwd: Path, env: dict[str, str], *args: str, browser: bool = Fal
             if proc.poll() is not None:
                 break
             continue
-        chunk = os.read(fd, 4096)
+        # byte by byte once the link is near: what follows it stays in the pipe for read_until
+        chunk = os.read(fd, 1)
         if not chunk:
             break
         buffer += chunk
-        *complete, buffer_rest = buffer.split(b"\n")
-        buffer = buffer_rest
-        for raw in complete:
-            line = raw.decode("utf-8", "replace")
-            lines.append(line)
-            match = re.search(r"(http://[^\s/]+)/\?token=\S+", line)
-            if match:
-                return Server(proc, match.group(0), match.group(1), lines)
+        if chunk != b"\n":
+            continue
+        line = buffer.decode("utf-8", "replace").rstrip("\n")
+        buffer = b""
+        lines.append(line)
+        match = re.search(r"(http://[^\s/]+)/#signin=\S+", line)
+        if match:
+            return Server(proc, match.group(0), match.group(1), lines, controller)
     proc.kill()
     proc.wait(5)
+    if controller is not None:
+        os.close(controller)
     raise AssertionError(f"keep server did not print its link; stderr: {lines!r} {buffer!r}")
 
 
@@ -160,3 +223,22 @@ def server(web_project: Path, web_home: Path) -> Iterator[Server]:
         yield running
     finally:
         running.stop()
+
+
+# -- browser-test artefacts ------------------------------------------------------------------
+
+#: where a failing browser test leaves its screenshot (CI uploads this directory)
+ARTEFACTS = Path(os.environ.get("KEEP_TEST_ARTEFACTS", "/tmp/keep-test-artefacts")) / "web"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    # the page fixtures look at this to screenshot a failed test before closing the page
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+def failed(request: pytest.FixtureRequest) -> bool:
+    report = getattr(request.node, "report_call", None)
+    return report is None or report.failed

@@ -3,8 +3,12 @@ change must be visible to it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from keep_secrets.formats.mask import mask
@@ -13,6 +17,15 @@ from tests.conftest import KeepRunner
 from .conftest import FAKE_API, FAKE_DB, FAKE_STAGING_DB
 
 LOCAL = {"vault": "local", "stage": "local"}
+
+
+def _rev(client: TestClient, key: str, stage: str = "local", vault: str = "local") -> str:
+    """The revision an editor starts from (read without revealing the value)."""
+    response = client.get("/api/secret", params={"vault": vault, "stage": stage, "key": key, "masked": "1"})
+    assert response.status_code == 200, response.text
+    data = response.json()["secret"]
+    assert data["masked"] is True
+    return str(data["revision"])
 
 
 def _get_value(client: TestClient, key: str, stage: str = "local") -> str:
@@ -135,18 +148,19 @@ def test_create_validates_every_input_and_writes_nothing(client: TestClient, cli
 
 
 def test_update_changes_value_and_keeps_history(client: TestClient) -> None:
-    response = client.put("/api/secret", json={**LOCAL, "key": "DB_PASSWORD", "value": "fake-db-pass-456"})
+    body = {**LOCAL, "key": "DB_PASSWORD", "value": "fake-db-pass-456", "revision": _rev(client, "DB_PASSWORD")}
+    response = client.put("/api/secret", json=body)
     assert response.status_code == 200
     assert response.json()["changed"] is True
     assert _get_value(client, "DB_PASSWORD") == "fake-db-pass-456"
-    same = client.put("/api/secret", json={**LOCAL, "key": "DB_PASSWORD", "value": "fake-db-pass-456"})
+    same = client.put("/api/secret", json={**body, "revision": response.json()["revision"]})
     assert same.json()["changed"] is False
     versions = client.get("/api/secret/history", params={"stage": "local", "key": "DB_PASSWORD"}).json()["versions"]
     assert len(versions) == 2
 
 
 def test_update_of_a_missing_key_is_404(client: TestClient) -> None:
-    response = client.put("/api/secret", json={**LOCAL, "key": "MISSING_KEY", "value": "fake"})
+    response = client.put("/api/secret", json={**LOCAL, "key": "MISSING_KEY", "value": "fake", "revision": "1"})
     assert response.status_code == 404
 
 
@@ -157,10 +171,82 @@ def test_plain_values_on_the_local_vault(client: TestClient) -> None:
     assert data["secure"] is False
 
 
+# -- revisions: no silent overwrite ------------------------------------------------------------
+
+def test_two_tabs_editing_the_same_secret_get_409_not_a_lost_update(client: TestClient, cli: KeepRunner) -> None:
+    start = _rev(client, "DB_PASSWORD")  # tab A opens Edit
+    tab_b = {**LOCAL, "key": "DB_PASSWORD", "value": "fake-from-tab-b-0001", "revision": start}
+    assert client.put("/api/secret", json=tab_b).status_code == 200
+    tab_a = {**LOCAL, "key": "DB_PASSWORD", "value": "fake-from-tab-a-0002", "revision": start}
+    stale = client.put("/api/secret", json=tab_a)
+    assert stale.status_code == 409
+    data = stale.json()
+    conflict = data["conflict"]
+    assert conflict["expected"] == start and conflict["current"]["revision"] != start
+    assert conflict["current"]["value"] == mask("fake-from-tab-b-0001")
+    assert conflict["yours"] == mask("fake-from-tab-a-0002")
+    assert "fake-from-tab" not in stale.text  # both values masked
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-from-tab-b-0001\n"
+    # "overwrite": resend naming the revision the 409 reported
+    again = client.put("/api/secret", json={**tab_a, "revision": conflict["current"]["revision"]})
+    assert again.status_code == 200
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-from-tab-a-0002\n"
+
+
+def test_edit_after_a_cli_change_is_409(client: TestClient, cli: KeepRunner) -> None:
+    start = _rev(client, "API_KEY")
+    cli.ok("set", "API_KEY", "fake-changed-by-cli-123", "--stage", "local")
+    body = {**LOCAL, "key": "API_KEY", "value": "fake-web-value-456", "revision": start}
+    assert client.put("/api/secret", json=body).status_code == 409
+    assert client.delete("/api/secret", params={**LOCAL, "key": "API_KEY", "revision": start}).status_code == 409
+    body = {**LOCAL, "key": "API_KEY", "new_key": "API_TOKEN", "revision": start}
+    rename = client.post("/api/secret/rename", json=body)
+    assert rename.status_code == 409
+    assert rename.json()["conflict"]["current"]["value"] == mask("fake-changed-by-cli-123")
+    assert cli.ok("get", "API_KEY", "--stage", "local", "--format", "raw").stdout == "fake-changed-by-cli-123\n"
+    assert cli("get", "API_TOKEN", "--stage", "local").code == 3
+
+
+def test_every_edit_must_name_its_revision(client: TestClient) -> None:
+    for method, path, body in (
+        ("PUT", "/api/secret", {**LOCAL, "key": "DB_PASSWORD", "value": "fake-no-revision"}),
+        ("POST", "/api/secret/rename", {**LOCAL, "key": "DB_PASSWORD", "new_key": "DB_PASS"}),
+    ):
+        response = client.request(method, path, json=body)
+        assert response.status_code == 400 and "revision" in response.json()["error"], path
+    assert client.delete("/api/secret", params={**LOCAL, "key": "DB_PASSWORD"}).status_code == 400
+    assert _get_value(client, "DB_PASSWORD") == FAKE_DB
+
+
+def test_edit_of_a_key_deleted_elsewhere_is_404(client: TestClient, cli: KeepRunner) -> None:
+    start = _rev(client, "API_KEY")
+    cli.ok("delete", "API_KEY", "--stage", "local", "--force")
+    body = {**LOCAL, "key": "API_KEY", "value": "fake-resurrected", "revision": start}
+    assert client.put("/api/secret", json=body).status_code == 404
+    assert cli("get", "API_KEY", "--stage", "local").code == 3  # not silently re-created
+
+
+def test_concurrent_saves_from_one_revision_exactly_one_wins(client: TestClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = _rev(client, "DB_PASSWORD")
+
+    def save(n: int) -> int:
+        body = {**LOCAL, "key": "DB_PASSWORD", "value": f"fake-concurrent-{n:02d}", "revision": start}
+        return client.put("/api/secret", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(save, range(6)))
+    assert statuses == [200] + [409] * 5
+    versions = client.get("/api/secret/history", params={**LOCAL, "key": "DB_PASSWORD"}).json()["versions"]
+    assert len(versions) == 2
+
+
 # -- delete, restore -----------------------------------------------------------------------
 
 def test_delete_then_restore(client: TestClient, cli: KeepRunner) -> None:
-    response = client.delete("/api/secret", params={"stage": "local", "key": "API_KEY"})
+    where = {"stage": "local", "key": "API_KEY", "revision": _rev(client, "API_KEY")}
+    response = client.delete("/api/secret", params=where)
     assert response.status_code == 200
     assert response.json()["restorable"] is True
     assert cli("get", "API_KEY", "--stage", "local").code == 3
@@ -170,7 +256,7 @@ def test_delete_then_restore(client: TestClient, cli: KeepRunner) -> None:
 
 
 def test_delete_missing_is_404_and_purge_is_final(client: TestClient) -> None:
-    assert client.delete("/api/secret", params={"stage": "local", "key": "NOPE"}).status_code == 404
+    assert client.delete("/api/secret", params={"stage": "local", "key": "NOPE", "revision": "1"}).status_code == 404
     purged = client.delete("/api/secret", params={"stage": "local", "key": "API_KEY", "purge": "1"})
     assert purged.json()["restorable"] is False
     assert client.post("/api/secret/restore", json={**LOCAL, "key": "API_KEY"}).status_code == 404
@@ -179,19 +265,21 @@ def test_delete_missing_is_404_and_purge_is_final(client: TestClient) -> None:
 # -- rename, copy --------------------------------------------------------------------------
 
 def test_rename(client: TestClient) -> None:
-    response = client.post("/api/secret/rename", json={**LOCAL, "key": "API_KEY", "new_key": "API_TOKEN"})
+    response = client.post("/api/secret/rename", json={**LOCAL, "key": "API_KEY", "new_key": "API_TOKEN",
+                                                       "revision": _rev(client, "API_KEY")})
     assert response.status_code == 200
     assert _get_value(client, "API_TOKEN") == FAKE_API
     assert client.get("/api/secret", params={"stage": "local", "key": "API_KEY"}).status_code == 404
 
 
 def test_rename_refuses_existing_target_unless_overwrite(client: TestClient) -> None:
-    body = {**LOCAL, "key": "API_KEY", "new_key": "DB_PASSWORD"}
+    body = {**LOCAL, "key": "API_KEY", "new_key": "DB_PASSWORD", "revision": _rev(client, "API_KEY")}
     assert client.post("/api/secret/rename", json=body).status_code == 409
     assert _get_value(client, "DB_PASSWORD") == FAKE_DB
     assert client.post("/api/secret/rename", json={**body, "overwrite": True}).status_code == 200
     assert _get_value(client, "DB_PASSWORD") == FAKE_API
-    bad = client.post("/api/secret/rename", json={**LOCAL, "key": "DB_PASSWORD", "new_key": "bad/name"})
+    bad_name = {**LOCAL, "key": "DB_PASSWORD", "new_key": "bad/name", "revision": "1"}
+    bad = client.post("/api/secret/rename", json=bad_name)
     assert bad.status_code == 400
 
 
@@ -221,7 +309,8 @@ def test_copy_protects_a_different_destination_value(client: TestClient) -> None
 # -- history, rollback ---------------------------------------------------------------------
 
 def test_history_is_masked_newest_first_and_rollback_restores(client: TestClient) -> None:
-    client.put("/api/secret", json={**LOCAL, "key": "DB_PASSWORD", "value": "fake-db-pass-second"})
+    client.put("/api/secret", json={**LOCAL, "key": "DB_PASSWORD", "value": "fake-db-pass-second",
+                                    "revision": _rev(client, "DB_PASSWORD")})
     versions = client.get("/api/secret/history", params={"stage": "local", "key": "DB_PASSWORD"}).json()["versions"]
     assert [v["current"] for v in versions] == [True, False]
     assert versions[0]["value"] == mask("fake-db-pass-second")
@@ -358,6 +447,33 @@ def test_template_files_round_trip(client: TestClient, web_project: Path) -> Non
     assert client.get("/api/template", params={"name": "staging.env"}).status_code == 404
 
 
+@pytest.mark.parametrize("outside", ["/tmp", "/", "../..", "..", "env/../../x", "~"])
+def test_template_directory_must_stay_inside_the_project(client: TestClient, web_project: Path, outside: str) -> None:
+    response = client.put("/api/settings", json={"template_path": outside})
+    if outside == "~":  # a directory literally named "~" inside the project is fine
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400, response.text
+    assert "outside the project" in response.json()["error"]
+    assert client.get("/api/context").json()["template_path"] == "env"
+
+
+def test_template_directory_symlinked_out_or_hand_edited_is_refused(client: TestClient, web_project: Path) -> None:
+    (web_project / "linked").symlink_to(web_project.parent)
+    assert client.put("/api/settings", json={"template_path": "linked"}).status_code == 400
+    assert client.put("/api/settings", json={"template_path": "templates/prod"}).status_code == 200
+    settings_file = web_project / ".keep" / "settings.json"
+    data = json.loads(settings_file.read_text())
+    data["template_path"] = "../"
+    settings_file.write_text(json.dumps(data))
+    (web_project.parent / "victim.env").write_text("A=1\n")
+    for response in (client.get("/api/templates"), client.get("/api/template", params={"name": "victim.env"}),
+                     client.delete("/api/template", params={"name": "victim.env"}),
+                     client.put("/api/template", json={"name": "victim.env", "content": "B=2\n"})):
+        assert response.status_code == 400, response.text
+    assert (web_project.parent / "victim.env").read_text() == "A=1\n"
+
+
 def test_template_names_cannot_escape_the_directory(client: TestClient, web_project: Path) -> None:
     for name in ("../evil.env", "/etc/passwd", "sub/x.env", ".hidden.env", "x.txt", "..env", "a\x00.env"):
         assert client.put("/api/template", json={"name": name, "content": "A=1\n"}).status_code == 400, name
@@ -469,8 +585,9 @@ def test_context_reports_the_starting_vault_and_stage(web_project: Path) -> None
 
     auth = Auth(host="127.0.0.1", port=4000)
     app = create_app(web_project, auth, {"stage": "staging", "vault": "local"})
-    headers = {"Authorization": f"Bearer {auth.session_token}"}
-    with TestClient(app, base_url="http://127.0.0.1:4000", headers=headers) as starting:
+    with TestClient(app, base_url="http://127.0.0.1:4000") as starting:
+        session = starting.post("/api/session", json={"secret": auth.link_token}).json()["session"]
+        starting.headers["Authorization"] = f"Session {session}"
         assert starting.get("/api/context").json()["initial"] == {"vault": "local", "stage": "staging"}
 
 
@@ -479,3 +596,28 @@ def test_verify_read_only_writes_nothing(client: TestClient) -> None:
     [result] = data["results"]
     assert result["list"] is True and result["write"] is None and result["delete"] is None
     assert data["ok"] is True
+
+
+# -- masking: the one shared rule (formats/mask.py, SPEC §6) ------------------------------------
+
+_VALUES = st.text(st.characters(min_codepoint=33, max_codepoint=126, exclude_characters="'\"\\$#="), max_size=60)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=_VALUES)
+def test_every_masked_view_uses_the_shared_mask_function(client: TestClient, value: str) -> None:
+    key = "MASK_PROBE"
+    client.delete("/api/secret", params={**LOCAL, "key": key, "purge": "1"})
+    assert client.post("/api/secret", json={**LOCAL, "key": key, "value": value}).status_code == 201
+    listed = {s["key"]: s for s in client.get("/api/secrets", params=LOCAL).json()["secrets"]}
+    assert listed[key]["value"] == mask(value) and listed[key]["masked"] is True
+    meta = client.get("/api/secret", params={**LOCAL, "key": key, "masked": "1"}).json()["secret"]
+    assert meta["value"] == mask(value)
+    [version] = client.get("/api/secret/history", params={**LOCAL, "key": key}).json()["versions"]
+    assert version["value"] == mask(value)
+    preview = client.post("/api/import/preview", json={**LOCAL, "content": f"{key}=x{value}\n"}).json()
+    [item] = [i for i in preview["items"] if i["key"] == key]
+    assert item["existing"] == mask(value) and item["value"] == mask("x" + value)
+    diff = client.get("/api/diff", params={"stages": "local"}).json()
+    [row] = [r for r in diff["rows"] if r["key"] == key]
+    assert list(row["values"].values()) == [mask(value)]

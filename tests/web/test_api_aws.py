@@ -70,7 +70,8 @@ def test_import_into_secrets_manager_and_delete_restore(aws_client: TestClient) 
     again = aws_client.post("/api/import/apply", json=body).json()
     assert again["counts"] == {"unchanged": 2}
     where = {"vault": "sm", "stage": "staging", "key": "SM_ONE"}
-    deleted = aws_client.delete("/api/secret", params=where)
+    revision = aws_client.get("/api/secret", params={**where, "masked": "1"}).json()["secret"]["revision"]
+    deleted = aws_client.delete("/api/secret", params={**where, "revision": revision})
     assert deleted.status_code == 200 and deleted.json()["restorable"] is True
     listed = aws_client.get("/api/secrets", params={"vault": "sm", "stage": "staging"}).json()["secrets"]
     keys = [s["key"] for s in listed]

@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from keep_secrets.formats.mask import mask
 from tests.conftest import KeepRunner, base_env
 
-from .conftest import FAKE_API, FAKE_DB, FAKE_STAGING_DB, Server, start_server
+from .conftest import ARTEFACTS, FAKE_API, FAKE_DB, FAKE_STAGING_DB, Server, failed, start_server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -30,14 +33,20 @@ pytestmark = [
 ]
 
 if os.path.exists(CHROMIUM):
-    from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Locator, Page, expect, sync_playwright
 else:  # pragma: no cover - the module is skipped
-    Browser = ConsoleMessage = Page = object  # type: ignore[assignment,misc]
+    Browser = BrowserContext = ConsoleMessage = Locator = Page = object  # type: ignore[assignment,misc]
+
+
+DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
+BOTH = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    # the machine may be busy (tests run beside other work): be patient before failing
+    # one browser per module; the machine may be busy (tests run beside other work): be
+    # patient before failing
     expect.set_options(timeout=15_000)
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -48,60 +57,183 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, server: Server) -> Iterator[Page]:
-    """A fresh browser context signed in through the server's one-time link."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    tab = context.new_page()
-    tab.set_default_timeout(20_000)
-    problems: list[str] = []
+def viewport() -> dict[str, int]:
+    """Desktop unless a test parametrizes `viewport` (BOTH: phone and desktop)."""
+    return DESKTOP
 
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error" and "the server responded with a status of 40" not in message.text:
-            problems.append(message.text)
 
-    tab.on("console", on_console)
-    tab.on("pageerror", lambda exc: problems.append(str(exc)))
-    tab.goto(server.url)
-    tab.wait_for_selector("#secrets-table tbody tr")
-    yield tab
-    context.close()
+class Tabs:
+    """Browser contexts/tabs opened by a test: console errors collected, a screenshot of
+    each kept as an artefact when the test fails, all closed at the end."""
+
+    def __init__(self, browser: Browser, viewport: dict[str, int]) -> None:
+        self.browser = browser
+        self.viewport = viewport
+        self.problems: list[str] = []
+        self.pages: list[Page] = []
+        self.contexts: list[BrowserContext] = []
+
+    def open(self, url: str | None = None, *, context: BrowserContext | None = None, ready: bool = True) -> Page:
+        if context is None:
+            context = self.browser.new_context(viewport=self.viewport)  # type: ignore[arg-type]
+            self.contexts.append(context)
+        tab = context.new_page()
+        tab.set_default_timeout(20_000)
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error" and "the server responded with a status of 40" not in message.text:
+                self.problems.append(message.text)
+
+        tab.on("console", on_console)
+        tab.on("pageerror", lambda exc: self.problems.append(str(exc)))
+        self.pages.append(tab)
+        if url is not None:
+            tab.goto(url)
+            if ready:
+                tab.wait_for_selector("#secrets-table tbody tr")
+        return tab
+
+    def close(self, name: str, failed_test: bool) -> None:
+        if failed_test:
+            ARTEFACTS.mkdir(parents=True, exist_ok=True)
+            for n, tab in enumerate(self.pages):
+                with contextlib.suppress(Exception):
+                    tab.screenshot(path=str(ARTEFACTS / f"{name}-{n}.png"), full_page=True)
+        for context in self.contexts:
+            with contextlib.suppress(Exception):
+                context.close()
+
+
+@pytest.fixture
+def tabs(browser: Browser, viewport: dict[str, int], request: pytest.FixtureRequest) -> Iterator[Tabs]:
+    opened = Tabs(browser, viewport)
+    yield opened
+    opened.close(re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name), failed(request))
     # no script error and no CSP violation anywhere in the test
-    assert problems == []
+    assert opened.problems == []
 
 
-def _row(page: Page, key: str) -> object:
+@pytest.fixture
+def page(server: Server, tabs: Tabs) -> Page:
+    """A fresh browser context signed in through the server's one-time link (the tabs
+    close before the server stops)."""
+    return tabs.open(server.url)
+
+
+def _row(page: Page, key: str) -> Locator:
     return page.locator(f"#secrets-table tbody tr[data-key='{key}']")
 
 
-def test_link_is_exchanged_and_removed_from_the_url(page: Page, server: Server, browser: Browser) -> None:
+def _session(page: Page) -> str | None:
+    value = page.evaluate("localStorage.getItem('keep.session')")
+    return value if isinstance(value, str) else None
+
+
+def _api_status(page: Page, path: str, secret: str | None) -> int:
+    script = """async ([path, secret]) =>
+        (await fetch(path, {headers: secret ? {Authorization: "Session " + secret} : {}})).status"""
+    return int(page.evaluate(script, [path, secret]))
+
+
+def _recording_browser(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A stand-in for the desktop browser that records its whole command line (what `ps`
+    shows every local user); returns the record file and the BROWSER variable."""
+    record = tmp_path / "argv.txt"
+    opener = tmp_path / "record-browser.sh"
+    opener.write_text(f'#!/bin/sh\nprintf "%s\\n" "$0" "$@" > {record}.tmp && mv {record}.tmp {record}\n')
+    opener.chmod(0o755)
+    return record, {"BROWSER": f"{opener} %s"}
+
+
+def _wait_for(path: Path) -> str:
+    for _ in range(150):
+        if path.exists():
+            return path.read_text()
+        time.sleep(0.1)
+    raise AssertionError(f"{path} never appeared")
+
+
+# -- 1, 2: sign-in without ambient credentials -------------------------------------------------
+
+@BOTH
+def test_session_is_kept_per_origin_not_in_a_cookie_and_sign_out_ends_it(page: Page, server: Server) -> None:
+    # the secret left the address bar and the page; no cookie exists at all
     assert page.url == server.base + "/"
-    assert "token" not in page.url
-    cookies = page.context.cookies()
-    assert len(cookies) == 1
-    assert cookies[0]["httpOnly"] is True and cookies[0]["sameSite"] == "Strict"
-    assert page.evaluate("document.cookie") == ""  # not readable by scripts
-    html = page.content()
-    token = server.url.split("token=")[1]
-    assert token not in html and cookies[0]["value"] not in html
-    # the link is spent: another browser profile opening it is refused
-    other = browser.new_context()
+    assert server.secret not in page.content()
+    assert page.context.cookies() == []
+    secret = _session(page)
+    assert secret and secret != server.secret and secret not in page.content()
+    # a page served from another port of the same host (any local dev server) sees nothing
+    port = int(server.base.rsplit(":", 1)[1])
+    other = f"http://127.0.0.1:{port + 1 if port < 65535 else port - 1}"
+    spy = page.context.new_page()
+    spy.route(f"{other}/**", lambda route: route.fulfill(status=200, content_type="text/html", body="<p>dev</p>"))
+    spy.goto(f"{other}/")
+    assert spy.evaluate("localStorage.getItem('keep.session')") is None
+    assert spy.context.cookies() == []
+    spy.close()
+    # the same-origin API accepts the header, not the bare request
+    assert _api_status(page, "/api/context", secret) == 200
+    assert _api_status(page, "/api/context", None) == 401
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    expect(page.locator("#signin-message")).to_contain_text("signed out")
+    expect(page.locator("#secrets-table")).to_be_hidden()
+    assert _session(page) is None
+    assert _api_status(page, "/api/context", secret) == 401
+    assert FAKE_DB not in page.content()
+
+
+@BOTH
+def test_spent_link_in_another_browser_only_shows_the_sign_in_screen(page: Page, server: Server, tabs: Tabs) -> None:
+    second = tabs.open(server.url, ready=False)
+    expect(second.locator("#signin")).to_be_visible()
+    expect(second.locator("#signin-message")).to_contain_text("already used")
+    assert second.url == server.base + "/"  # the spent secret is out of the address bar too
+    assert _session(second) is None
+    # while the first browser stays signed in
+    page.get_by_role("button", name="Reload").click()
+    expect(_row(page, "DB_PASSWORD")).to_be_visible()
+
+
+@BOTH
+def test_browser_is_opened_on_a_file_whose_fragment_signs_in(
+    tabs: Tabs, web_project: Path, web_home: Path, tmp_path: Path
+) -> None:
+    record, env = _recording_browser(tmp_path)
+    running = start_server(web_project, {**base_env(web_home), **env}, browser=True)
     try:
-        second = other.new_page()
-        response = second.goto(server.url)
-        assert response is not None and response.status == 403
-        expect(second.locator("h2")).to_contain_text("no longer valid")
+        argv = _wait_for(record)
+        [target] = [a for a in argv.splitlines() if a.startswith("file://")]
+        signin_file = Path(target[len("file://"):])
+        match = re.search(r"#signin=([A-Za-z0-9_-]+)", signin_file.read_text())
+        assert match is not None
+        file_secret = match.group(1)
+        assert "#signin=" not in argv and file_secret not in argv and running.secret not in argv
+        sent: list[str] = []
+        tab = tabs.open()
+        tab.on("request", lambda r: sent.append(f"{r.url} {r.headers.get('referer', '')}"))
+        tab.goto(target)
+        tab.wait_for_selector("#secrets-table tbody tr")
+        assert tab.url == running.base + "/"
+        assert not signin_file.exists()  # spent, and removed
+        # no request carried the secret in its URL or Referer (fragments are never sent)
+        assert sent and not any(file_secret in line or "#signin" in line for line in sent)
+        assert not any(file_secret in line for line in running.stderr)
+        # the printed link still works for someone who copies it, in another browser
+        tabs.open(running.url)
     finally:
-        other.close()
+        assert running.stop() == 0
 
 
 def test_secrets_are_listed_masked_and_one_is_revealed(page: Page) -> None:
     row = page.locator("#secrets-table tbody tr[data-key='DB_PASSWORD']")
-    expect(row.locator("code")).to_have_text("fa********")
+    expect(row.locator("code")).to_have_text(str(mask(FAKE_DB)))
     assert FAKE_DB not in page.content() and FAKE_API not in page.content()
     row.get_by_role("button", name="Reveal DB_PASSWORD").click()
     expect(row.locator("code")).to_have_text(FAKE_DB)
     row.get_by_role("button", name="Hide DB_PASSWORD").click()
-    expect(row.locator("code")).to_have_text("fa********")
+    expect(row.locator("code")).to_have_text(str(mask(FAKE_DB)))
     page.screenshot(path="/tmp/keep-web-secrets.png")
 
 
@@ -118,6 +250,10 @@ def test_create_edit_delete_and_undo(page: Page, cli: KeepRunner) -> None:
 
     row.get_by_role("button", name="Edit NEW_TOKEN").click()
     editor = page.locator("dialog[open] textarea[name=value]")
+    # the current value is shown only after an explicit reveal
+    expect(editor).to_have_value("")
+    assert "fake-new-token-789" not in page.content()
+    page.locator("dialog[open]").get_by_role("button", name="Reveal current value").click()
     expect(editor).to_have_value("fake-new-token-789")
     editor.fill("fake-new-token-edited")
     page.locator("dialog[open]").get_by_role("button", name="Save").click()
@@ -219,6 +355,8 @@ def test_diff_matrix_and_inline_edit(page: Page, cli: KeepRunner) -> None:
     # edit an existing cell: staging DB_PASSWORD becomes identical to local
     db.locator("td[data-cell='local:staging']").click()
     editor = page.locator("dialog[open] textarea[name=value]")
+    expect(editor).to_have_value("")
+    page.locator("dialog[open]").get_by_role("button", name="Reveal current value").click()
     expect(editor).to_have_value(FAKE_STAGING_DB)
     editor.fill(FAKE_DB)
     page.locator("dialog[open]").get_by_role("button", name="Save").click()
@@ -323,7 +461,7 @@ def test_vault_dialog_shows_only_the_driver_fields(page: Page, web_project: Path
 
 # -- attacks, from a real browser ----------------------------------------------------------
 
-def test_dns_rebinding_is_refused(browser: Browser, server: Server) -> None:
+def test_dns_rebinding_is_refused(browser: Browser, server: Server, tabs: Tabs) -> None:
     """A name an attacker controls that resolves to 127.0.0.1 (what DNS rebinding achieves)
     gets nothing: not the page, not the API, and the one-time link is not spent."""
     port = server.base.rsplit(":", 1)[1]
@@ -331,8 +469,7 @@ def test_dns_rebinding_is_refused(browser: Browser, server: Server) -> None:
         executable_path=CHROMIUM, args=[*ARGS, "--host-resolver-rules=MAP rebind.test 127.0.0.1"])
     try:
         tab = rebinding.new_page()
-        token = server.url.split("token=")[1]
-        response = tab.goto(f"http://rebind.test:{port}/?token={token}")
+        response = tab.goto(f"http://rebind.test:{port}/#signin={server.secret}")
         assert response is not None and response.status == 403
         assert "Host" in tab.content()
         api = tab.goto(f"http://rebind.test:{port}/api/secrets?stage=local")
@@ -341,13 +478,7 @@ def test_dns_rebinding_is_refused(browser: Browser, server: Server) -> None:
     finally:
         rebinding.close()
     # the real link still works afterwards
-    context = browser.new_context()
-    try:
-        tab = context.new_page()
-        tab.goto(server.url)
-        tab.wait_for_selector("#secrets-table tbody tr")
-    finally:
-        context.close()
+    tabs.open(server.url)
 
 
 ATTACK_PAGE = """<!doctype html><html><body>
@@ -427,15 +558,12 @@ def test_markup_in_values_is_shown_as_text(page: Page, cli: KeepRunner) -> None:
     assert page.title() != "pwned"
 
 
-def test_server_stage_option_sets_the_starting_stage(browser: Browser, web_project: Path, web_home: Path) -> None:
+def test_server_stage_option_sets_the_starting_stage(tabs: Tabs, web_project: Path, web_home: Path) -> None:
     running = start_server(web_project, base_env(web_home), "--stage", "staging")
-    context = browser.new_context()
     try:
-        tab = context.new_page()
-        tab.goto(running.url)
+        tab = tabs.open(running.url)
         expect(tab.locator("#ctx-stage")).to_have_value("staging")
         expect(tab.locator("#secrets-table tbody tr")).to_have_count(1)
         expect(tab.locator("#secret-count")).to_have_text("1 secret in local:staging")
     finally:
-        context.close()
         assert running.stop() == 0

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import select
+import re
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.conftest import KEEP, KeepRunner, base_env
+from tests.conftest import KeepRunner, base_env
 
 from .conftest import Server, start_server
 
@@ -26,19 +24,31 @@ def _request(base: str, path: str, headers: dict[str, str] | None = None) -> htt
     return conn.getresponse()
 
 
+def _post(base: str, path: str, body: object, headers: dict[str, str] | None = None) -> tuple[int, dict[str, object]]:
+    parts = urlsplit(base)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json", **(headers or {})})
+    response = conn.getresponse()
+    return response.status, json.loads(response.read() or b"{}")
+
+
+def _sign_in(base: str, secret: str) -> dict[str, str]:
+    status, data = _post(base, "/api/session", {"secret": secret})
+    assert status == 201, data
+    return {"Authorization": f"Session {data['session']}"}
+
+
 def test_link_signs_in_once_then_ctrl_c_stops_cleanly(server: Server) -> None:
     assert server.base.startswith("http://127.0.0.1:")
-    path = server.url[len(server.base):]
-    first = _request(server.base, path)
-    assert first.status == 303 and first.getheader("Location") == "/"
-    cookie = first.getheader("Set-Cookie") or ""
-    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-    session = cookie.split(";")[0]
-    api = _request(server.base, "/api/secrets?stage=local", {"Cookie": session})
+    assert server.url == f"{server.base}/#signin={server.secret}"
+    page = _request(server.base, "/")
+    assert page.status == 200 and page.getheader("Set-Cookie") is None
+    headers = _sign_in(server.base, server.secret)
+    api = _request(server.base, "/api/secrets?stage=local", headers)
     assert api.status == 200
     body = json.loads(api.read())
     assert [s["key"] for s in body["secrets"]] == ["API_KEY", "DB_PASSWORD"]
-    assert _request(server.base, path).status == 403  # the link works once
+    assert _post(server.base, "/api/session", {"secret": server.secret})[0] == 403  # the link works once
     assert _request(server.base, "/api/context").status == 401
     code = server.stop()
     assert code == 0, server.stderr
@@ -60,6 +70,10 @@ def test_preset_token_for_scripts(web_project: Path, web_home: Path) -> None:
         headers = {"Authorization": f"Bearer {token}", "Host": "evil.example:" + host.split(":")[1]}
         rebind = _request(running.base, "/api/context", headers)
         assert rebind.status == 403
+        # the script token is not a browser session, and a browser session is not a Bearer token
+        assert _request(running.base, "/api/context", {"Authorization": f"Session {token}"}).status == 401
+        session = _sign_in(running.base, running.secret)["Authorization"].split(" ", 1)[1]
+        assert _request(running.base, "/api/context", {"Authorization": f"Bearer {session}"}).status == 401
     finally:
         assert running.stop() == 0
 
@@ -108,7 +122,7 @@ def test_invalid_host_is_exit_2(cli: KeepRunner) -> None:
 
 def test_server_help_lists_options(cli: KeepRunner) -> None:
     out = cli.ok("server", "--help").stdout
-    for option in ("--port", "--host", "--no-browser"):
+    for option in ("--port", "--host", "--no-browser", "--idle-timeout"):
         assert option in out
 
 
@@ -130,100 +144,91 @@ def test_sigterm_stops_the_server(server: Server) -> None:
     assert code in (0, -15, 143)
 
 
-def test_browser_is_opened_with_the_link_once_the_server_answers(
+def test_browser_is_opened_on_a_private_file_and_the_secret_is_on_no_command_line(
     web_project: Path, web_home: Path, tmp_path: Path
 ) -> None:
-    record = tmp_path / "opened.txt"
+    record = tmp_path / "argv.txt"
     opener = tmp_path / "fake-browser.sh"
-    # the stand-in browser fetches what it was given, as a real one would, then records it
-    opener.write_text(
-        "#!/bin/sh\n"
-        f"{sys.executable} -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "
-        f"\"$1\" 2>/dev/null\n"
-        f"echo \"$1\" > {record}\n"
-    )
+    # the stand-in browser records its whole command line (what `ps` shows every local user)
+    opener.write_text(f'#!/bin/sh\nprintf "%s\\n" "$0" "$@" > {record}.tmp && mv {record}.tmp {record}\n')
     opener.chmod(0o755)
     env = {**base_env(web_home), "BROWSER": f"{opener} %s"}
     running = start_server(web_project, env, browser=True)
     try:
         for _ in range(100):
-            if record.exists() and record.read_text().strip():
+            if record.exists():
                 break
             time.sleep(0.1)
-        assert record.read_text().strip() == running.url
-        # the link was used by the "browser": it cannot be used again
-        assert _request(running.base, running.url[len(running.base):]).status == 403
+        argv = record.read_text()
+        [target] = [a for a in argv.splitlines() if a.startswith("file://")]
+        path = Path(urlsplit(target).path)
+        assert oct(path.stat().st_mode & 0o777) == "0o600"
+        assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+        match = re.search(r"#signin=([A-Za-z0-9_-]+)", path.read_text())
+        assert match is not None
+        secret = match.group(1)
+        assert secret not in argv and running.secret not in argv
+        assert secret != running.secret
+        assert not any(secret in line for line in running.stderr)
+        # the page exchanges it once; the file is then removed
+        _sign_in(running.base, secret)
+        assert not path.exists()
+        assert _post(running.base, "/api/session", {"secret": secret})[0] == 403
+        # the printed link still works for someone who copies it
+        _sign_in(running.base, running.secret)
     finally:
         assert running.stop() == 0
+    assert not any(secret in line for line in running.stderr)
 
 
-def test_all_interfaces_warns_and_prints_a_loopback_link(web_project: Path, web_home: Path) -> None:
+def test_signin_file_is_removed_when_the_server_stops(web_project: Path, web_home: Path, tmp_path: Path) -> None:
+    record = tmp_path / "argv.txt"
+    opener = tmp_path / "fake-browser.sh"
+    opener.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {record}.tmp && mv {record}.tmp {record}\n')
+    opener.chmod(0o755)
+    running = start_server(web_project, {**base_env(web_home), "BROWSER": f"{opener} %s"}, browser=True)
+    for _ in range(100):
+        if record.exists():
+            break
+        time.sleep(0.1)
+    path = Path(urlsplit(record.read_text()).path)
+    assert path.exists()
+    assert running.stop() == 0
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_all_interfaces_warns_and_prints_a_link_with_the_machine_name(web_project: Path, web_home: Path) -> None:
     running = start_server(web_project, base_env(web_home), "--host", "0.0.0.0")
     try:
-        assert running.url.startswith("http://127.0.0.1:")
+        name = socket.gethostname().lower()
         assert any("other machines on your network" in line for line in running.stderr)
-        assert _request(running.base, "/api/context").status == 401
+        port = urlsplit(running.base).port
+        if name and name != "localhost":
+            assert running.url.startswith(f"http://{name}:{port}/#signin=")
+        # the link's host name passes the Host check; we connect over loopback (no LAN traffic)
+        local = f"http://127.0.0.1:{port}"
+        headers = _sign_in(local, running.secret)
+        assert _request(local, "/api/context", {**headers, "Host": f"{name}:{port}"}).status == 200
+        assert _request(local, "/api/context", {**headers, "Host": f"evil.example:{port}"}).status == 403
+        assert _request(local, "/api/context").status == 401
     finally:
         assert running.stop() == 0
 
 
 def test_enter_on_a_terminal_prints_a_new_link(web_project: Path, web_home: Path) -> None:
-    import pty
-
-    controller, terminal = pty.openpty()
+    running = start_server(web_project, base_env(web_home), tty=True)
     try:
-        proc = subprocess.Popen(
-            [*KEEP, "server", "--no-browser", "--port", "0"], cwd=web_project, env=base_env(web_home),
-            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
-        running = _wait_for_link(proc)
-        try:
-            assert any("Press Enter for a new one-time link" in line for line in _more_lines(proc, "Press"))
-            first = running.url
-            assert _request(running.base, first[len(running.base):]).status == 303
-            os.write(controller, b"\n")
-            [line] = [x for x in _more_lines(proc, "New one-time link") if "New one-time link" in x]
-            second = line.split(": ", 1)[1].strip()
-            assert second != first and second.startswith(running.base + "/?token=")
-            assert _request(running.base, second[len(running.base):]).status == 303
-            assert _request(running.base, second[len(running.base):]).status == 403
-        finally:
-            assert running.stop() == 0
+        assert any("Press Enter for a new one-time sign-in link" in line for line in running.read_until("Press"))
+        first = running.secret
+        _sign_in(running.base, first)
+        second = running.new_link()
+        assert second.startswith(running.base + "/#signin=")
+        secret = second.split("#signin=", 1)[1]
+        assert secret != first
+        _sign_in(running.base, secret)
+        assert _post(running.base, "/api/session", {"secret": secret})[0] == 403
     finally:
-        os.close(controller)
-        os.close(terminal)
-
-
-def _wait_for_link(proc: subprocess.Popen[bytes]) -> Server:
-    for line in _more_lines(proc, "one-time link"):
-        if "token=" in line:
-            url = line.split(": ", 1)[1].strip()
-            return Server(proc, url, url.split("/?token=")[0], [line])
-    raise AssertionError("no link printed")
-
-
-def _more_lines(proc: subprocess.Popen[bytes], until: str, timeout: float = 15) -> list[str]:
-    """stderr lines read until one contains `until` (or the timeout)."""
-    assert proc.stderr is not None
-    fd = proc.stderr.fileno()
-    lines: list[str] = []
-    buffer = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if not ready:
-            continue
-        chunk = os.read(fd, 1)
-        if not chunk:
-            break
-        buffer += chunk
-        if chunk == b"\n":
-            line = buffer.decode("utf-8", "replace").rstrip("\n")
-            buffer = b""
-            lines.append(line)
-            if until in line:
-                return lines
-    return lines
+        assert running.stop() == 0
 
 
 def test_unknown_starting_stage_or_vault_is_exit_2(cli: KeepRunner) -> None:

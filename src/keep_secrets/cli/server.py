@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import html
 import ipaddress
 import logging
 import os
 import socket
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -62,14 +66,40 @@ def _bind(host: str, port: int) -> socket.socket:
     )
 
 
-def _open_browser_when_up(url: str, started: threading.Event, ctx: Ctx) -> None:
+SIGNIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="referrer" content="no-referrer">
+<meta http-equiv="refresh" content="0;url={url}"><title>keep: signing in</title></head>
+<body><p><a href="{url}" rel="noreferrer">Continue to keep</a></p></body></html>
+"""
+
+
+def write_signin_file(url: str) -> Path:
+    """A 0600 HTML file, in a private 0700 directory, that sends the browser on to `url`
+    (the sign-in secret is in its fragment). The browser is opened on this file, so the
+    secret is on no process's command line."""
+    directory = Path(tempfile.mkdtemp(prefix="keep-signin-"))
+    path = directory / "signin.html"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(SIGNIN_PAGE.format(url=html.escape(url, quote=True)))
+    return path
+
+
+def remove_signin_file(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink()
+    with contextlib.suppress(OSError):
+        path.parent.rmdir()
+
+
+def _open_browser_when_up(target: str, started: threading.Event, ctx: Ctx) -> None:
     def run() -> None:
         if not started.wait(30):
             return
         import webbrowser
 
         try:
-            opened = webbrowser.open(url)
+            opened = webbrowser.open(target)
         except Exception:  # no browser is not an error: the link is printed
             opened = False
         if not opened:
@@ -78,20 +108,32 @@ def _open_browser_when_up(url: str, started: threading.Event, ctx: Ctx) -> None:
     threading.Thread(target=run, name="keep-open-browser", daemon=True).start()
 
 
+def _host_names() -> tuple[str, ...]:
+    """This machine's own names (no DNS lookup): what a LAN link may carry."""
+    name = socket.gethostname().strip().lower()
+    if not name or name == "localhost":
+        return ()
+    short = name.split(".")[0]
+    return tuple(dict.fromkeys([name, short, f"{short}.local"]))
+
+
 @keep_command("server")
 @click.option("--port", type=click.IntRange(0, 65535), default=4000, show_default=True,
               help="Port to listen on (the next free one is used if it is taken; 0 = any).")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback exposes the UI to your network.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser; just print the link.")
-def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
+@click.option("--idle-timeout", type=click.IntRange(0, 7 * 24 * 60), default=60, show_default=True,
+              metavar="MINUTES", help="End a browser session after this many idle minutes (0 = never).")
+def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool, idle_timeout: int) -> None:
     """Serve the local web UI until Ctrl+C.
 
-    The page is opened through a one-time link printed here; it signs the browser in with a
-    session cookie and cannot be used again (press Enter in this terminal for a new one).
-    --vault/--stage choose where the page starts. Scripts may call the JSON API with
-    `Authorization: Bearer <token>` when the server was started with KEEP_SERVER_TOKEN=<token>
-    (at least 32 characters) in its environment.
+    The browser is opened on a private sign-in file; the one-time link printed here signs in
+    another browser (each link works once; press Enter in this terminal for a new one). The
+    page keeps its session for this port only and ends it on Sign out or after
+    --idle-timeout. --vault/--stage choose where the page starts. Scripts may call the JSON
+    API with `Authorization: Bearer <token>` when the server was started with
+    KEEP_SERVER_TOKEN=<token> (at least 32 characters) in its environment.
     """
     project = ctx.project  # not initialised -> one clear error, before any port is taken
     defaults: dict[str, str] = {}
@@ -100,10 +142,11 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
     if ctx.vault_option:
         project.check_vault(ctx.vault_option)
         defaults["vault"] = ctx.vault_option
-    preset = os.environ.get("KEEP_SERVER_TOKEN")
+    preset = os.environ.get("KEEP_SERVER_TOKEN") or None
     if preset is not None and (len(preset) < 32 or not preset.isascii() or any(c.isspace() for c in preset)):
         raise UsageError("KEEP_SERVER_TOKEN must be at least 32 printable ASCII characters without spaces")
     sock = _bind(host, port)
+    signin_file: Path | None = None
     try:
         import uvicorn
 
@@ -111,9 +154,11 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
         from ..web.security import Auth
 
         bound_port = sock.getsockname()[1]
-        auth = Auth(host=host, port=bound_port)
-        if preset:
-            auth.session_token = preset
+        wildcard = host in ("0.0.0.0", "::")
+        auth = Auth(
+            host=host, port=bound_port, idle_timeout=idle_timeout * 60, api_token=preset,
+            host_names=_host_names() if wildcard else (),
+        )
         app = create_app(project.root, auth, defaults)
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="keep server: %(message)s")
         config = uvicorn.Config(
@@ -131,20 +176,26 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool) -> None:
             ctx.msg(f"keep web UI for {project.settings.app_name} ({project.root})")
             started = threading.Event()
             if not no_browser:
-                _open_browser_when_up(auth.login_url, started, ctx)
+                signin_file = write_signin_file(auth.signin_url(auth.new_file_token(), local=True))
+                auth.on_file_used = functools.partial(remove_signin_file, signin_file)
+                _open_browser_when_up(signin_file.as_uri(), started, ctx)
             watcher = threading.Thread(target=_signal_started, args=(server, started), daemon=True)
             watcher.start()
             # the link is the only way in, so it is printed even with --quiet
             click.echo(f"Open this one-time link: {auth.login_url}", err=True)
+            if wildcard and auth.base_url != auth.local_base_url:
+                ctx.msg(f"(the same link on this machine: {auth.signin_url(auth.link_token, local=True)})")
             if _stdin_is_terminal():
                 _offer_new_links(auth)
-                ctx.msg("Press Enter for a new one-time link, Ctrl+C to stop.")
+                ctx.msg("Press Enter for a new one-time sign-in link, Ctrl+C to stop.")
             else:
                 ctx.msg("Press Ctrl+C to stop.")
             server.run(sockets=[sock])
         ctx.msg("Server stopped.")
     finally:
         sock.close()
+        if signin_file is not None:
+            remove_signin_file(signin_file)
 
 
 def _stdin_is_terminal() -> bool:
@@ -160,7 +211,7 @@ def _offer_new_links(auth: Auth) -> None:
 
     def run() -> None:
         for _line in sys.stdin:
-            click.echo(f"New one-time link (the previous one no longer works): {auth.new_link()}", err=True)
+            click.echo(f"New one-time sign-in link (the previous one no longer works): {auth.new_link()}", err=True)
 
     threading.Thread(target=run, name="keep-new-links", daemon=True).start()
 

@@ -69,6 +69,8 @@ def extract_field(value: str, field: str, key: str = "") -> str:
         data = json.loads(value)
     except ValueError:
         raise UsageError(f"--field needs a JSON object value, but {label} is not JSON") from None
+    except RecursionError:
+        raise UsageError(f"--field cannot read {label}: its JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError(f"--field needs a JSON object value, but {label} holds a JSON {_json_kind(data)}")
     found: object
@@ -98,6 +100,36 @@ def _json_kind(data: object) -> str:
     return "number"
 
 
+# -- revisions: an edit names the revision it started from ------------------------------------
+
+class StaleRevision(Conflict):
+    """The secret changed (or went) since the editor read it: nothing was written. `current`
+    is what the store holds now (None when it was deleted)."""
+
+    def __init__(self, vault: str, stage: str, key: str, expected: str, current: Secret | None) -> None:
+        where = f"{vault}:{stage}"
+        if current is None:
+            message = f"Secret '{key}' was deleted from {where} after revision {expected} was read"
+        else:
+            message = (f"Secret '{key}' in {where} changed since you opened it "
+                       f"(you started from revision {expected}, it is now at {current.revision})")
+        super().__init__(message, hint="reload to see the current value, or overwrite it on purpose")
+        self.key = key
+        self.expected = expected
+        self.current = current
+
+
+def check_revision(vault: Vault, stage: str, key: str, expected: str) -> Secret:
+    """The current secret when it is still at revision `expected`; StaleRevision otherwise."""
+    try:
+        current = vault.get(stage, key)
+    except NotFound:
+        raise StaleRevision(vault.slug, stage, key, expected, None) from None
+    if current.revision != expected:
+        raise StaleRevision(vault.slug, stage, key, expected, current)
+    return current
+
+
 # -- rename ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -107,9 +139,12 @@ class RenameResult:
     secure: bool
 
 
-def rename(vault: Vault, stage: str, old: str, new: str, overwrite: bool = False) -> RenameResult:
+def rename(
+    vault: Vault, stage: str, old: str, new: str, overwrite: bool = False, expected_revision: str | None = None
+) -> RenameResult:
     """Copy OLD to NEW (keeping the secure flag), then delete OLD.
 
+    With `expected_revision`, OLD must still be at that revision (StaleRevision otherwise).
     An existing NEW is refused unless `overwrite`. If deleting OLD fails, NEW is put back the
     way it was (its previous value restored, or removed if rename created it), so the store
     ends as it started and the error says so.
@@ -117,7 +152,10 @@ def rename(vault: Vault, stage: str, old: str, new: str, overwrite: bool = False
     validate_key(new)
     if old == new:
         raise UsageError(f"Cannot rename '{old}' to itself")
-    source = vault.get(stage, old)
+    if expected_revision is not None:
+        source = check_revision(vault, stage, old, expected_revision)
+    else:
+        source = vault.get(stage, old)
     previous: Secret | None = None
     try:
         previous = vault.get(stage, new)

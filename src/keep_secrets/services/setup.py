@@ -32,6 +32,7 @@ from ..project import (
     VaultConfig,
     Workspace,
     find_root,
+    template_dir_inside,
 )
 from ..vaults.base import DRIVER_LABELS
 from .vault_config import (
@@ -269,6 +270,20 @@ def existing_values(existing: Existing) -> tuple[str | None, str | None, list[st
     return name, namespace, stages
 
 
+def _inside_project(root: Path, template_path: str) -> bool:
+    try:
+        template_dir_inside(root, template_path)
+    except UsageError:
+        return False
+    return True
+
+
+def validate_template_path(project: Project, template_path: str) -> str:
+    """The template directory a user sets (web settings): inside the project, or a UsageError."""
+    template_dir_inside(project.root, template_path)
+    return template_path.strip()
+
+
 def init_project(
     existing: Existing, name: str, namespace: str, stages: list[str], *, created: bool
 ) -> InitResult:
@@ -280,7 +295,7 @@ def init_project(
     data = dict(existing.settings or {})
     extra = {k: v for k, v in data.items() if k not in Settings.KNOWN}
     template_path = data.get("template_path")
-    if not isinstance(template_path, str) or not template_path.strip():
+    if not isinstance(template_path, str) or not _inside_project(root, template_path):
         if template_path is not None:
             existing.repairs.append(f"settings.json: invalid template_path {template_path!r}; reset to 'env'")
         template_path = "env"
@@ -449,7 +464,9 @@ def project_info(project: Project) -> dict[str, Any]:
             "settings": str(project.settings_path),
             "vaults": str(project.keep_dir / "vaults"),
             "workspace": str(project.workspace_path),
-            "templates": str(project.template_dir),
+            # shown even when a hand-edited template_path points outside (commands that use
+            # it refuse it)
+            "templates": str(project.root / settings.template_path),
             "local_keys": str(config_dir() / "keys"),
         },
         "settings": {

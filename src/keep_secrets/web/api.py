@@ -41,8 +41,13 @@ class HttpError(KeepError):
         self.http_status = status
 
 
-def error_response(status: int, message: str, hint: str | None = None) -> JSONResponse:
-    return JSONResponse({"error": message, "hint": hint, "status": status}, status_code=status)
+def error_response(
+    status: int, message: str, hint: str | None = None, details: dict[str, Any] | None = None
+) -> JSONResponse:
+    data: dict[str, Any] = {"error": message, "hint": hint, "status": status}
+    if details:
+        data.update(details)
+    return JSONResponse(data, status_code=status)
 
 
 class Call:
@@ -153,7 +158,7 @@ class Call:
 Handler = Callable[[Call], Any]
 
 
-async def _body(request: Request) -> dict[str, Any]:
+async def read_body(request: Request) -> dict[str, Any]:
     if request.method not in ("POST", "PUT", "PATCH", "DELETE"):
         return {}
     raw = b""
@@ -167,6 +172,9 @@ async def _body(request: Request) -> dict[str, Any]:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise HttpError(400, "The request body is not valid JSON") from None
+    except RecursionError:
+        # e.g. 100,000 nested `[`: a hostile body is a 400, never a 500
+        raise HttpError(400, "The request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise HttpError(400, "The request body must be a JSON object")
     return data
@@ -184,12 +192,18 @@ def endpoint(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         try:
-            body = await _body(request)
+            body = await read_body(request)
             query = {k: v for k, v in request.query_params.items()}
             call = Call(root, query, body, defaults)
             result = await run_in_threadpool(_run, handler, call)
         except KeepError as exc:
-            return error_response(exc.http_status, exc.message, web_hint(exc))
+            details = getattr(exc, "details", None)
+            return error_response(
+                exc.http_status, exc.message, web_hint(exc), details if isinstance(details, dict) else None
+            )
+        except RecursionError:
+            # a hostile value nested beyond Python's limit (a JSON field, an import): bad input
+            return error_response(400, "Input nested too deeply")
         except Exception as exc:
             # details go to the server's terminal, never to the page (they may quote values)
             log.error("internal error in %s %s: %s", request.method, request.url.path, type(exc).__name__)

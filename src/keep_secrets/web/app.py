@@ -15,8 +15,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from . import routes_bulk, routes_project, routes_secrets, templates_io
-from .api import Handler, endpoint, error_response
-from .security import Auth, SecurityMiddleware
+from .api import Handler, HttpError, endpoint, error_response, read_body
+from .security import Auth, SecurityMiddleware, authorization
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -31,6 +31,28 @@ def create_app(root: Path, auth: Auth, defaults: dict[str, str] | None = None) -
     async def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8")
 
+    async def sign_in(request: Request) -> Response:
+        """Exchange a one-time sign-in secret (from the URL fragment) for a session secret."""
+        try:
+            body = await read_body(request)
+        except HttpError as exc:
+            return error_response(exc.http_status, exc.message)
+        secret = body.get("secret")
+        session = auth.sign_in(secret) if isinstance(secret, str) and secret else None
+        if session is None:
+            return error_response(
+                403, "This sign-in link is not valid or was already used (each link works once)",
+                "press Enter in the terminal running `keep server` for a new one",
+            )
+        return JSONResponse({"session": session, "idle_timeout": auth.idle_timeout}, status_code=201)
+
+    async def session_info(request: Request) -> Response:
+        return JSONResponse({"signed_in": True, "idle_timeout": auth.idle_timeout})
+
+    async def sign_out(request: Request) -> Response:
+        _scheme, token = authorization({"authorization": request.headers.get("authorization", "")})
+        return JSONResponse({"signed_out": auth.end_session(token)})
+
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         if request.url.path.startswith("/api/"):
@@ -42,6 +64,9 @@ def create_app(root: Path, auth: Auth, defaults: dict[str, str] | None = None) -
 
     routes: list[Any] = [
         Route("/", index, methods=["GET", "HEAD"]),
+        Route("/api/session", sign_in, methods=["POST"]),
+        Route("/api/session", session_info, methods=["GET"]),
+        Route("/api/session", sign_out, methods=["DELETE"]),
         *routes_secrets.routes(make),
         *routes_bulk.routes(make),
         *templates_io.routes(make),

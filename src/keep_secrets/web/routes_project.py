@@ -75,7 +75,8 @@ def update_settings(call: Call) -> dict[str, Any]:
     if app_name is not None:
         project.settings.app_name = setup.validate_app_name(app_name)
     if template_path is not None:
-        project.settings.template_path = template_path
+        # the template editor lists, writes and deletes *.env files there: inside the project only
+        project.settings.template_path = setup.validate_template_path(project, template_path)
     if default_vault is not None:
         project.check_vault(default_vault)
         project.settings.default_vault = default_vault

@@ -8,6 +8,9 @@ URL-decoded twice (Keep's §12.5). Writes validate the key with the same rule as
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.routing import Route
@@ -24,6 +27,7 @@ from ..services.copying import (
     refuse_conflicts,
     summarise,
 )
+from ..services.secrets import StaleRevision
 from .api import Call
 
 
@@ -41,6 +45,60 @@ def version_json(version: Version) -> dict[str, Any]:
 
 def _where(call: Call) -> tuple[str, str]:
     return call.vault_slug(), call.stage()
+
+
+# -- revisions ---------------------------------------------------------------------------------
+# Every edit names the revision it started from; a stale one is a 409 carrying both values
+# masked, so the page can offer "reload" or "overwrite" (never a silent overwrite). Edits of
+# one key through this server are serialised, so the check and the write cannot interleave
+# with another tab's.
+
+_locks_guard = threading.Lock()
+_locks: dict[tuple[str, str, str, str], threading.Lock] = {}
+
+
+@contextmanager
+def _editing(root: object, slug: str, stage: str, *keys: str) -> Iterator[None]:
+    names = sorted({(str(root), slug, stage, key) for key in keys})
+    with _locks_guard:
+        locks = [_locks.setdefault(name, threading.Lock()) for name in names]
+    for lock in locks:
+        lock.acquire()
+    try:
+        yield
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+
+
+def _revision(call: Call, *, required: bool = True) -> str | None:
+    value = call.raw("revision")
+    if value is None or value == "":
+        if required:
+            raise UsageError(
+                "Missing required field 'revision': the revision your edit started from",
+                hint="read it with GET /api/secret?masked=1; a changed secret is then refused with 409",
+            )
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise UsageError("Field 'revision' must be a string")
+    return str(value)
+
+
+def _stale(exc: StaleRevision, yours: str | None) -> StaleRevision:
+    current = exc.current
+    exc.details = {  # type: ignore[attr-defined]
+        "conflict": {
+            "key": exc.key,
+            "expected": exc.expected,
+            "current": None if current is None else {
+                "revision": current.revision, "value": mask(current.value), "modified": current.to_dict()["modified"],
+                "secure": current.secure,
+            },
+            "yours": None if yours is None else mask(yours),
+        }
+    }
+    return exc
 
 
 def list_secrets(call: Call) -> dict[str, Any]:
@@ -75,6 +133,9 @@ def get_secret(call: Call) -> dict[str, Any]:
     slug, stage = _where(call)
     key = svc.validate_lookup_key(call.text("key", required=True))
     secret = call.vault(slug).get(stage, key, call.optional_text("version"))
+    if call.flag("masked"):
+        # what an editor needs before anything is revealed: revision, secure flag, masked value
+        return {"secret": secret_json(secret)}
     data = secret_json(secret, reveal=True)
     field = call.optional_text("field")
     if field:
@@ -106,29 +167,47 @@ def create_secret(call: Call) -> tuple[int, dict[str, Any]]:
 
 
 def update_secret(call: Call) -> dict[str, Any]:
-    """Replace the value of an existing secret (404 if there is none: use POST to create)."""
+    """Replace the value of an existing secret that is still at `revision` (404 if there is
+    none: use POST to create; 409 if it changed since)."""
     slug, stage = _where(call)
     key = validate_key(call.text("key", required=True))
     value, _ = _value_and_secure(call, slug)
+    expected = _revision(call)
+    assert expected is not None
     vault = call.vault(slug)
-    current = vault.get(stage, key)
-    secure = call.flag("secure", current.secure)
-    if not secure and not vault.supports_plain:
-        secure = True
-    if current.value == value and current.secure == secure:
-        return {"key": key, "vault": slug, "stage": stage, "revision": current.revision, "changed": False}
-    result = vault.set(stage, key, value, secure=secure)
+    with _editing(call.root, slug, stage, key):
+        try:
+            current = svc.check_revision(vault, stage, key, expected)
+        except StaleRevision as exc:
+            if exc.current is None:
+                vault.get(stage, key)  # gone: the 404 the page turns into "deleted elsewhere"
+            raise _stale(exc, value) from None
+        secure = call.flag("secure", current.secure)
+        if not secure and not vault.supports_plain:
+            secure = True
+        if current.value == value and current.secure == secure:
+            return {"key": key, "vault": slug, "stage": stage, "revision": current.revision, "changed": False}
+        result = vault.set(stage, key, value, secure=secure)
     return {"key": key, "vault": slug, "stage": stage, "revision": result.revision, "changed": True}
 
 
 def delete_secret(call: Call) -> dict[str, Any]:
+    """Delete a secret still at `revision` (409 if it changed since; `purge` of a secret
+    already deleted needs no revision)."""
     slug, stage = _where(call)
     key = svc.validate_lookup_key(call.text("key", required=True))
     purge = call.flag("purge")
+    expected = _revision(call, required=not purge)
     vault = call.vault(slug)
-    if not purge:
-        vault.get(stage, key)  # 404 before anything changes
-    vault.delete(stage, key, purge=purge)
+    with _editing(call.root, slug, stage, key):
+        if expected is not None:
+            try:
+                svc.check_revision(vault, stage, key, expected)
+            except StaleRevision as exc:
+                if exc.current is None:
+                    vault.get(stage, key)  # already gone: 404
+                raise _stale(exc, None) from None
+        vault.delete(stage, key, purge=purge)
     return {"key": key, "vault": slug, "stage": stage, "restorable": vault.supports_restore and not purge}
 
 
@@ -143,7 +222,15 @@ def rename_secret(call: Call) -> dict[str, Any]:
     slug, stage = _where(call)
     old = svc.validate_lookup_key(call.text("key", required=True))
     new = validate_key(call.text("new_key", required=True))
-    result = svc.rename(call.vault(slug), stage, old, new, overwrite=call.flag("overwrite"))
+    expected = _revision(call)
+    with _editing(call.root, slug, stage, old, new):
+        try:
+            result = svc.rename(call.vault(slug), stage, old, new, overwrite=call.flag("overwrite"),
+                                expected_revision=expected)
+        except StaleRevision as exc:
+            if exc.current is None:
+                call.vault(slug).get(stage, old)  # gone: 404
+            raise _stale(exc, None) from None
     return {
         "key": new, "old_key": old, "vault": slug, "stage": stage,
         "revision": result.write.revision, "overwrote": result.overwrote,

@@ -2,30 +2,38 @@
 
 What it defends against (SPEC §11; Keep's §12.5 is the cautionary tale):
 
+* Ambient credentials: cookies are shared by every port of a host, so a page served on
+  another local port could receive (and replay) a session cookie. There is none: the page
+  keeps its session secret in origin-scoped storage (per port) and sends it as
+  `Authorization: Session <secret>` on every `/api/` call; a cookie opens nothing.
+* Leaked sign-in secrets: the one-time sign-in secret travels in a URL *fragment*
+  (`/#signin=...`), which no server log, proxy or Referer sees, and is exchanged once by a
+  POST to `/api/session`; the browser is opened on a 0600 file that carries it, so it is on
+  no process's command line. Sessions expire when idle and can be ended (Sign out).
+* Scripts: `Authorization: Bearer` is accepted only for `KEEP_SERVER_TOKEN` (32+ characters),
+  never for a browser session.
 * DNS rebinding: a page on `evil.example` whose name re-resolves to 127.0.0.1 reaches us with
-  `Host: evil.example:PORT`. Only the bound host:port (and loopback spellings of it) pass.
-* CSRF and cross-site reads: a foreign `Origin` (or `Sec-Fetch-Site: cross-site`) is refused,
-  the session cookie is SameSite=Strict, and write requests must be JSON (which a form on
-  another site cannot send without a CORS preflight we never answer).
-* Token leaks: the page never embeds a token. The token travels once, in the URL printed on
-  the terminal; its first use swaps it for an HttpOnly session cookie and redirects to `/`,
-  and it can never be used again (a URL left in the browser history is worthless).
+  `Host: evil.example:PORT`. Only the bound host:port (and loopback spellings of it; the
+  machine's own name when bound to every interface) pass.
+* CSRF and cross-site reads: a foreign `Origin` (or `Sec-Fetch-Site` other than same-origin
+  on the API) is refused, and write requests must be JSON (which a form on another site
+  cannot send without a CORS preflight we never answer).
 * Caching and framing: API answers are `no-store`; every answer carries a strict CSP,
   `frame-ancestors 'none'`, `nosniff` and `Referrer-Policy: no-referrer`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import json
 import secrets
 import threading
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -77,28 +85,62 @@ def _split_host(value: str) -> tuple[str, str]:
     return host, port
 
 
+#: `Authorization` scheme of a browser session (Bearer is reserved for KEEP_SERVER_TOKEN)
+SESSION_SCHEME = "session"
+#: default idle time after which a browser session ends (`keep server --idle-timeout`)
+DEFAULT_IDLE_SECONDS = 60 * 60
+#: KEEP_SERVER_TOKEN must be at least this long
+MIN_API_TOKEN = 32
+
+
+def _digest(token: str) -> str:
+    # sessions are looked up by a hash of the secret: no timing signal about the secret itself
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def valid_api_token(token: str | None) -> bool:
+    return bool(token) and len(str(token)) >= MIN_API_TOKEN and str(token).isascii() and not any(
+        c.isspace() for c in str(token)
+    )
+
+
 @dataclass
 class Auth:
-    """The credentials of one server run. `link_token` is the one-time token in the printed
-    URL; `session_token` is what the cookie (or an `Authorization: Bearer` header) carries."""
+    """The credentials of one server run.
+
+    `link_token` is the one-time sign-in secret of the link printed on the terminal and
+    `file_token` the one of the file the browser is opened on (each works once, so the
+    printed link still works after the browser used its own); a successful sign-in creates a
+    session (a fresh random secret the page keeps in its origin's storage) that ends after
+    `idle_timeout` seconds without a request (0: only when the server stops) or on sign-out.
+    `api_token` is KEEP_SERVER_TOKEN, the only secret accepted as `Bearer`."""
 
     host: str
     port: int
+    idle_timeout: float = DEFAULT_IDLE_SECONDS
+    api_token: str | None = None
+    #: extra names the Host header may carry (the machine's own names when bound to every
+    #: interface, so a link with the host name works from the LAN)
+    host_names: tuple[str, ...] = ()
     link_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    session_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    file_token: str | None = None
     link_used: bool = False
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    #: called (with the token) when the file sign-in has been used: the file can go
+    on_file_used: Callable[[], None] | None = field(default=None, repr=False)
+    _sessions: dict[str, float] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    @property
-    def cookie_name(self) -> str:
-        # cookies are shared by every port of a host: two servers must not clobber each other
-        return f"keep_session_{self.port}"
+    def __post_init__(self) -> None:
+        if self.api_token is not None and not valid_api_token(self.api_token):
+            raise ValueError(f"KEEP_SERVER_TOKEN must be at least {MIN_API_TOKEN} printable ASCII characters")
+        self.host_names = tuple(n.lower() for n in self.host_names if n)
 
     @property
     def url_host(self) -> str:
         host = self.host
         if host in ("0.0.0.0", "::", ""):
-            host = "127.0.0.1"
+            host = self.host_names[0] if self.host_names else "127.0.0.1"
         if ":" in host and not host.startswith("["):
             host = f"[{host}]"
         return host
@@ -108,39 +150,96 @@ class Auth:
         return f"http://{self.url_host}:{self.port}"
 
     @property
-    def login_url(self) -> str:
-        return f"{self.base_url}/?token={self.link_token}"
+    def local_base_url(self) -> str:
+        """The address for a browser on this machine (loopback when bound to every interface)."""
+        if self.host in ("0.0.0.0", ""):
+            return f"http://127.0.0.1:{self.port}"
+        if self.host == "::":
+            return f"http://[::1]:{self.port}"
+        return self.base_url
 
-    def use_link(self, token: str) -> bool:
-        """True exactly once, for the right token."""
-        with self._lock:
-            if self.link_used or not hmac.compare_digest(token.encode(), self.link_token.encode()):
-                return False
-            self.link_used = True
-            return True
+    def signin_url(self, token: str, *, local: bool = False) -> str:
+        return f"{self.local_base_url if local else self.base_url}/#signin={token}"
+
+    @property
+    def login_url(self) -> str:
+        """The printed link: the page at `/`, the secret in the fragment."""
+        return self.signin_url(self.link_token)
 
     def new_link(self) -> str:
         """A fresh one-time link (for a second browser, or after closing the tab); the old
-        link stops working, sessions already signed in stay valid."""
+        printed link stops working, sessions already signed in stay valid."""
         with self._lock:
             self.link_token = secrets.token_urlsafe(32)
             self.link_used = False
         return self.login_url
 
-    def valid_session(self, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(str(token).encode(), self.session_token.encode())
+    def new_file_token(self) -> str:
+        with self._lock:
+            self.file_token = secrets.token_urlsafe(32)
+        return self.file_token
+
+    # -- sessions -----------------------------------------------------------------------------
+    def sign_in(self, token: str) -> str | None:
+        """A new session secret for an unused sign-in secret (each one works once), else None."""
+        given = token.encode("utf-8", "surrogatepass")
+        used_file = False
+        with self._lock:
+            if not self.link_used and hmac.compare_digest(given, self.link_token.encode()):
+                self.link_used = True
+            elif self.file_token is not None and hmac.compare_digest(given, self.file_token.encode()):
+                self.file_token = None
+                used_file = True
+            else:
+                return None
+            session = secrets.token_urlsafe(32)
+            self._sessions[_digest(session)] = self.clock()
+        if used_file and self.on_file_used is not None:
+            self.on_file_used()
+        return session
+
+    def check_session(self, token: str | None) -> bool:
+        """True for a live session (and the request counts as activity)."""
+        if not token:
+            return False
+        digest = _digest(token)
+        now = self.clock()
+        with self._lock:
+            last = self._sessions.get(digest)
+            if last is None:
+                return False
+            if self.idle_timeout and now - last > self.idle_timeout:
+                del self._sessions[digest]
+                return False
+            self._sessions[digest] = now
+            return True
+
+    def end_session(self, token: str | None) -> bool:
+        if not token:
+            return False
+        with self._lock:
+            return self._sessions.pop(_digest(token), None) is not None
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    def check_api_token(self, token: str | None) -> bool:
+        if not token or self.api_token is None:
+            return False
+        return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self.api_token.encode())
 
     def host_allowed(self, value: str) -> bool:
         """The Host header must name this server: its bound host:port, or a loopback spelling
         of it. Bound to every interface, any IP literal is fine (a rebinding attack needs a
-        DNS name), but names other than localhost are still refused."""
+        DNS name) and so are the machine's own names; other names are refused."""
         host, port = _split_host(value.strip().lower())
         if port != str(self.port):
             return False
         bound = self.host.lower()
         wildcard = bound in ("0.0.0.0", "::", "")
         if wildcard:
-            return host in _LOOPBACK_NAMES or _is_ip_literal(host)
+            return host in _LOOPBACK_NAMES or _is_ip_literal(host) or host in self.host_names
         if host in (bound, f"[{bound}]"):
             return True
         return _is_loopback(bound) and host in _LOOPBACK_NAMES
@@ -165,25 +264,11 @@ def _headers(scope: Scope) -> dict[str, str]:
     return out
 
 
-def _cookie(headers: dict[str, str], name: str) -> str | None:
-    raw = headers.get("cookie")
-    if not raw:
-        return None
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except Exception:  # a malformed Cookie header is simply "no session"
-        return None
-    morsel = jar.get(name)
-    return morsel.value if morsel is not None else None
-
-
-def _bearer(headers: dict[str, str]) -> str | None:
+def authorization(headers: dict[str, str]) -> tuple[str, str | None]:
+    """(scheme in lower case, credential) of the `Authorization` header."""
     raw = headers.get("authorization", "")
-    scheme, _, token = raw.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
+    scheme, _, token = raw.strip().partition(" ")
+    return scheme.lower(), token.strip() or None
 
 
 async def _send(
@@ -199,19 +284,6 @@ async def _send(
 async def _json_error(send: Send, status: int, message: str, hint: str | None = None) -> None:
     body = json.dumps({"error": message, "hint": hint, "status": status}).encode()
     await _send(send, status, body, b"application/json")
-
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>keep</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/static/app.css"></head>
-<body class="gate"><main class="gate-box"><h1>keep</h1><h2>{title}</h2><p>{text}</p></main></body></html>
-"""
-
-
-async def _page(send: Send, status: int, title: str, text: str) -> None:
-    body = _PAGE.format(title=title, text=text).encode()
-    await _send(send, status, body, b"text/html; charset=utf-8")
 
 
 class SecurityMiddleware:
@@ -238,42 +310,29 @@ class SecurityMiddleware:
         if origin is not None and origin.lower() != f"http://{headers.get('host', '').lower()}":
             await _json_error(send, 403, "Forbidden: cross-origin request")
             return
-        if headers.get("sec-fetch-site", "").lower() == "cross-site":
-            await _json_error(send, 403, "Forbidden: cross-site request")
-            return
         path: str = scope.get("path", "")
         method: str = scope.get("method", "GET").upper()
-        if path.startswith("/static/") or path == "/favicon.ico":
-            await self.app(scope, receive, self._with_headers(send, no_store=False))
-            return
-        authenticated = self.auth.valid_session(_cookie(headers, self.auth.cookie_name)) or self.auth.valid_session(
-            _bearer(headers)
+        # opening the page itself from elsewhere (the sign-in file, a link in a chat) is fine:
+        # the page holds no secret and acts on nothing but a sign-in secret it is given
+        navigation = path == "/" and method in ("GET", "HEAD") and (
+            headers.get("sec-fetch-mode", "navigate").lower() == "navigate"
         )
-        if path == "/" and method in ("GET", "HEAD"):
-            token = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
-            if token is not None:
-                if method == "HEAD":
-                    # link checkers probe with HEAD: that must not spend the one-time link
-                    await _send(send, 200, b"", b"text/html; charset=utf-8")
-                    return
-                await self._exchange(send, token[0], authenticated)
-                return
-            if not authenticated:
-                await _page(
-                    send, 401, "Open the link printed by <code>keep server</code>",
-                    "This page needs the one-time link shown in the terminal where <code>keep server</code> "
-                    "runs. If that one was already used, press Enter in that terminal for a new one.",
-                )
-                return
-        elif path.startswith("/api/") or path == "/api":
-            if not authenticated:
-                await _json_error(send, 401, "Unauthorized: open the one-time link printed by `keep server`")
-                return
-            # a page on another port of this host is "same-site": SameSite=Strict still sends
-            # the cookie, and a no-cors GET (<script src>) carries no Origin. Only our own page
-            # (same-origin) or a non-browser client (no header / "none") may call the API.
+        if headers.get("sec-fetch-site", "").lower() == "cross-site" and not navigation:
+            await _json_error(send, 403, "Forbidden: cross-site request")
+            return
+        if path.startswith("/api/") or path == "/api":
+            # a page on another port of this host is "same-site", and a no-cors GET (<script
+            # src>) carries no Origin. Only our own page (same-origin) or a non-browser client
+            # (no header / "none") may call the API.
             if headers.get("sec-fetch-site", "same-origin").lower() not in ("same-origin", "none"):
                 await _json_error(send, 403, "Forbidden: the API only answers this server's own page")
+                return
+            signing_in = path == "/api/session" and method == "POST"
+            if not signing_in and not self.authenticated(headers):
+                await _json_error(
+                    send, 401, "Unauthorized: sign in with the link printed by `keep server`",
+                    "press Enter in the terminal running `keep server` for a new sign-in link",
+                )
                 return
             if method in _WRITE_METHODS and self._has_body(headers):
                 content_type = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -284,10 +343,22 @@ class SecurityMiddleware:
                 if length.isdigit() and int(length) > MAX_BODY:
                     await _json_error(send, 413, f"Request body too large (limit {MAX_BODY} bytes)")
                     return
-        elif not authenticated:
-            await _json_error(send, 401, "Unauthorized")
+            await self.app(scope, receive, self._with_headers(send, no_store=True))
             return
-        await self.app(scope, receive, self._with_headers(send, no_store=True))
+        # the page and its assets hold no secret: they are served to anyone who passed the
+        # Host/Origin checks (the page signs itself in with the secret in its URL fragment)
+        static = path.startswith("/static/") or path == "/favicon.ico"
+        await self.app(scope, receive, self._with_headers(send, no_store=not static))
+
+    def authenticated(self, headers: dict[str, str]) -> bool:
+        """A live browser session (`Session`), or KEEP_SERVER_TOKEN as `Bearer`; a cookie is
+        never a credential."""
+        scheme, token = authorization(headers)
+        if scheme == SESSION_SCHEME:
+            return self.auth.check_session(token)
+        if scheme == "bearer":
+            return self.auth.check_api_token(token)
+        return False
 
     @staticmethod
     def _has_body(headers: dict[str, str]) -> bool:
@@ -295,22 +366,6 @@ class SecurityMiddleware:
         if length is not None:
             return length.strip() not in ("", "0")
         return "transfer-encoding" in headers
-
-    async def _exchange(self, send: Send, token: str, authenticated: bool) -> None:
-        if self.auth.use_link(token):
-            cookie = f"{self.auth.cookie_name}={self.auth.session_token}; HttpOnly; SameSite=Strict; Path=/"
-            extra = [(b"location", b"/"), (b"set-cookie", cookie.encode())]
-            await _send(send, 303, b"", b"text/plain", extra)
-            return
-        if authenticated:
-            # already signed in (e.g. the link reopened in the same browser): just drop the token
-            await _send(send, 303, b"", b"text/plain", [(b"location", b"/")])
-            return
-        await _page(
-            send, 403, "This link is no longer valid",
-            "Each link printed by <code>keep server</code> works once. Press Enter in the terminal "
-            "where it runs for a new one.",
-        )
 
     @staticmethod
     def _with_headers(send: Send, *, no_store: bool) -> Send:

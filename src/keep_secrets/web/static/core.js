@@ -32,6 +32,19 @@ export class ApiError extends Error {
   constructor(status, message, hint) { super(message); this.status = status; this.hint = hint; }
 }
 
+// The session secret lives in this origin's storage (scheme + host + port: another local
+// port cannot read it) and goes out as an Authorization header; there is no cookie.
+const SESSION_KEY = "keep.session";
+export const session = {
+  get() { try { return localStorage.getItem(SESSION_KEY); } catch (err) { return null; } },
+  set(value) { localStorage.setItem(SESSION_KEY, value); },
+  clear() { try { localStorage.removeItem(SESSION_KEY); } catch (err) { /* storage disabled */ } },
+  key: SESSION_KEY,
+};
+
+// what the page does when the server says the session is over (set by app.js)
+export const hooks = { signedOut: (message) => showBanner(message) };
+
 export async function api(method, path, { query = null, body = null } = {}) {
   let url = path;
   if (query) {
@@ -40,7 +53,9 @@ export async function api(method, path, { query = null, body = null } = {}) {
     const qs = params.toString();
     if (qs) url += "?" + qs;
   }
-  const init = { method, headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" };
+  const init = { method, headers: { "Accept": "application/json" }, credentials: "omit", cache: "no-store", referrerPolicy: "no-referrer" };
+  const secret = session.get();
+  if (secret) init.headers["Authorization"] = `Session ${secret}`;
   if (body !== null) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -49,15 +64,23 @@ export async function api(method, path, { query = null, body = null } = {}) {
   try {
     response = await fetch(url, init);
   } catch (err) {
-    showBanner("The keep server is not reachable. Is `keep server` still running?");
+    showBanner("The keep server is not reachable. Is `keep server` still running?", "unreachable");
     throw new ApiError(0, "The keep server is not reachable");
   }
+  if ($("#banner").dataset.kind === "unreachable") hideBanner();
   let data = null;
   try { data = await response.json(); } catch (err) { data = null; }
   if (!response.ok) {
-    if (response.status === 401) showBanner("Your session has ended (was `keep server` restarted?). Open the new link it printed.");
     const message = (data && data.error) || `HTTP ${response.status}`;
-    throw new ApiError(response.status, message, data && data.hint);
+    if (response.status === 401 && path !== "/api/session") {
+      // only forget the secret we sent: another tab may have signed in meanwhile
+      if (secret && session.get() === secret) session.clear();
+      hooks.signedOut("Your session has ended (idle for too long, signed out, or `keep server` was restarted). " +
+        "Press Enter in the terminal running `keep server` and open the new sign-in link.");
+    }
+    const error = new ApiError(response.status, message, data && data.hint);
+    error.data = data;
+    throw error;
   }
   return data;
 }
@@ -76,7 +99,9 @@ export function toast(message, { error = false, action = null, timeout = 5000 } 
 
 export function fail(err) { toast(errorText(err), { error: true, timeout: 8000 }); }
 
-export function showBanner(text) { const b = $("#banner"); b.textContent = text; b.hidden = false; }
+export function showBanner(text, kind = "") { const b = $("#banner"); b.textContent = text; b.dataset.kind = kind; b.hidden = false; }
+
+export function hideBanner() { const b = $("#banner"); b.hidden = true; b.textContent = ""; b.dataset.kind = ""; }
 
 export function when(iso) {
   if (!iso) return "";

@@ -68,12 +68,12 @@ export function secureBox(vault, checkedValue) {
     "encrypted (SecureString)" + (plainOk ? "" : " — always encrypted by this vault"));
 }
 
-export function valueField(textarea) {
+export function valueField(textarea, label = "Value") {
   const generate = h("button", { type: "button", class: "link", text: "Generate random value", onclick: async () => {
     try { textarea.value = (await api("POST", "/api/secret/generate", { body: { length: 32 } })).value; } catch (err) { fail(err); }
   } });
   // the button stays outside the <label>: inside, it would become the label's target
-  return h("div", { class: "field" }, h("label", {}, "Value", textarea), h("div", { class: "field-tools" }, generate));
+  return h("div", { class: "field" }, h("label", {}, label, textarea), h("div", { class: "field-tools" }, generate));
 }
 
 export async function newSecret(vault = state.vault, stage = state.stage, key = "") {
@@ -93,43 +93,125 @@ export async function newSecret(vault = state.vault, stage = state.stage, key = 
   });
 }
 
+// A 409 from an edit: the secret changed since the editor read it. Both values are shown
+// masked; the user reloads (discarding their edit) or overwrites on purpose.
+export function conflictPanel(conflict, { onReload, onOverwrite, overwriteLabel = "Overwrite with mine" }) {
+  const current = conflict.current;
+  const rows = [
+    h("dt", { text: current ? `Now (revision ${current.revision})` : "Now" }),
+    h("dd", {}, current ? h("code", { text: current.value }) : h("em", { text: "deleted" })),
+  ];
+  if (conflict.yours !== null && conflict.yours !== undefined) rows.push(h("dt", { text: "Yours" }), h("dd", {}, h("code", { text: conflict.yours })));
+  return h("div", { class: "conflict", role: "alert" },
+    h("p", { class: "conflict-title", text: `${conflict.key} was changed elsewhere (another tab, a script or the CLI) since you opened it. Nothing was saved.` }),
+    h("dl", {}, rows),
+    h("div", { class: "actions" },
+      h("button", { type: "button", text: "Reload", onclick: onReload }),
+      current ? h("button", { type: "button", class: "danger", text: overwriteLabel, onclick: onOverwrite }) : null));
+}
+
+function isStale(err) { return err && err.status === 409 && err.data && err.data.conflict; }
+
+export async function goneDialog(vault, stage, key) {
+  const again = await openDialog({
+    title: `${key} no longer exists`,
+    body: h("p", { text: `${key} is not in ${vault}:${stage} any more: it was deleted or renamed elsewhere (another tab, a script or the CLI).` }),
+    actions: [{ label: "Create it again…", run: () => true }],
+  });
+  if (again) return newSecret(vault, stage, key);
+  return true;
+}
+
 export async function editSecret(vault, stage, key) {
   let current;
   try {
-    current = (await api("GET", "/api/secret", { query: { vault, stage, key } })).secret;
+    // the value stays masked until the user asks for it
+    current = (await api("GET", "/api/secret", { query: { vault, stage, key, masked: 1 } })).secret;
   } catch (err) {
-    if (err.status === 404) return newSecret(vault, stage, key);
+    if (err.status === 404) return goneDialog(vault, stage, key);
     fail(err); return null;
   }
-  const value = h("textarea", { name: "value", rows: 5, spellcheck: "false", autocomplete: "off" });
-  value.value = current.value;
+  let revision = current.revision;
+  let revealed = false;
+  const shown = h("code", { class: "masked", text: current.value });
+  const value = h("textarea", { name: "value", rows: 5, spellcheck: "false", autocomplete: "off",
+    placeholder: "Type the new value, or reveal the current one to edit it" });
+  const reveal = h("button", { type: "button", class: "link", text: "Reveal current value", onclick: async () => {
+    try {
+      const fresh = (await api("GET", "/api/secret", { query: { vault, stage, key } })).secret;
+      value.value = fresh.value; revision = fresh.revision; revealed = true;
+      shown.textContent = fresh.value; shown.className = "revealed"; reveal.hidden = true;
+      value.focus();
+    } catch (err) { if (err.status === 404) { $("#dialog").close(); goneDialog(vault, stage, key); } else fail(err); }
+  } });
   const secure = secureBox(vault, current.secure);
+  const note = h("p", { class: "muted small", text: `Editing revision ${revision}; saving creates a new version.` });
+  const conflictBox = h("div", {});
+  const save = async () => {
+    if (!revealed && value.value === "") throw new Error("Type the new value, or reveal the current one to change it");
+    try {
+      const data = await api("PUT", "/api/secret", { body: { vault, stage, key, value: value.value, secure: $("input", secure).checked, revision } });
+      toast(data.changed ? `Saved ${key} (revision ${data.revision})` : `${key} unchanged`);
+      return true;
+    } catch (err) {
+      if (err.status === 404) { $("#dialog").close(); await goneDialog(vault, stage, key); return true; }
+      if (!isStale(err)) throw err;
+      const conflict = err.data.conflict;
+      clear(conflictBox).append(conflictPanel(conflict, {
+        onReload: () => { $("#dialog").close(); editSecret(vault, stage, key).then(() => reloadAfterEdit()); },
+        onOverwrite: async () => {
+          revision = conflict.current.revision;
+          try { if (await save()) { $("#dialog").close(); reloadAfterEdit(); } } catch (again) { fail(again); }
+        },
+      }));
+      return false;
+    }
+  };
   return openDialog({
     title: `Edit ${key} in ${vault}:${stage}`,
-    body: [h("label", {}, "Key", h("input", { type: "text", value: key, readonly: true })), valueField(value), secure,
-      h("p", { class: "muted small", text: `Current revision ${current.revision}; saving creates a new version.` })],
-    actions: [{
-      label: "Save", kind: "primary", submit: true, run: async () => {
-        const data = await api("PUT", "/api/secret", { body: { vault, stage, key, value: value.value, secure: $("input", secure).checked } });
-        toast(data.changed ? `Saved ${key} (revision ${data.revision})` : `${key} unchanged`);
-      },
-    }],
+    body: [h("label", {}, "Key", h("input", { type: "text", value: key, readonly: true, class: "mono" })),
+      h("div", { class: "field" }, h("span", { class: "field-label", text: "Current value" }), h("div", { class: "value" }, shown, reveal)),
+      valueField(value, "New value"), secure, note, conflictBox],
+    actions: [{ label: "Save", kind: "primary", submit: true, run: save }],
   });
 }
 
+// after an edit finished from a conflict panel (the dialog's own promise already resolved)
+function reloadAfterEdit() {
+  if (state.tab === "secrets") loadSecrets().catch(fail);
+  else document.dispatchEvent(new CustomEvent("keep:changed"));
+}
+
 export async function renameSecret(secret) {
-  const input = h("input", { type: "text", name: "new_key", value: secret.key, spellcheck: "false" });
+  const input = h("input", { type: "text", name: "new_key", value: secret.key, spellcheck: "false", class: "mono" });
   const overwrite = h("input", { type: "checkbox", name: "overwrite" });
+  let revision = secret.revision;
+  const conflictBox = h("div", {});
+  const run = async () => {
+    try {
+      const data = await api("POST", "/api/secret/rename", { body: {
+        vault: state.vault, stage: state.stage, key: secret.key, new_key: input.value.trim(), overwrite: overwrite.checked, revision } });
+      toast(`Renamed ${data.old_key} to ${data.key}`);
+      return true;
+    } catch (err) {
+      if (err.status === 404) { $("#dialog").close(); await goneDialog(state.vault, state.stage, secret.key); loadSecrets().catch(fail); return true; }
+      if (!isStale(err)) throw err;
+      const conflict = err.data.conflict;
+      clear(conflictBox).append(conflictPanel(conflict, {
+        overwriteLabel: "Rename anyway",
+        onReload: () => { $("#dialog").close(); loadSecrets().catch(fail); },
+        onOverwrite: async () => {
+          revision = conflict.current.revision;
+          try { if (await run()) { $("#dialog").close(); loadSecrets().catch(fail); } } catch (again) { fail(again); }
+        },
+      }));
+      return false;
+    }
+  };
   const ok = await openDialog({
     title: `Rename ${secret.key}`,
-    body: [h("label", {}, "New key", input), h("label", { class: "inline" }, overwrite, "replace the new key if it already exists")],
-    actions: [{
-      label: "Rename", kind: "primary", submit: true, run: async () => {
-        const data = await api("POST", "/api/secret/rename", { body: {
-          vault: state.vault, stage: state.stage, key: secret.key, new_key: input.value.trim(), overwrite: overwrite.checked } });
-        toast(`Renamed ${data.old_key} to ${data.key}`);
-      },
-    }],
+    body: [h("label", {}, "New key", input), h("label", { class: "inline" }, overwrite, "replace the new key if it already exists"), conflictBox],
+    actions: [{ label: "Rename", kind: "primary", submit: true, run }],
   });
   if (ok) loadSecrets().catch(fail);
 }
@@ -161,19 +243,33 @@ export async function copySecret(secret) {
   });
 }
 
-export async function deleteSecret(secret) {
+export async function deleteSecret(secret, revision = secret.revision) {
   const restorable = state.supportsRestore;
   const ok = await confirmDialog(`Delete ${secret.key}?`,
     `Delete ${secret.key} from ${state.vault}:${state.stage}` + (restorable ? "? You can undo this right after." : " for good? This vault cannot restore it."));
   if (!ok) return;
+  await doDelete(secret, revision);
+}
+
+async function doDelete(secret, revision) {
   const where = { vault: state.vault, stage: state.stage, key: secret.key };
   try {
-    const data = await api("DELETE", "/api/secret", { query: where });
+    const data = await api("DELETE", "/api/secret", { query: { ...where, revision } });
     await loadSecrets();
     toast(`Deleted ${secret.key}`, data.restorable ? { action: { label: "Undo", run: async () => {
       try { await api("POST", "/api/secret/restore", { body: where }); toast(`Restored ${secret.key}`); await loadSecrets(); } catch (err) { fail(err); }
     } } } : {});
-  } catch (err) { fail(err); }
+  } catch (err) {
+    if (err.status === 404) { toast(`${secret.key} was already deleted elsewhere`); loadSecrets().catch(fail); return; }
+    if (!isStale(err)) { fail(err); return; }
+    const conflict = err.data.conflict;
+    const choice = await openDialog({ title: `${secret.key} changed`, body: conflictPanel(conflict, {
+      overwriteLabel: "Delete anyway",
+      onReload: () => { $("#dialog").close(); loadSecrets().catch(fail); },
+      onOverwrite: () => { $("#dialog").close(); doDelete(secret, conflict.current.revision); },
+    }), actions: [] });
+    if (choice === null) loadSecrets().catch(fail);
+  }
 }
 
 export async function restoreDialog() {
