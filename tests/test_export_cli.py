@@ -167,6 +167,7 @@ def one_line(kp: KeepRunner) -> KeepRunner:
 
 def test_file_written_0600_and_stdout_empty(one_line: KeepRunner) -> None:
     target = one_line.cwd / "out" / ".env"
+    target.parent.mkdir()  # never created by export (see test_file_writes.py)
     result = one_line.ok("export", "--stage", "local", "--file", str(target))
     assert result.stdout == ""
     assert "Wrote 3 entries from local:local" in result.stderr

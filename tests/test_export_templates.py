@@ -176,6 +176,7 @@ def test_filtered_out_placeholder_cannot_fail(proj: KeepRunner) -> None:
 
 def test_template_rendered_to_file(proj: KeepRunner) -> None:
     target = proj.cwd / "out" / "prod.env"
+    target.parent.mkdir()  # never created by export (see test_file_writes.py)
     proj.ok("export", "--stage", "production", "--template", "--file", str(target))
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert dotenv_values(target, interpolate=False) == EXPECTED

@@ -1,29 +1,95 @@
-"""Atomic file writes: a temp file in the same directory, fsync, then rename.
+"""File writes: atomic for regular files (a temp file in the same directory, fsync, rename),
+streamed for everything else.
 
-A reader never sees a half-written file, and on any error the old file is left untouched and
-no temp file remains.
+A reader never sees a half-written regular file, and on any error the old file is left
+untouched and no temp file remains. A FIFO, a character device (`/dev/null`, a terminal) or a
+descriptor alias (`/dev/stdout`, `/dev/fd/N`) is written to directly, as shell redirection
+does: replacing it by a renamed regular file would break it (as root, `/dev/null` itself).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import stat
+import sys
 from pathlib import Path
 
+from .model import KeepError
 
-def atomic_write(path: Path | str, data: str | bytes, *, mode: int = 0o644, append: bool = False) -> None:
+# paths that name one of this process's open descriptors: write to the descriptor itself
+# (a reopen would lose `>>`'s append mode and start at offset 0)
+_FD_ALIAS = re.compile(r"/dev/(?P<std>stdin|stdout|stderr)|/dev/fd/(?P<fd>\d+)|/proc/self/fd/(?P<pfd>\d+)")
+_STD_FDS = {"stdin": 0, "stdout": 1, "stderr": 2}
+
+
+def cannot(action: str, path: Path | str, exc: OSError) -> KeepError:
+    """One line for a failed file operation, e.g. `Cannot write .keep/settings.json: Permission
+    denied` (exit 1), naming the file the user knows rather than a temporary one."""
+    return KeepError(f"Cannot {action} {path}: {exc.strerror or exc}")
+
+
+def _alias_fd(path: Path | str) -> int | None:
+    match = _FD_ALIAS.fullmatch(str(path))
+    if match is None:
+        return None
+    if match.group("std"):
+        return _STD_FDS[match.group("std")]
+    return int(match.group("fd") or match.group("pfd"))
+
+
+def is_stream(path: Path | str) -> bool:
+    """Whether `path` is written as a stream: a descriptor alias, or an existing file that is
+    neither a regular file nor a directory (FIFO, character or block device, socket)."""
+    if _alias_fd(path) is not None:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def write_stream(path: Path | str, data: str | bytes, *, append: bool = False) -> None:
+    """Write `data` straight into a stream target: never created, truncated, replaced or
+    chmod-ed."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd = _alias_fd(path)
+    owned = fd is None
+    if fd is None:
+        flags = os.O_WRONLY | os.O_NOCTTY | (os.O_APPEND if append else 0)
+        fd = os.open(path, flags)
+    elif fd in (1, 2):
+        (sys.stdout if fd == 1 else sys.stderr).flush()
+    try:
+        view = memoryview(payload)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        if owned:
+            os.close(fd)
+
+
+def atomic_write(
+    path: Path | str, data: str | bytes, *, mode: int = 0o644, append: bool = False, make_dirs: bool = True
+) -> None:
     """Write `data` to `path` atomically with permission `mode`.
 
     With `append=True` the existing content is kept and `data` added after it (still written
-    as a whole new file and renamed, so a failure leaves the old file intact).
+    as a whole new file and renamed, so a failure leaves the old file intact). With
+    `make_dirs=False` a missing directory is an error (FileNotFoundError) instead of created.
     """
+    import tempfile  # not at module level: `keep get` on the local vault never writes a file
+
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     if append and target.exists():
         payload = target.read_bytes() + payload
     directory = target.parent if str(target.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
+    if make_dirs:
+        directory.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, mode)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .fsutil import atomic_write
+from .fsutil import atomic_write, cannot
 from .model import Conflict, NotFound, UsageError
 from .names import (
     validate_namespace,
@@ -72,8 +72,12 @@ def _read_json_text(path: Path) -> tuple[dict[str, Any], str]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NotFound(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"Cannot read {path}: {exc}") from None
+    except PermissionError as exc:
+        raise cannot("read", path, exc) from None
+    except OSError as exc:
+        raise UsageError(f"Cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"Cannot read {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -87,7 +91,27 @@ def _read_json_text(path: Path) -> tuple[dict[str, Any], str]:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write(path, json.dumps(data, indent=4, ensure_ascii=False) + "\n", mode=0o644)
+    try:
+        atomic_write(path, json.dumps(data, indent=4, ensure_ascii=False) + "\n", mode=0o644)
+    except OSError as exc:
+        raise cannot("write", path, exc) from None
+
+
+def _exists(path: Path) -> bool:
+    """Path.exists(), but an unreadable directory on the way is one clear line, not a traceback."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise cannot("read", path, exc) from None
+
+
+def _make_dir(path: Path, mode: int | None = None) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if mode is not None:
+            os.chmod(path, mode)
+    except OSError as exc:
+        raise cannot("write", path, exc) from None
 
 
 def template_dir_inside(root: Path, template_path: str) -> Path:
@@ -400,14 +424,14 @@ class Project:
     @classmethod
     def load_at(cls, root: Path) -> Project:
         settings_path = root / KEEP_DIR / "settings.json"
-        if not settings_path.exists():
+        if not _exists(settings_path):
             raise NotInitialised(f"{settings_path} is missing", hint="run `keep init`")
         data, text = _read_json_text(settings_path)
         settings = Settings.from_dict(data, str(settings_path), text)
         vaults = cls._load_vaults(root)
         workspace = Workspace()
         ws_path = root / KEEP_DIR / "local" / "workspace.json"
-        if ws_path.exists():
+        if _exists(ws_path):
             ws_data, ws_text = _read_json_text(ws_path)
             workspace = Workspace.from_dict(ws_data, str(ws_path), ws_text)
         return cls(root, settings, vaults, workspace)
@@ -432,12 +456,14 @@ class Project:
 
     # -- saving ---------------------------------------------------------------------------
     def ensure_dirs(self) -> None:
-        (self.keep_dir / "vaults").mkdir(parents=True, exist_ok=True)
-        self.local_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.local_dir, 0o700)
+        _make_dir(self.keep_dir / "vaults")
+        _make_dir(self.local_dir, 0o700)
         gitignore = self.keep_dir / ".gitignore"
-        if not gitignore.exists():
-            atomic_write(gitignore, GITIGNORE)
+        if not _exists(gitignore):
+            try:
+                atomic_write(gitignore, GITIGNORE)
+            except OSError as exc:
+                raise cannot("write", gitignore, exc) from None
 
     def save_settings(self) -> None:
         self.settings.validate(str(self.settings_path))
@@ -445,16 +471,19 @@ class Project:
 
     def save_vault(self, config: VaultConfig) -> None:
         config.validate(str(self.vault_path(config.slug)))
-        (self.keep_dir / "vaults").mkdir(parents=True, exist_ok=True)
+        _make_dir(self.keep_dir / "vaults")
         _write_json(self.vault_path(config.slug), config.to_dict())
         self.vaults[config.slug] = config
 
     def delete_vault(self, slug: str) -> None:
-        self.vault_path(slug).unlink(missing_ok=True)
+        try:
+            self.vault_path(slug).unlink(missing_ok=True)
+        except OSError as exc:
+            raise cannot("write", self.vault_path(slug), exc) from None
         self.vaults.pop(slug, None)
 
     def save_workspace(self) -> None:
-        self.local_dir.mkdir(parents=True, exist_ok=True)
+        _make_dir(self.local_dir)
         _write_json(self.workspace_path, self.workspace.to_dict())
 
     # -- queries --------------------------------------------------------------------------

@@ -188,6 +188,12 @@ def run_args(args: list[str]) -> int:
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except PermissionError as exc:
+        # a file keep did not expect to be locked: still one line naming it (exit 1)
+        if debug:
+            raise
+        _error(f"Cannot access {exc.filename or 'a file'}: {exc.strerror or 'Permission denied'}", no_color)
+        return 1
     except Exception as exc:
         if debug:
             raise

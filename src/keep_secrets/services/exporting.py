@@ -4,13 +4,15 @@ any format; and writing an export to a file safely (atomic, 0600, never clobberi
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..formats.render import FORMATS, LINE_FORMATS, render
-from ..fsutil import atomic_write
+from ..fsutil import atomic_write, cannot, is_stream, write_stream
 from ..model import Conflict, KeepError, Secret, UsageError
 from ..names import Patterns
 from .fetch import fetch_cells
@@ -65,7 +67,9 @@ def export_secrets(
 
 
 def check_target(path: Path, *, overwrite: bool, append: bool, format_name: str) -> None:
-    """Refuse before any vault is read: an existing file needs --overwrite or --append."""
+    """Refuse before any vault is read: an existing file needs --overwrite or --append, its
+    directory must exist (it is never created), and a read-only file is not replaced. A
+    FIFO, a device or `/dev/stdout` is a stream: written to as shell redirection does."""
     if overwrite and append:
         raise UsageError("--overwrite and --append cannot be used together")
     if append and format_name not in LINE_FORMATS:
@@ -73,15 +77,37 @@ def check_target(path: Path, *, overwrite: bool, append: bool, format_name: str)
             f"--append works with {', '.join(LINE_FORMATS)} output only: two {format_name} documents "
             "cannot be joined into one file"
         )
+    if is_stream(path):
+        return
     if path.is_dir():
         raise UsageError(f"{path} is a directory")
-    if path.exists() and not (overwrite or append):
+    parent = path.parent
+    if not parent.is_dir():
+        if parent.exists():
+            raise UsageError(f"Cannot write {path}: {parent} is not a directory")
+        raise UsageError(f"Cannot write {path}: directory {parent} does not exist", hint="create it first")
+    if not path.exists():
+        return
+    if not (overwrite or append):
         raise Conflict(f"{path} already exists", hint="use --overwrite to replace it or --append to add to it")
+    mode = path.stat().st_mode
+    if not mode & stat.S_IWUSR or not os.access(path, os.W_OK):
+        raise KeepError(
+            f"Cannot write {path}: Permission denied (the file is read-only, mode {stat.S_IMODE(mode):04o})",
+            hint="make it writable (chmod u+w) or remove it first",
+        )
 
 
 def write_export(path: Path, text: str, *, overwrite: bool, append: bool, format_name: str) -> None:
-    """Write atomically with mode 0600; on any error the old file stays as it was."""
+    """A regular file is written atomically with mode 0600 (on any error the old file stays as
+    it was); a stream target is written directly, never replaced or chmod-ed."""
     check_target(path, overwrite=overwrite, append=append, format_name=format_name)
+    if is_stream(path):
+        try:
+            write_stream(path, text, append=append)
+        except OSError as exc:
+            raise cannot("write", path, exc) from None
+        return
     if path.is_symlink():
         # write where the link points (a shared .env stays shared), still atomically
         path = path.resolve()
@@ -96,11 +122,11 @@ def write_export(path: Path, text: str, *, overwrite: bool, append: bool, format
                         # otherwise the first new line would be glued to the file's last line
                         data = "\n" + text
         except OSError as exc:
-            raise UsageError(f"Cannot read {path}: {exc.strerror or exc}") from None
+            raise cannot("read", path, exc) from None
     try:
-        atomic_write(path, data, mode=0o600, append=append)
+        atomic_write(path, data, mode=0o600, append=append, make_dirs=False)
     except OSError as exc:
-        raise KeepError(f"Cannot write {path}: {exc.strerror or exc}") from None
+        raise cannot("write", path, exc) from None
 
 
 # -- GitHub Actions (`export --format github`) ----------------------------------------------
@@ -140,8 +166,6 @@ def github_export(pairs: Sequence[tuple[str, str]]) -> GithubExport:
 def append_github_env(path: Path, text: str) -> None:
     """Append in one write (O_APPEND), after a line break if the file does not end with one, so
     the runner never reads our first line glued to someone else's last."""
-    import os
-
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     except OSError as exc:

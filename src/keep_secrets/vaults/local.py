@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..fsutil import cannot
 from ..model import AccessDenied, Conflict, KeepError, NotFound, Secret, UsageError, Version, WriteResult
 from .base import Vault
 
@@ -174,8 +175,13 @@ class LocalVault(Vault):
     # -- storage plumbing ------------------------------------------------------------------
     def _db(self) -> sqlite3.Connection:
         if self._conn is None:
-            if not self.path.exists():
-                _create_private_file(self.path)
+            try:
+                if not self.path.exists():
+                    _create_private_file(self.path)
+                if not os.access(self.path, os.R_OK):
+                    raise PermissionError(13, "Permission denied", str(self.path))
+            except OSError as exc:
+                raise cannot("open local vault database", self.path, exc) from None
             try:
                 conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
                 conn.executescript(_SCHEMA)
@@ -188,14 +194,21 @@ class LocalVault(Vault):
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._db()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                else:
+                    conn.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if "readonly" in str(exc):
+                    raise KeepError(
+                        f"Cannot write {self.path}: Permission denied (the database is read-only)"
+                    ) from None
+                raise KeepError(f"Cannot write local vault database {self.path}: {exc}") from None
 
     def _meta(self, name: str) -> str | None:
         row = self._db().execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
