@@ -328,3 +328,58 @@ def raft_cluster(workdir: Path, size: int = 3) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop_all()
+
+
+@contextlib.contextmanager
+def connect_proxy(target_port: int) -> Iterator[tuple[str, list[str]]]:
+    """A minimal HTTP CONNECT proxy on 127.0.0.1 that tunnels every CONNECT to
+    127.0.0.1:`target_port` (whatever host was asked for, so a test can use a hostname that
+    does not resolve). Yields its URL and the list of CONNECT requests (request line and headers)
+    it was sent."""
+    import socketserver
+    import threading
+
+    asked: list[str] = []
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            client: socket.socket = self.request
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(4096)
+                if not chunk:
+                    return
+                head += chunk
+            line = head.split(b"\r\n", 1)[0].decode()
+            method = line.split(" ", 1)[0]
+            if method != "CONNECT":
+                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            asked.append(head.split(b"\r\n\r\n", 1)[0].decode())
+            upstream = socket.create_connection(("127.0.0.1", target_port))
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+            def pump(src: socket.socket, dst: socket.socket) -> None:
+                with contextlib.suppress(OSError):
+                    while data := src.recv(65536):
+                        dst.sendall(data)
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+
+            other = threading.Thread(target=pump, args=(upstream, client), daemon=True)
+            other.start()
+            pump(client, upstream)
+            other.join(timeout=10)
+            upstream.close()
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    with Server(("127.0.0.1", 0), Handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}", asked
+        finally:
+            server.shutdown()

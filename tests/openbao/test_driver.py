@@ -329,3 +329,47 @@ def test_tls_with_ca_cert(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         assert vault().get("staging", "OVER_TLS").value == "fake-tls"
         with pytest.raises(UsageError, match="CA certificate"):
             vault(ca_cert="missing.pem").list("staging")
+
+
+def test_http_proxy_from_the_environment(make_bao: MakeBao, bao: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.aws.proxy import Proxy
+
+    with Proxy(bao.address) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        # a name only the proxy "resolves" (it forwards everything to the dev server)
+        vault = make_bao(address="http://bao.invalid:8200")
+        vault.set("staging", "VIA_PROXY", "fake-proxied")
+        assert vault.get("staging", "VIA_PROXY").value == "fake-proxied"
+        assert any(r.path.startswith("http://bao.invalid:8200/v1/secret/data/myapp/staging/VIA_PROXY")
+                   for r in proxy.requests)
+        seen = len(proxy.requests)
+        monkeypatch.setenv("NO_PROXY", "bao.invalid")
+        monkeypatch.setenv("KEEP_OPENBAO_RETRY_SECONDS", "0")
+        with pytest.raises(RemoteError, match=r"bao\.invalid.*cannot resolve"):
+            make_bao(address="http://bao.invalid:8200").get("staging", "VIA_PROXY")
+        monkeypatch.delenv("NO_PROXY")
+        # loopback is never proxied (as with the bao CLI)
+        assert make_bao().get("staging", "VIA_PROXY").value == "fake-proxied"
+        assert len(proxy.requests) == seen
+
+
+def test_https_proxy_tunnels_with_connect(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from keep_secrets.project import VaultConfig
+    from tests.openbao.server import connect_proxy, dev_server
+
+    with dev_server(tmp_path, root_token="root-tls-fake", tls=True) as server:
+        port = int(server.address.rsplit(":", 1)[1])
+        with connect_proxy(port) as (proxy_url, asked):
+            monkeypatch.setenv("BAO_TOKEN", server.root_token)
+            monkeypatch.setenv("HTTPS_PROXY", proxy_url.replace("http://", "http://user:fake-pw@"))
+            # the proxy tunnels "bao.invalid" to the dev server; TLS is end to end, so the server's
+            # certificate (made for localhost / 127.0.0.1) is checked against that name and refused
+            config = VaultConfig("tls", "openbao", "TLS", options={
+                "address": f"https://bao.invalid:{port}", "ca_cert": str(tmp_path / "vault-ca.pem")})
+            vault = OpenBaoVault(config, "myapp", str(tmp_path))
+            with pytest.raises(RemoteError, match="TLS verification"):
+                vault.list("staging")
+            import base64
+
+            assert asked and asked[0].startswith(f"CONNECT bao.invalid:{port} ")
+            assert f"Proxy-Authorization: Basic {base64.b64encode(b'user:fake-pw').decode()}" in asked[0]

@@ -176,6 +176,18 @@ def parse_address(address: str) -> urllib.parse.SplitResult:
     return parsed
 
 
+_PROXY_VARIABLES = frozenset({"https_proxy", "http_proxy", "all_proxy"})
+
+
+def _proxy_headers(proxy: urllib.parse.SplitResult) -> dict[str, str]:
+    if proxy.username is None:
+        return {}
+    import base64
+
+    raw = f"{urllib.parse.unquote(proxy.username)}:{urllib.parse.unquote(proxy.password or '')}"
+    return {"Proxy-Authorization": "Basic " + base64.b64encode(raw.encode()).decode()}
+
+
 def _upgrading(response: Response) -> bool:
     """A KV v2 mount that is still being set up (just mounted, or a node that has not caught up
     with the primary) answers 400 "upgrading"/"Waiting for the primary to upgrade": transient."""
@@ -244,7 +256,16 @@ class BaoHttp:
             self._local.pool = pool
         conn = pool.get((scheme, netloc))
         if conn is None:
-            if scheme == "https":
+            proxy = self._proxy(scheme, netloc)
+            if proxy is not None and scheme == "https":
+                # through the proxy's CONNECT tunnel, TLS end to end with the server
+                conn = http.client.HTTPSConnection(
+                    proxy.hostname or "", proxy.port or 80, timeout=self.timeout, context=self._ssl_context()
+                )
+                conn.set_tunnel(netloc, headers=_proxy_headers(proxy))
+            elif proxy is not None:
+                conn = http.client.HTTPConnection(proxy.hostname or "", proxy.port or 80, timeout=self.timeout)
+            elif scheme == "https":
                 conn = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self._ssl_context())
             else:
                 conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
@@ -252,6 +273,26 @@ class BaoHttp:
             with self._lock:
                 self._connections.append(conn)
         return conn
+
+    def _proxy(self, scheme: str, netloc: str) -> urllib.parse.SplitResult | None:
+        """The proxy from HTTPS_PROXY / HTTP_PROXY / ALL_PROXY for this host unless NO_PROXY
+        exempts it or it is a loopback address (the variables and rules the bao CLI follows);
+        None without one."""
+        if not any(name.lower() in _PROXY_VARIABLES for name in os.environ):
+            return None
+        import urllib.request
+
+        proxies = urllib.request.getproxies_environment()
+        chosen = proxies.get(scheme) or proxies.get("all")
+        host = urllib.parse.urlsplit("//" + netloc).hostname or netloc
+        # like Go's ProxyFromEnvironment (what the bao CLI uses): loopback is never proxied
+        loopback = host == "localhost" or host.startswith("127.") or host == "::1"
+        if not chosen or loopback or urllib.request.proxy_bypass(host):
+            return None
+        parsed = urllib.parse.urlsplit(chosen if "://" in chosen else f"http://{chosen}")
+        if parsed.scheme not in ("http", "") or not parsed.hostname:
+            raise UsageError(f"Unsupported proxy {chosen!r} for OpenBao: use http://host:port")
+        return parsed
 
     def _drop(self, scheme: str, netloc: str) -> None:
         pool = getattr(self._local, "pool", None) or {}
@@ -280,6 +321,11 @@ class BaoHttp:
         headers = self._headers(body is not None)
         with self._gate:
             conn = self._connection(url.scheme, url.netloc)
+            if url.scheme == "http" and conn.host != url.hostname:
+                # plain HTTP through a proxy: the absolute URI, and the proxy's credentials
+                proxy = self._proxy(url.scheme, url.netloc)
+                target = urllib.parse.urlunsplit(url._replace(fragment=""))
+                headers.update(_proxy_headers(proxy) if proxy is not None else {})
             try:
                 conn.request(method, target, body=body, headers=headers)
                 response = conn.getresponse()
