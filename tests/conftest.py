@@ -60,6 +60,34 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def shared_botocore_loader() -> Iterator[None]:
+    """keep makes a boto3 session per vault, and every new botocore session parses botocore's JSON
+    data files again (endpoints, the service model, its rule set: ~0.4 s a client). A real `keep`
+    process pays that once; the in-process CLI runner would pay it on every call. So the sessions
+    of this test process share one botocore Loader, which caches what it has parsed (the same
+    contract botocore already relies on within one session)."""
+    try:
+        import botocore.session
+        from botocore.loaders import Loader, create_loader
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        yield
+        return
+    loaders: dict[str | None, Loader] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> Loader:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    original = botocore.session.create_loader  # type: ignore[attr-defined]
+    botocore.session.create_loader = shared_loader  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        botocore.session.create_loader = original  # type: ignore[attr-defined]
+
+
 # -- the CLI runner ------------------------------------------------------------------------------
 
 @dataclass
