@@ -1,5 +1,5 @@
 """Helpers for the export/template tests: seed a project's vaults in-process (fast, same
-HOME/XDG as the `keep` subprocesses so the local vault's key file is shared)."""
+HOME/XDG as the `keep` CLI calls so the local vault's key file is shared)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Helpers for the copy/diff/import/run tests: seed secrets through the Python API (many keys
-without one subprocess each) and count the local vault's write calls."""
+without one CLI call each) and count the local vault's write calls."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """End-to-end tests of the project commands (init, vault:*, stage:*/env:*, workspace, info)
-through real `keep` subprocesses, asserting exit codes, stdout/stderr and the files written.
+through the `keep` CLI (tests/conftest.py runner), asserting exit codes, stdout/stderr and the files written.
 
 Terminal prompts are exercised on a real pseudo-terminal; the permission probe of `vault:add`
 runs against the session's moto server over HTTP.

@@ -1,4 +1,4 @@
-"""End-to-end tests of the single-secret commands through real `keep` subprocesses.
+"""End-to-end tests of the single-secret commands through the `keep` CLI (tests/conftest.py runner).
 
 Every test runs in a fresh project made by `keep init` (fixture `kp`: namespace `myapp`,
 default vault `local`, stages local/staging/production) with its own HOME, so the local

@@ -1,4 +1,4 @@
-"""`keep copy` end to end on the local vault, through real `keep` subprocesses.
+"""`keep copy` end to end on the local vault, through the `keep` CLI.
 
 Writes are counted as rows of the local vault's `versions` table (one row per `set`), so
 "equal values make 0 write calls" is measured, not assumed.

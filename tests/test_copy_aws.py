@@ -1,5 +1,5 @@
 """`copy`, `import` and `diff` across an SSM and a Secrets Manager vault on moto's server,
-through real `keep` subprocesses. The vaults talk to moto through the counting proxy of
+through the `keep` CLI. The vaults talk to moto through the counting proxy of
 tests/aws/proxy.py, so write calls are counted on the wire."""
 
 from __future__ import annotations

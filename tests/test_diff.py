@@ -1,10 +1,8 @@
-"""`keep diff` end to end on local vaults (real subprocesses), and the matrix logic."""
+"""`keep diff` end to end on local vaults (through the CLI), and the matrix logic."""
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 
 import pytest
 
@@ -14,6 +12,7 @@ from keep_secrets.services import diffing
 from keep_secrets.services.copying import Location
 
 from .conftest import KeepRunner
+from .inflight import InFlight
 from .moving_support import seed
 
 LONG = "fake-long-secret-value-0123456789"
@@ -106,31 +105,33 @@ def test_empty(kp: KeepRunner) -> None:
 
 # -- matrix logic with an in-process slow store: cells are fetched concurrently ----------------
 
-class _SlowVault:
-    """Only what build_matrix uses: `list(stage)`, taking 0.3 s like a remote call."""
+class _GaugedVault:
+    """Only what build_matrix uses: `list(stage)`, each call passing an InFlight gauge (held
+    until the expected number of calls are in flight together: counted, not timed)."""
 
-    def __init__(self, slug: str, data: dict[str, dict[str, str]]) -> None:
+    def __init__(self, slug: str, data: dict[str, dict[str, str]], gauge: InFlight) -> None:
         self.slug = slug
         self.data = data
-        self.active = 0
-        self.peak = 0
-        self.lock = threading.Lock()
+        self.gauge = gauge
 
     def list(self, stage: str) -> list[Secret]:
-        with self.lock:
-            self.active += 1
-            self.peak = max(self.peak, self.active)
-        time.sleep(0.3)
-        with self.lock:
-            self.active -= 1
-        return [Secret(k, v, "1", None, self.slug, stage) for k, v in sorted(self.data.get(stage, {}).items())]
+        with self.gauge:
+            return [Secret(k, v, "1", None, self.slug, stage) for k, v in sorted(self.data.get(stage, {}).items())]
 
 
-def test_cells_are_fetched_concurrently() -> None:
-    store = _SlowVault("v", {"a": {"K": "x"}, "b": {"K": "x"}, "c": {"K": "y"}, "d": {}})
+@pytest.mark.parametrize("limit", [None, 2, 4, 8])
+def test_cells_are_fetched_concurrently_within_the_limit(monkeypatch: pytest.MonkeyPatch, limit: int | None) -> None:
+    if limit is not None:
+        monkeypatch.setenv("KEEP_MAX_CONCURRENCY", str(limit))
+    cells = 4
+    expected = min(cells, limit or 8)  # 8: the default
+    gauge = InFlight(expected, hold=0.02)
+    store = _GaugedVault("v", {"a": {"K": "x"}, "b": {"K": "x"}, "c": {"K": "y"}, "d": {}}, gauge)
     columns = [Location("v", s) for s in "abcd"]
     matrix = diffing.build_matrix(lambda slug: store, columns)  # type: ignore[arg-type, return-value]
-    assert store.peak == 4
+    assert gauge.reached.is_set(), f"never {expected} cells in flight at once (peak {gauge.peak})"
+    assert gauge.peak == expected
+    assert gauge.calls == cells
     assert [(r.key, r.status, r.values) for r in matrix.rows] == [("K", "incomplete", ("x", "x", "y", None))]
 
 

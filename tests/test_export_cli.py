@@ -1,4 +1,4 @@
-"""`keep export` end to end, through real `keep` subprocesses on the local vault: every
+"""`keep export` end to end, through the `keep` CLI on the local vault: every
 format read back by its real reader, merged vaults, filters, and safe file writing."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Templates end to end: `export --template`, `template:add`, `template:validate` through real
-`keep` subprocesses, and `template_environment` / the fetch plan through the Python API."""
+"""Templates end to end: `export --template`, `template:add`, `template:validate` through the
+`keep` CLI, and `template_environment` / the fetch plan through the Python API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`keep import` end to end on the local vault (real subprocesses), plus the parser against
+"""`keep import` end to end on the local vault (through the CLI), plus the parser against
 python-dotenv's own reading of the same files."""
 
 from __future__ import annotations

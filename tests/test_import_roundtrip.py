@@ -1,7 +1,7 @@
 """export -> import round trips: what `keep export` writes, `keep import` reads back exactly.
 
 In process with hypothesis-generated values (the env writer and the import parser), and end
-to end through real `keep` subprocesses with a fixed list of nasty values.
+to end through the `keep` CLI with a fixed list of nasty values.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`keep` as a real subprocess against moto's server, pointed at it by AWS_ENDPOINT_URL only
+"""The `keep` CLI against moto's server, pointed at it by AWS_ENDPOINT_URL only
 (the vault files carry no endpoint), for both AWS drivers and `keep replicate`."""
 
 from __future__ import annotations

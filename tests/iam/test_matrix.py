@@ -1,6 +1,6 @@
 """keep's commands end to end under IAM emulation: moto behind the test proxy, every Secrets
 Manager and SSM request evaluated under a policy (the seed page's three, and `keep iam`'s own
-full / --stage / --read-only output for both drivers), `keep` run as a real subprocess with
+full / --stage / --read-only output for both drivers), `keep` run through the CLI with
 AWS_ENDPOINT_URL pointing at the proxy."""
 
 from __future__ import annotations
