@@ -39,6 +39,34 @@ except ImportError:  # pragma: no cover - hypothesis is a test dependency
     pass
 
 
+# -- the `slow` group ---------------------------------------------------------------------------
+
+#: Tests that take seconds each even on an idle machine (a browser, many real processes, long
+#: property runs, the IAM emulation of whole command sequences). Marked `slow`: CI runs them all;
+#: `pytest -m "not slow"` is the quick loop while editing.
+SLOW_MODULES = frozenset({"tests/iam/test_matrix.py", "tests/web/test_browser.py", "tests/test_concurrency.py"})
+SLOW_TESTS = frozenset({
+    "tests/test_run_redactor.py::test_a_64kb_secret_among_short_ones",
+    "tests/test_import_roundtrip.py::test_env_export_reads_back_exactly_through_import",
+    "tests/test_import_roundtrip.py::test_import_parser_is_exactly_dotenv_or_refuses",
+    "tests/test_call_budgets.py::test_reads_never_exceed_keep_max_concurrency",
+    "tests/test_call_budgets.py::test_throttled_bulk_import_finishes_without_an_error",
+    "tests/test_formats.py::test_structured_keys_parse_back",
+    "tests/test_formats.py::test_structured_roundtrip_generated",
+    "tests/test_formats.py::test_env_roundtrip_generated",
+    "tests/aws/test_secretsmanager_driver.py::test_thirty_percent_throttling_changes_no_result",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent.parent
+    for item in items:
+        path = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        name = getattr(item, "originalname", item.name)
+        if path in SLOW_MODULES or f"{path}::{name}" in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
+
+
 # -- hermetic environment -----------------------------------------------------------------------
 
 #: Variables a developer's shell may hold that change keep's (or boto3's, or a browser's) behaviour.
@@ -50,12 +78,16 @@ def _foreign(name: str) -> bool:
     return name.startswith(HERMETIC_PREFIXES) or name in HERMETIC_NAMES
 
 
+def clear_foreign_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [n for n in os.environ if _foreign(n)]:
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture(autouse=True)
 def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts without KEEP_*, AWS_*, BAO_*/VAULT_* and BROWSER in its environment
     (a test that needs one sets it itself, e.g. with monkeypatch.setenv)."""
-    for name in [n for n in os.environ if _foreign(n)]:
-        monkeypatch.delenv(name)
+    clear_foreign_env(monkeypatch)
     # never the developer's real OS keyring, in this process either (keyring caches its backend)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
