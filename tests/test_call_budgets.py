@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.aws.proxy import Proxy
+from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
 
 from .conftest import FAKE_REGION, KeepRunner
 from .inflight import InFlight

@@ -30,6 +30,7 @@ def test_vault_reads_carry_aware_utc_times(counted: Proxy, make_sm, make_ssm) ->
     sm, ssm = make_sm(counted.url), make_ssm(counted.url)
     sm.set("staging", "FAKE_A", "fake-a")
     ssm.set("staging", "FAKE_B", "fake-b")
-    for secret in (*sm.list("staging"), *ssm.list("staging"), sm.get("staging", "FAKE_A"), ssm.get("staging", "FAKE_B")):
+    read = (*sm.list("staging"), *ssm.list("staging"), sm.get("staging", "FAKE_A"), ssm.get("staging", "FAKE_B"))
+    for secret in read:
         assert secret.modified is not None and secret.modified.tzinfo is UTC
         assert abs((datetime.now(UTC) - secret.modified).total_seconds()) < 600
