@@ -28,6 +28,11 @@ BUDGETED = ("keep --version", "keep get (local)")
 
 
 def keep_command() -> list[str]:
+    """The `keep` console script of this interpreter's environment (a built wheel installed in a
+    venv: what users run), else the one on PATH, else the module."""
+    beside = Path(sys.executable).with_name("keep")
+    if beside.is_file():
+        return [str(beside)]
     script = shutil.which("keep")
     if script:
         return [script]

@@ -14,11 +14,12 @@ import base64
 import binascii
 import builtins
 import contextlib
+import functools
 import getpass
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,8 +261,10 @@ class LocalVault(Vault):
     def key_file(self) -> Path:
         return config_dir() / "keys" / f"{self._vault_id()}.key"
 
-    def _stored_key(self, path: Path, ring: Any, vault_id: str) -> bytes | None:
-        """The vault's key from its key file or the OS keyring, None when there is none yet."""
+    def _stored_key(self, path: Path, ring: Callable[[], Any], vault_id: str) -> bytes | None:
+        """The vault's key from its key file or the OS keyring, None when there is none yet.
+        `ring()` is asked only when there is no key file: importing keyring and finding its
+        backend costs more than the rest of a `keep get`."""
         try:
             text = path.read_text().strip()
         except FileNotFoundError:
@@ -270,8 +273,8 @@ class LocalVault(Vault):
             raise KeepError(f"Cannot read key file {path}: {exc.strerror or exc}") from None
         else:
             return _decode_key(text, f"Key file {path}", KeepError)
-        if ring is not None:
-            stored = _keyring_get(ring, vault_id)
+        if ring() is not None:
+            stored = _keyring_get(ring(), vault_id)
             if stored:
                 return _decode_key(stored, "The keyring entry for this vault", KeepError)
         return None
@@ -289,7 +292,7 @@ class LocalVault(Vault):
             return _decode_key(env_key, "KEEP_LOCAL_KEY", UsageError)
         vault_id = self._vault_id()
         path = config_dir() / "keys" / f"{vault_id}.key"
-        ring = _keyring()
+        ring = functools.cache(_keyring)
         found = self._stored_key(path, ring, vault_id)
         if found is not None:
             return found
@@ -302,16 +305,16 @@ class LocalVault(Vault):
                 or conn.execute("SELECT 1 FROM versions LIMIT 1").fetchone() is not None
             )
             if has_data:
-                where = f"{path} or the OS keyring (service '{KEYRING_SERVICE}')" if ring else str(path)
+                where = f"{path} or the OS keyring (service '{KEYRING_SERVICE}')" if ring() else str(path)
                 raise AccessDenied(
                     f"The key for local vault '{self.slug}' is missing ({where})",
                     hint="restore the key file or set KEEP_LOCAL_KEY",
                 )
             key = os.urandom(32)
             stored = False
-            if ring is not None:
+            if ring() is not None:
                 try:
-                    ring.set_password(KEYRING_SERVICE, vault_id, base64.b64encode(key).decode())
+                    ring().set_password(KEYRING_SERVICE, vault_id, base64.b64encode(key).decode())
                     stored = True
                 except Exception:  # a keyring that fails to store: fall back to the key file
                     pass
