@@ -102,13 +102,13 @@ def test_set_quiet_prints_nothing(kp: KeepRunner) -> None:
         ("two-newlines\n\n", "two-newlines\n"),
         ("crlf-keeps-cr\r\n", "crlf-keeps-cr\r"),
         ("  spaced out  \n", "  spaced out  "),
-        ("", ""),
+        ("", ""),  # empty input needs --allow-empty (see test_values_not_lost.py)
     ],
 )
 def test_set_from_stdin_strips_exactly_one_newline(kp: KeepRunner, stdin: str, expected: str) -> None:
-    ok(kp, "set", "PIPED", "-", "--stage", "local", input=stdin)
+    ok(kp, "set", "PIPED", "-", "--allow-empty", "--stage", "local", input=stdin)
     assert as_json(ok(kp, "get", "PIPED", "--stage", "local", "--format", "json"))["value"] == expected
-    ok(kp, "set", "PIPED2", "--stdin", "--stage", "local", input=stdin)
+    ok(kp, "set", "PIPED2", "--stdin", "--allow-empty", "--stage", "local", input=stdin)
     assert as_json(ok(kp, "get", "PIPED2", "--stage", "local", "--format", "json"))["value"] == expected
 
 

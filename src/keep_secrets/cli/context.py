@@ -127,10 +127,15 @@ class Ctx:
             raise UsageError(f"{question.rstrip('?')}: not asked without a terminal; pass {force_flag}")
         return bool(click.confirm(question, default=default, err=True))
 
-    def ask(self, label: str, default: str | None = None, hidden: bool = False) -> str:
+    def ask(self, label: str, default: str | None = None, hidden: bool = False, blank: bool = False) -> str:
+        """Prompt on the terminal. `blank=True` returns "" for an empty answer (for the caller
+        to judge) instead of asking again."""
         if not self.interactive:
             raise UsageError(f"{label} is required (no terminal to ask on)")
-        return str(click.prompt(label, default=default, hide_input=hidden, err=True, show_default=default is not None))
+        shown = default is not None
+        if blank and default is None:
+            default = ""
+        return str(click.prompt(label, default=default, hide_input=hidden, err=True, show_default=shown))
 
     # -- stage / vault resolution ------------------------------------------------------------
     def resolve_stage(self, stage: str | None = None, label: str = "Stage") -> str:

@@ -18,7 +18,7 @@ import click
 from ..formats.mask import maybe_mask
 from ..formats.table import render_table
 from ..model import NotFound, Secret, UsageError
-from ..names import Patterns, validate_key, validate_value
+from ..names import Patterns, is_env_var_name, validate_key, validate_value
 from ..services import secrets as svc
 from .context import Ctx, keep_command
 
@@ -73,7 +73,10 @@ _SECRET_HEADERS = ("Key", "Value", "Revision", "Modified")
 @click.argument("value", required=False)
 @click.option("--plain", is_flag=True, help="Store unencrypted where the vault allows (SSM String).")
 @click.option("--stdin", "from_stdin", is_flag=True, help="Read the value from stdin (also: VALUE '-').")
-def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdin: bool) -> None:
+@click.option("--allow-empty", is_flag=True,
+              help="Store an empty value read from stdin or the prompt (refused otherwise).")
+def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdin: bool,
+            allow_empty: bool) -> None:
     """Create or update KEY.
 
     Without VALUE the value is asked for (hidden) on a terminal; with --stdin or '-' all of
@@ -91,15 +94,28 @@ def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdi
         if sys.stdin.isatty():
             ctx.msg("Reading the value from stdin; end with Ctrl-D")
         text = svc.decode_stdin(sys.stdin.buffer.read())
+        if not text and not allow_empty:
+            # `cat missing-file | keep set K --stdin` must not erase K
+            raise UsageError(
+                f"stdin was empty: nothing stored in {key}",
+                hint="pass --allow-empty to store an empty value",
+            )
     elif value is None:
         if not ctx.interactive:
             raise UsageError("No VALUE given; pass it as an argument, or use --stdin (or '-') to read stdin")
-        text = validate_value(ctx.ask("Value", hidden=True))
+        text = validate_value(ctx.ask("Value", hidden=True, blank=True))
+        if not text and not allow_empty:
+            raise UsageError(f"Empty value: nothing stored in {key}", hint="pass --allow-empty to store one")
     else:
         text = validate_value(value)
     result = vault.set(stage, key, text, secure=not plain)
     verb = "created" if result.created else "updated"
     ctx.success(f"{verb} {key} in {_where(slug, stage)} (revision {result.revision})")
+    if not is_env_var_name(key):
+        ctx.warn(
+            f"{key!r} is not a valid environment variable name (letters, digits and _, not starting "
+            f"with a digit): env, shell and docker exports of {stage} need --except {key}"
+        )
 
 
 # -- get ------------------------------------------------------------------------------------

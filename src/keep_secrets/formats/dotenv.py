@@ -124,13 +124,27 @@ def env_representable(value: str) -> bool:
 def check_env_key(key: str, format_name: str = "env") -> str:
     """Refuse keys that are not environment variable names: renaming them silently would
     hand the application a variable it never asked for."""
-    if not is_env_var_name(key):
-        raise UsageError(
-            f"Key {key!r} is not a valid environment variable name, so it cannot be written in "
-            f"{format_name} format (use letters, digits and _, not starting with a digit)",
-            hint="rename it, leave it out with --except, or export as json/yaml/csv",
-        )
+    check_env_keys([key], format_name)
     return key
+
+
+def check_env_keys(keys: Iterable[str], format_name: str = "env") -> None:
+    """Refuse, naming every one of them, keys that are not environment variable names, with
+    the `--except` that leaves them out."""
+    bad = list(dict.fromkeys(key for key in keys if not is_env_var_name(key)))
+    if not bad:
+        return
+    import shlex
+
+    shown = ", ".join(repr(key) for key in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+    if len(bad) == 1:
+        what, it = f"Key {shown} is not a valid environment variable name, so it", "it"
+    else:
+        what, it = f"Keys {shown} are not valid environment variable names, so they", "them"
+    raise UsageError(
+        f"{what} cannot be written in {format_name} format (use letters, digits and _, not starting with a digit)",
+        hint=f"leave {it} out with --except {shlex.quote(','.join(bad))}, rename {it}, or export as json/yaml/csv",
+    )
 
 
 def render_env_line(key: str, value: str) -> str:

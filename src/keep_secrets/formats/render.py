@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..model import Secret, UsageError
-from .dotenv import render_env
+from .dotenv import check_env_keys, render_env
 from .shell import render_shell
 from .structured import Row, render_csv, render_docker, render_json, render_yaml
 
@@ -33,6 +33,8 @@ def render(format_name: str, secrets: Iterable[Secret | Row | tuple[str, str]] |
     """Render secrets (Secret objects, rows, (key, value) pairs or a mapping) in `format_name`."""
     rows = to_rows(secrets)
     pairs = [(row.key, row.value) for row in rows]
+    if format_name in LINE_FORMATS:
+        check_env_keys((row.key for row in rows), format_name)  # every bad key named at once
     if format_name == "env":
         return render_env(pairs)
     if format_name == "shell":
