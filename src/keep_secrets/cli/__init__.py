@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "refs": ("gates:refs_cmd", "Deployment references (ECS, CloudFormation, ExternalSecret) without reading values"),
     "check": ("gates:check_cmd", "Check secrets against .keep/schema.toml (required keys, patterns)"),
     "schema:init": ("gates:schema_init_cmd", "Write .keep/schema.toml from the keys present (names only)"),
+    "scan": ("gates:scan_cmd", "Find the stages' secret values in files (pre-commit hook; never prints them)"),
     "run": ("run:run_cmd", "Run a command with secrets in its environment"),
     "verify": ("access:verify_cmd", "Probe list/read/write/delete/history permissions"),
     "iam": ("access:iam_cmd", "Print a least-privilege IAM policy"),

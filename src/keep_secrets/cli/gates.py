@@ -138,3 +138,47 @@ def schema_init_cmd(ctx: Ctx, overwrite: bool) -> None:
     path, count = svc.init_schema(ctx.project, ctx.vault, stages, vaults, overwrite=overwrite)
     ctx.success(f"Wrote {path} with {count} key(s) from {', '.join(vaults)} ({', '.join(stages)}); "
                 "check with `keep check`")
+
+
+# -- scan -------------------------------------------------------------------------------------
+
+@keep_command("scan")
+@click.argument("paths", nargs=-1, metavar="[PATH]...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def scan_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
+    """Look for the stages' secret values in files under PATH (default: .) and report
+    `path:line: KEY (vault:stage)` - never the value. Exit 1 when a value is found.
+
+    Values shorter than 8 characters are not looked for (they would match everywhere).
+    Skipped: .git/ and .keep/local/ directories, binary files, symbolic links met while
+    walking. --stage a,b and --vault x,y choose whose values (default: your workspace's).
+
+    \b
+    keep scan --stage=staging,production            # the whole tree
+    keep scan --stage=production src/ config/app.yml
+    """
+    from ..services import scanning
+
+    stages, vaults = _stages_and_vaults(ctx)
+    result = scanning.scan(ctx.vault, stages, vaults, list(paths),
+                           on_error=lambda path, reason: ctx.warn(f"cannot read {path}: {reason}"))
+    if fmt == "json":
+        import json
+
+        ctx.out(json.dumps([f.to_dict() for f in result.findings], indent=2))
+    else:
+        for finding in result.findings:
+            ctx.out(finding.describe())
+    where = ", ".join(f"{v}:{s}" for v in vaults for s in stages)
+    if result.short_values:
+        ctx.msg(f"{result.short_values} value(s) shorter than {scanning.MIN_LENGTH} characters not looked for")
+    if not result.values:
+        ctx.msg(f"No values of {scanning.MIN_LENGTH}+ characters in {where}: nothing to look for")
+        return
+    scanned = f"{result.files} file(s) for {result.values} value(s) of {where}"
+    if result.skipped_binary:
+        scanned += f"; {result.skipped_binary} binary file(s) skipped"
+    if result.findings:
+        files = len({f.path for f in result.findings})
+        raise KeepError(f"{len(result.findings)} secret value(s) found in {files} file(s) (scanned {scanned})")
+    ctx.success(f"No secret values found (scanned {scanned})")
