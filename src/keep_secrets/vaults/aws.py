@@ -11,7 +11,16 @@ Why it looks the way it does:
 * Retries use botocore's `adaptive` mode (client-side rate limiting on throttling) with a
   bounded total attempt count (`KEEP_AWS_MAX_ATTEMPTS`, default 6), so throttling never
   reaches the user unless retries are exhausted, and then the error names the call and the
-  number of attempts.
+  number of attempts. botocore's own retry handler is replaced by :class:`RetryHandler`:
+  botocore's handler draws on a *retry quota* (a token bucket per client) that a bulk import
+  through one long-lived client drains within a few dozen throttled calls, after which every
+  call gets one attempt only. Ours keeps botocore's retry conditions (throttling, 5xx,
+  transport errors) and its adaptive rate limiter, but has no quota: every call gets its full
+  attempt count, with jittered exponential back-off, bounded by a deadline.
+* Time is bounded: `KEEP_AWS_CONNECT_TIMEOUT` (5 s), `KEEP_AWS_READ_TIMEOUT` (10 s) per
+  attempt, and `KEEP_AWS_DEADLINE` (30 s) for one call with all its retries: no retry starts
+  that would end past the deadline. After `KEEP_AWS_WAIT_NOTICE` (3 s) of waiting for one
+  call, a notice on stderr says what keep is waiting for (once per process).
 * Every failure becomes one of the model's error types with one line naming the action and
   the resource (exit codes: access denied / credentials 4, not found 3, usage 2, remote 1).
   moto answers access denied with HTTP 403 and an XML body that the JSON protocol parser
@@ -22,9 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -38,6 +49,14 @@ if TYPE_CHECKING:
 
 
 DEFAULT_MAX_ATTEMPTS = 6
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_READ_TIMEOUT = 10.0
+DEFAULT_DEADLINE = 30.0
+DEFAULT_WAIT_NOTICE = 3.0
+#: back-off: a random delay in [0, min(MAX_BACKOFF, base * 2**(attempt-1))]
+THROTTLE_BACKOFF_BASE = 0.5
+ERROR_BACKOFF_BASE = 0.05
+MAX_BACKOFF = 8.0
 
 ACCESS_DENIED_CODES = frozenset(
     {
@@ -90,6 +109,115 @@ def max_attempts() -> int:
     except ValueError:
         return DEFAULT_MAX_ATTEMPTS
     return max(1, min(value, 20))
+
+
+def _seconds(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        return default
+    if value != value:  # NaN
+        return default
+    return max(low, min(value, high))
+
+
+def connect_timeout() -> float:
+    return _seconds("KEEP_AWS_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT, 0.1, 300)
+
+
+def read_timeout() -> float:
+    return _seconds("KEEP_AWS_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, 0.1, 900)
+
+
+def deadline() -> float:
+    return _seconds("KEEP_AWS_DEADLINE", DEFAULT_DEADLINE, 0.1, 3600)
+
+
+def wait_notice_after() -> float:
+    return _seconds("KEEP_AWS_WAIT_NOTICE", DEFAULT_WAIT_NOTICE, 0.0, 3600)
+
+
+class _CallState(threading.local):
+    """What the retry handler learnt about the current thread's call (botocore runs every
+    attempt and every needs-retry event in the calling thread)."""
+
+    attempts = 0
+    deadline_hit = False
+
+
+_call_state = _CallState()
+
+
+class RetryHandler:
+    """botocore's `needs-retry` handler for keep's clients (see the module docstring): the
+    standard retry conditions, no retry quota, jittered exponential back-off, and a deadline
+    for the call as a whole."""
+
+    def __init__(self, attempts: int, deadline: float, read_timeout: float) -> None:
+        from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
+        from botocore.retries import standard
+
+        self._adapter = standard.RetryEventAdapter()
+        self._conditions = standard.StandardRetryConditions(max_attempts=attempts)
+        self._throttling = standard.ThrottlingErrorDetector(self._adapter)
+        self._timeouts: tuple[type[BaseException], ...] = (ReadTimeoutError, ConnectTimeoutError)
+        self.deadline = deadline
+        self.read_timeout = read_timeout
+        self.random = random.random
+
+    @staticmethod
+    def mark_start(context: dict[str, Any] | None = None, **_: Any) -> None:
+        """`before-call`: remember when the call (its first attempt) started."""
+        if context is not None:
+            context["keep_started"] = time.monotonic()
+        _call_state.attempts = 0
+        _call_state.deadline_hit = False
+
+    def delay(self, attempt: int, throttled: bool) -> float:
+        base = THROTTLE_BACKOFF_BASE if throttled else ERROR_BACKOFF_BASE
+        return float(self.random() * min(MAX_BACKOFF, base * 2 ** (attempt - 1)))
+
+    def needs_retry(self, **kwargs: Any) -> float | None:
+        context = self._adapter.create_retry_context(**kwargs)
+        _call_state.attempts = context.attempt_number
+        wait: float | None = None
+        if self._conditions.is_retryable(context):
+            wait = self.delay(context.attempt_number, self._throttling.is_throttling_error_from_context(context))
+            started = context.request_context.get("keep_started")
+            if isinstance(started, float):
+                # after a timeout the next attempt may time out too: it must fit in full
+                room = self.read_timeout if isinstance(context.caught_exception, self._timeouts) else 0.0
+                if time.monotonic() - started + wait + room > self.deadline:
+                    wait = None
+                    _call_state.deadline_hit = True
+                    context.add_retry_metadata(KeepDeadlineReached=True)
+        self._adapter.adapt_retry_response_from_context(context)
+        return wait
+
+
+def install_retries(client: Any, attempts: int) -> None:
+    """Replace botocore's standard retry handler of `client` with :class:`RetryHandler` (the
+    adaptive rate limiter, registered separately, stays). Falls back to botocore's handler if
+    its internals ever change shape."""
+    try:
+        name = client.meta.service_model.service_id.hyphenize()
+        handler = RetryHandler(attempts, deadline(), read_timeout())
+        events = client.meta.events
+        events.unregister(f"needs-retry.{name}", unique_id=f"retry-config-{name}")
+        events.register(f"needs-retry.{name}", handler.needs_retry, unique_id=f"retry-config-{name}")
+        events.register(f"before-call.{name}", RetryHandler.mark_start, unique_id=f"keep-call-start-{name}")
+    except Exception:  # pragma: no cover - botocore internals changed
+        return
+    client.meta.keep_retry_handler = handler
+
+
+def _attempts_text(fallback: int) -> str:
+    attempts = _call_state.attempts or fallback
+    text = f"{attempts} attempt" + ("" if attempts == 1 else "s")
+    if _call_state.deadline_hit:
+        text += f" (deadline {deadline():g} s, KEEP_AWS_DEADLINE)"
+    return text
 
 
 _gate_lock = threading.Lock()
@@ -200,14 +328,15 @@ class AwsVault(Vault):
                 region_name=region,
                 retries={"mode": "adaptive", "total_max_attempts": max_attempts()},
                 max_pool_connections=max(10, max_concurrency() * 2),
-                connect_timeout=float(os.environ.get("KEEP_AWS_CONNECT_TIMEOUT", "5")),
-                read_timeout=float(os.environ.get("KEEP_AWS_READ_TIMEOUT", "30")),
+                connect_timeout=connect_timeout(),
+                read_timeout=read_timeout(),
                 user_agent_extra="keep-secrets",
             )
             try:
                 created = self._boto_session().client(self.service, endpoint_url=self.endpoint_url, config=config)
             except ValueError as exc:  # e.g. a malformed endpoint_url
                 raise UsageError(f"Vault '{self.slug}': cannot create the {self.service} client: {exc}") from None
+            install_retries(created, max_attempts())
             self._clients[region] = created
             return created
 
@@ -217,11 +346,39 @@ class AwsVault(Vault):
         Drivers catch :class:`AwsError` when they want to branch on the AWS error code."""
         client = self.client(region)
         method = getattr(client, operation)
+        timer = self._wait_timer(operation, resource, client)
         try:
             with call_gate():
                 return method(**params)
         except Exception as exc:
             raise _without_values(self.translate(exc, operation, resource, client), params) from None
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _wait_timer(self, operation: str, resource: str, client: Any) -> threading.Timer | None:
+        """A timer that says, once per process, what keep is waiting for when a call takes long."""
+        global _waited_notice
+        if _waited_notice:
+            return None
+        after = wait_notice_after()
+
+        def say() -> None:
+            global _waited_notice
+            with _gate_lock:
+                if _waited_notice:
+                    return
+                _waited_notice = True
+            self.notice(
+                f"waiting for {_endpoint(client)} (region {_region(client)}): {_action_name(operation)} on "
+                f"{resource}; giving up after {max_attempts()} attempts or {deadline():g} s "
+                "(KEEP_AWS_MAX_ATTEMPTS, KEEP_AWS_DEADLINE)"
+            )
+
+        timer = threading.Timer(after, say)
+        timer.daemon = True
+        timer.start()
+        return timer
 
     def caller_partition_and_account(self) -> tuple[str, str]:
         """(partition, account id) of the credentials, from STS GetCallerIdentity - a call
@@ -257,6 +414,9 @@ class AwsVault(Vault):
                 with contextlib.suppress(Exception):
                     client.close()
             self._clients.clear()
+
+
+_waited_notice = False
 
 
 class AwsError(KeepError):
@@ -393,7 +553,7 @@ def translate_error(exc: Exception, action: str, resource: str, client: Any) -> 
     ):
         return Unreachable(
             f"Cannot reach {endpoint} (region {region}) for {action} on {resource}: "
-            f"gave up after {max_attempts()} attempts ({type(exc).__name__})",
+            f"gave up after {_attempts_text(max_attempts())} ({type(exc).__name__})",
             hint="check the network, the region and the vault's endpoint_url",
         )
     if isinstance(exc, bexc.ParamValidationError):
@@ -410,7 +570,7 @@ def _client_error(exc: Any, action: str, resource: str, endpoint: str, region: s
     code = str(error.get("Code") or "")
     aws_message = str(error.get("Message") or "").strip()
     status = meta.get("HTTPStatusCode")
-    attempts = int(meta.get("RetryAttempts") or 0) + 1
+    attempts_text = _attempts_text(int(meta.get("RetryAttempts") or 0) + 1)
     detail = f"{code}: {aws_message}" if aws_message else code
     info: dict[str, Any] = {"code": code, "aws_message": aws_message, "status": status, "resource": resource}
     if "region" in aws_message.lower() and code in _SIGNATURE_CODES:
@@ -431,13 +591,13 @@ def _client_error(exc: Any, action: str, resource: str, endpoint: str, region: s
         return AwsAccessDenied(message, hint=hint, **info)
     if code in THROTTLING_CODES:
         return AwsRemoteError(
-            f"{action} on {resource} was throttled by AWS; gave up after {attempts} attempts",
+            f"{action} on {resource} was throttled by AWS; gave up after {attempts_text}",
             hint="retry later, or lower KEEP_MAX_CONCURRENCY",
             **info,
         )
     if isinstance(status, int) and status >= 500:
         return Unreachable(
-            f"{action} on {resource} failed at {endpoint} (region {region}) after {attempts} attempts: "
+            f"{action} on {resource} failed at {endpoint} (region {region}) after {attempts_text}: "
             f"HTTP {status} {detail}",
             **info,
         )

@@ -1,0 +1,141 @@
+"""Retries and deadlines, through the fault-injecting proxy (tests/aws/proxy.py) in front of
+moto or against a local server that accepts connections and never answers; `keep` runs as a
+real subprocess."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
+from tests.conftest import KeepRunner
+
+pytestmark = pytest.mark.aws
+
+REGION = "us-east-1"
+WRITES = {"CreateSecret", "PutSecretValue", "PutParameter"}
+
+
+def add_vault(project: Path, slug: str, driver: str) -> None:
+    data = {"slug": slug, "driver": driver, "name": f"Fake {driver}", "scope": "", "region": REGION}
+    (project / ".keep" / "vaults" / f"{slug}.json").write_text(json.dumps(data, indent=4) + "\n")
+
+
+def env_file(count: int, prefix: str = "FAULT_KEY") -> str:
+    return "".join(f"{prefix}_{i:03d}=fake-value-{i}\n" for i in range(count))
+
+
+@pytest.mark.parametrize("driver", ["secretsmanager", "ssm"])
+def test_every_write_gets_its_full_attempts(kp: KeepRunner, counted: Proxy, driver: str) -> None:
+    """botocore's retry quota (500 tokens per client, 5 per retry) ran dry after ~25 such keys:
+    from then on every call got one attempt. Each write here fails 5 times before it works."""
+    add_vault(kp.cwd, "aws", driver)
+    seen: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def flaky_writes(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation not in WRITES or not isinstance(request.json, dict):
+            return None
+        name = str(request.json.get("Name") or request.json.get("SecretId"))
+        with lock:
+            seen[name] += 1
+            if seen[name] > 5:
+                return None
+        return ProxyResponse.aws_error(request, 500, "InternalFailure", "injected server error")
+
+    counted.hooks.append(flaky_writes)
+    result = kp("import", "-", "--vault", "aws", "--stage", "staging", input=env_file(30),
+                env={"AWS_ENDPOINT_URL": counted.url, "KEEP_WRITE_INTERVAL": "0"}, timeout=300)
+    assert result.code == 0, result.stderr[-2000:]
+    assert "30 created" in result.stderr and "failed" not in result.stderr
+    assert len(seen) == 30 and set(seen.values()) == {6}
+
+
+def test_default_attempts_and_timeouts_are_documented() -> None:
+    from keep_secrets.vaults import aws
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert (aws.max_attempts(), aws.connect_timeout(), aws.read_timeout(), aws.deadline()) == (6, 5, 10, 30)
+    for name in ("KEEP_AWS_MAX_ATTEMPTS", "KEEP_AWS_CONNECT_TIMEOUT", "KEEP_AWS_READ_TIMEOUT", "KEEP_AWS_DEADLINE"):
+        assert name in readme
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A local HTTP endpoint that accepts every connection, reads, and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    server.settimeout(0.2)
+    stop = threading.Event()
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for conn in held:
+            conn.close()
+        server.close()
+
+
+@pytest.mark.parametrize("driver", ["secretsmanager", "ssm"])
+def test_silent_endpoint_is_bounded_by_the_default_deadline(
+    kp: KeepRunner, silent_server: str, driver: str
+) -> None:
+    add_vault(kp.cwd, "aws", driver)
+    start = time.monotonic()
+    result = kp("get", "SOME_KEY", "--vault", "aws", "--stage", "staging",
+                env={"AWS_ENDPOINT_URL": silent_server}, timeout=120)
+    elapsed = time.monotonic() - start
+    assert result.code == 1, result.stderr
+    assert elapsed < 40, elapsed  # was 181 s: 6 attempts x 30 s read timeout
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("keep: notice: waiting for " + silent_server), result.stderr
+    assert "KEEP_AWS_DEADLINE" in lines[0] and "Traceback" not in result.stderr
+    assert "Cannot reach" in result.stderr and "ReadTimeoutError" in result.stderr
+
+
+def test_deadline_and_notice_delay_are_configurable(kp: KeepRunner, silent_server: str) -> None:
+    add_vault(kp.cwd, "aws", "secretsmanager")
+    start = time.monotonic()
+    result = kp("set", "SOME_KEY", "fake-value", "--vault", "aws", "--stage", "staging", timeout=60,
+                env={"AWS_ENDPOINT_URL": silent_server, "KEEP_AWS_DEADLINE": "3", "KEEP_AWS_READ_TIMEOUT": "1",
+                     "KEEP_AWS_WAIT_NOTICE": "0.5"})
+    elapsed = time.monotonic() - start
+    assert result.code == 1 and elapsed < 8, (elapsed, result.stderr)
+    assert result.stderr.count("keep: notice: waiting for") == 1
+    assert "gave up after 2 attempts (deadline 3 s" in result.stderr
+
+
+@pytest.mark.parametrize("driver", ["secretsmanager", "ssm"])
+def test_bulk_import_survives_throttling_and_5xx(kp: KeepRunner, counted: Proxy, driver: str) -> None:
+    add_vault(kp.cwd, "aws", driver)
+    counted.throttle_rate = 0.3
+    counted.fail_5xx_rate = 0.1
+    start = time.monotonic()
+    result = kp("import", "-", "--vault", "aws", "--stage", "staging", input=env_file(200),
+                env={"AWS_ENDPOINT_URL": counted.url, "KEEP_WRITE_INTERVAL": "0"}, timeout=900)
+    elapsed = time.monotonic() - start
+    print(f"{driver}: {elapsed:.1f}s injected={dict(counted.injected)} counts={dict(counted.counts)}")
+    assert result.code == 0, result.stderr[-3000:]
+    assert "200 created" in result.stderr
+    assert counted.injected["throttle"] > 30 and counted.injected["5xx"] > 10
