@@ -93,6 +93,11 @@ class Conflict(KeepError):
     http_status = 409
 
 
+class PreconditionFailed(Conflict):
+    """A conditional write (:class:`Expect`) found the key absent, present or at another
+    revision than the plan saw: nothing was overwritten (exit 5)."""
+
+
 class Interrupted(KeepError):
     exit_code = 130
     http_status = 503
@@ -145,6 +150,35 @@ class Version:
             "labels": list(self.labels),
             "current": self.current,
         }
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The precondition of a planned write: `revision=None` means "create only if absent",
+    a revision means "update only if the key is still at that revision"."""
+
+    revision: str | None = None
+
+    @property
+    def absent(self) -> bool:
+        return self.revision is None
+
+    def holds(self, current: str | None) -> bool:
+        """Whether the key's current revision (None: absent or deleted) satisfies it."""
+        return current == self.revision
+
+    def failure(self, where: str, key: str, current: str | None) -> PreconditionFailed:
+        """The conflict to raise when `current` does not satisfy the precondition."""
+        if self.revision is None:
+            text = f"Secret '{key}' in {where} was created by someone else after keep read it; not overwritten"
+        elif current is None:
+            text = f"Secret '{key}' in {where} was deleted after keep read it; not written"
+        else:
+            text = (
+                f"Secret '{key}' in {where} changed after keep read it "
+                f"(revision {self.revision}, now {current}); not overwritten"
+            )
+        return PreconditionFailed(text, key=key)
 
 
 @dataclass(frozen=True)

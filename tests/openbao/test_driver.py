@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from keep_secrets.model import AccessDenied, Conflict, NotFound, RemoteError, UsageError
+from keep_secrets.model import AccessDenied, Conflict, Expect, NotFound, RemoteError, UsageError
 from keep_secrets.services.secrets import extract_field
 from keep_secrets.vaults.openbao import OpenBaoVault, find_token
 from tests.openbao.server import Api, DevServer, free_port
@@ -102,13 +102,13 @@ def test_restore_of_live_key_is_a_conflict(make_bao: MakeBao) -> None:
 
 def test_set_if_is_check_and_set(make_bao: MakeBao) -> None:
     vault = make_bao()
-    first = vault.set_if("staging", "CAS", "fake-1", expected=None)
+    first = vault.set_if("staging", "CAS", "fake-1", Expect(None))
     assert (first.revision, first.created) == ("1", True)
     with pytest.raises(Conflict, match="not to exist"):
-        vault.set_if("staging", "CAS", "fake-x", expected=None)
-    assert vault.set_if("staging", "CAS", "fake-2", expected="1").revision == "2"
+        vault.set_if("staging", "CAS", "fake-x", Expect(None))
+    assert vault.set_if("staging", "CAS", "fake-2", Expect("1")).revision == "2"
     with pytest.raises(Conflict, match="version 1"):
-        vault.set_if("staging", "CAS", "fake-stale", expected="1")
+        vault.set_if("staging", "CAS", "fake-stale", Expect("1"))
     assert vault.get("staging", "CAS").value == "fake-2"
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from keep_secrets.model import AccessDenied
+from keep_secrets.model import AccessDenied, Expect
 from keep_secrets.project import VaultConfig
 from keep_secrets.vaults.openbao import OpenBaoVault, acl_policy
 from tests.openbao.server import Api
@@ -25,7 +25,7 @@ def _every_operation(vault: OpenBaoVault, stage: str) -> None:
     assert [s.key for s in vault.list(stage)] == ["K"]
     assert len(vault.history(stage, "K")) == 2
     vault.rollback(stage, "K", "1")
-    vault.set_if(stage, "K", "fake-4", expected="3")
+    vault.set_if(stage, "K", "fake-4", Expect("3"))
     vault.destroy(stage, "K", ["2"])
     vault.delete(stage, "K")
     vault.restore(stage, "K")

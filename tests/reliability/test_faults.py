@@ -51,7 +51,7 @@ def test_every_write_gets_its_full_attempts(kp: KeepRunner, counted: Proxy, driv
         return ProxyResponse.aws_error(request, 500, "InternalFailure", "injected server error")
 
     counted.hooks.append(flaky_writes)
-    result = kp("import", "-", "--vault", "aws", "--stage", "staging", input=env_file(30),
+    result = kp.process()("import", "-", "--vault", "aws", "--stage", "staging", input=env_file(30),
                 env={"AWS_ENDPOINT_URL": counted.url, "KEEP_WRITE_INTERVAL": "0"}, timeout=300)
     assert result.code == 0, result.stderr[-2000:]
     assert "30 created" in result.stderr and "failed" not in result.stderr
@@ -103,7 +103,7 @@ def test_silent_endpoint_is_bounded_by_the_default_deadline(
 ) -> None:
     add_vault(kp.cwd, "aws", driver)
     start = time.monotonic()
-    result = kp("get", "SOME_KEY", "--vault", "aws", "--stage", "staging",
+    result = kp.process()("get", "SOME_KEY", "--vault", "aws", "--stage", "staging",
                 env={"AWS_ENDPOINT_URL": silent_server}, timeout=120)
     elapsed = time.monotonic() - start
     assert result.code == 1, result.stderr
@@ -117,7 +117,7 @@ def test_silent_endpoint_is_bounded_by_the_default_deadline(
 def test_deadline_and_notice_delay_are_configurable(kp: KeepRunner, silent_server: str) -> None:
     add_vault(kp.cwd, "aws", "secretsmanager")
     start = time.monotonic()
-    result = kp("set", "SOME_KEY", "fake-value", "--vault", "aws", "--stage", "staging", timeout=60,
+    result = kp.process()("set", "SOME_KEY", "fake-value", "--vault", "aws", "--stage", "staging", timeout=60,
                 env={"AWS_ENDPOINT_URL": silent_server, "KEEP_AWS_DEADLINE": "3", "KEEP_AWS_READ_TIMEOUT": "1",
                      "KEEP_AWS_WAIT_NOTICE": "0.5"})
     elapsed = time.monotonic() - start
@@ -132,7 +132,7 @@ def test_bulk_import_survives_throttling_and_5xx(kp: KeepRunner, counted: Proxy,
     counted.throttle_rate = 0.3
     counted.fail_5xx_rate = 0.1
     start = time.monotonic()
-    result = kp("import", "-", "--vault", "aws", "--stage", "staging", input=env_file(200),
+    result = kp.process()("import", "-", "--vault", "aws", "--stage", "staging", input=env_file(200),
                 env={"AWS_ENDPOINT_URL": counted.url, "KEEP_WRITE_INTERVAL": "0"}, timeout=900)
     elapsed = time.monotonic() - start
     print(f"{driver}: {elapsed:.1f}s injected={dict(counted.injected)} counts={dict(counted.counts)}")

@@ -18,7 +18,7 @@ import click
 
 from ..formats.mask import maybe_mask
 from ..formats.table import render_table
-from ..model import Interrupted, KeepError, NotFound, UsageError
+from ..model import Conflict, Interrupted, KeepError, NotFound, UsageError
 from ..names import Patterns
 from ..services import copying, diffing, importing
 from .context import Ctx, keep_command
@@ -110,6 +110,12 @@ def _finish(ctx: Ctx, plan: Plan, outcome: Outcome, verb: str, where: str, dry_r
         ctx.success(f"{verb} {where}: {summary}")
         return
     message = f"{verb} {where} incomplete: {summary}"
+    if outcome.only_conflicts:
+        raise Conflict(
+            message,
+            hint="the keys listed as conflict changed after keep read them and were not overwritten; "
+            "run the command again to see the new plan",
+        )
     error = outcome.first_error
     if error is not None and outcome.written == 0 and error.exit_code != 1:
         # e.g. access denied on the first write: nothing changed, so exit with that error's code

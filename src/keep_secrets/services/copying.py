@@ -10,7 +10,11 @@ split is what gives the guarantees of SPEC §5/§12:
   a conflict stops the whole operation before the first write;
 * `--dry-run` is the plan alone;
 * a failure part-way is reported per key (what was and was not written) and the caller
-  exits 1 rather than pretending all went well.
+  exits 1 rather than pretending all went well;
+* every planned write is conditional (:meth:`Vault.set_if`): a create only if the key is
+  still absent, an update only if it is still at the revision the plan read. A key that
+  changed between plan and write is reported as a conflict (exit 5) and never overwritten;
+  a key created meanwhile with exactly the planned value is reported unchanged.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..model import AccessDenied, Conflict, KeepError, NotFound, UsageError
+from ..model import AccessDenied, Conflict, Expect, KeepError, NotFound, PreconditionFailed, UsageError
 from ..names import Patterns, validate_key
 from .fetch import fetch_cells
 
@@ -95,10 +99,17 @@ class Item:
     reason: str = ""
     outcome: str = ""
     revision: str | None = None
+    #: the destination's revision when the plan read it (None: absent)
+    base_revision: str | None = None
 
     @property
     def writes(self) -> bool:
         return self.action in _WRITES
+
+    @property
+    def expect(self) -> Expect:
+        """The precondition of this item's write."""
+        return Expect(None if self.action == CREATE else self.base_revision)
 
 
 @dataclass
@@ -134,6 +145,11 @@ class Outcome:
         return sum(self.counts.get(name, 0) for name in (FAILED, NOT_ATTEMPTED, CONFLICTED))
 
     @property
+    def only_conflicts(self) -> bool:
+        """Something changed under keep's feet, and nothing else went wrong (exit 5)."""
+        return bool(self.counts.get(CONFLICTED)) and not (self.counts.get(FAILED) or self.counts.get(NOT_ATTEMPTED))
+
+    @property
     def written(self) -> int:
         return self.counts.get(CREATED, 0) + self.counts.get(UPDATED, 0)
 
@@ -142,8 +158,23 @@ class Outcome:
         return self.failed == 0 and not self.interrupted
 
 
-def decide(key: str, value: str | None, existing: str | None, *, overwrite: bool, skip_existing: bool) -> Item:
-    """The action for one key given the destination's current value (None = absent)."""
+def decide(
+    key: str,
+    value: str | None,
+    existing: str | None,
+    *,
+    overwrite: bool,
+    skip_existing: bool,
+    revision: str | None = None,
+) -> Item:
+    """The action for one key given the destination's current value (None = absent) and
+    its revision (the precondition of an update)."""
+    item = _decide(key, value, existing, overwrite=overwrite, skip_existing=skip_existing)
+    item.base_revision = revision if existing is not None else None
+    return item
+
+
+def _decide(key: str, value: str | None, existing: str | None, *, overwrite: bool, skip_existing: bool) -> Item:
     if value is None:
         return Item(key, value, SKIP, reason="no value")
     if existing is None:
@@ -223,7 +254,15 @@ def apply(
                 if wait > 0:
                     time.sleep(wait)
                 last_write = time.monotonic()
-                result = vault.set(stage, item.key, item.value, secure=item.secure or not plain_ok)
+                result = vault.set_if(stage, item.key, item.value, item.expect, secure=item.secure or not plain_ok)
+            except PreconditionFailed as exc:
+                if item.action == CREATE and _now_equal(vault, stage, item):
+                    item.outcome = UNCHANGED
+                    item.reason = "created meanwhile by someone else with the same value"
+                else:
+                    item.outcome = CONFLICTED
+                    item.reason = exc.message
+                    first_error = first_error or exc
             except KeyboardInterrupt:
                 item.outcome = NOT_ATTEMPTED
                 item.reason = "interrupted"
@@ -245,6 +284,14 @@ def apply(
                 # Ctrl+C while reporting: this item is done; the rest are not attempted
                 stop = interrupted = True
     return Outcome(counts, first_error, interrupted)
+
+
+def _now_equal(vault: Vault, stage: str, item: Item) -> bool:
+    """Whether a key created under keep's feet holds exactly the value keep meant to write."""
+    try:
+        return vault.get(stage, item.key).value == item.value
+    except KeepError:
+        return False
 
 
 # -- copy ------------------------------------------------------------------------------------
@@ -273,16 +320,19 @@ def plan_copy(
         validate_key(key)
         secret = src_vault.get(source.stage, key)
         try:
-            existing: str | None = dst_vault.get(target.stage, key).value
+            found = dst_vault.get(target.stage, key)
         except NotFound:
-            existing = None
-        item = decide(key, secret.value, existing, overwrite=overwrite, skip_existing=False)
+            existing: str | None = None
+            revision: str | None = None
+        else:
+            existing, revision = found.value, found.revision
+        item = decide(key, secret.value, existing, overwrite=overwrite, skip_existing=False, revision=revision)
         item.secure = secret.secure
         plan.items.append(item)
         return plan
     assert patterns is not None
     cells = fetch_cells(open_vault, [(source.vault, source.stage), (target.vault, target.stage)])
-    current = {s.key: s.value for s in cells[(target.vault, target.stage)]}
+    current = {s.key: s for s in cells[(target.vault, target.stage)]}
     for secret in patterns.filter(cells[(source.vault, source.stage)]):
         try:
             validate_key(secret.key)
@@ -290,7 +340,15 @@ def plan_copy(
             # a key the store holds but keep would never write (e.g. SSM `a/b`): report it
             plan.items.append(Item(secret.key, secret.value, INVALID, secret.secure, reason=exc.message))
             continue
-        item = decide(secret.key, secret.value, current.get(secret.key), overwrite=overwrite, skip_existing=False)
+        there = current.get(secret.key)
+        item = decide(
+            secret.key,
+            secret.value,
+            there.value if there else None,
+            overwrite=overwrite,
+            skip_existing=False,
+            revision=there.revision if there else None,
+        )
         item.secure = secret.secure
         plan.items.append(item)
     return plan

@@ -144,7 +144,7 @@ def plan_import(
     plan = Plan(target=target)
     if not selected:
         return plan
-    current = {s.key: s.value for s in vault.list(target.stage)}
+    current = {s.key: s for s in vault.list(target.stage)}
     for entry in selected:
         try:
             validate_key(entry.key)
@@ -157,7 +157,15 @@ def plan_import(
             # `KEY=` in a .env is "not set here", and SSM cannot even store an empty value
             plan.items.append(Item(entry.key, entry.value, SKIP, reason="empty value"))
             continue
+        there = current.get(entry.key)
         plan.items.append(
-            decide(entry.key, entry.value, current.get(entry.key), overwrite=overwrite, skip_existing=skip_existing)
+            decide(
+                entry.key,
+                entry.value,
+                there.value if there else None,
+                overwrite=overwrite,
+                skip_existing=skip_existing,
+                revision=there.revision if there else None,
+            )
         )
     return plan

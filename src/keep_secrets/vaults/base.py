@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
-from ..model import Secret, UsageError, Version, WriteResult
+from ..model import Expect, Secret, UsageError, Version, WriteResult
 
 if TYPE_CHECKING:
     from ..project import Project, VaultConfig
@@ -59,6 +59,9 @@ class Vault(ABC):
     supports_restore: ClassVar[bool] = False
     #: whether values can be stored unencrypted (`--plain`)
     supports_plain: ClassVar[bool] = False
+    #: whether the driver enforces `set_if` itself (atomically, or by a version check right
+    #: before the write); the default `set_if` is a read, a comparison, then `set`
+    conditional_writes: ClassVar[bool] = False
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         self.config = config
@@ -84,6 +87,21 @@ class Vault(ABC):
     @abstractmethod
     def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
         """Create or update a secret."""
+
+    def set_if(self, stage: str, key: str, value: str, expect: Expect, secure: bool = True) -> WriteResult:
+        """Write only if the key's state is what a plan saw (:class:`~keep_secrets.model.Expect`):
+        absent for a create, at `expect.revision` for an update. Raises PreconditionFailed
+        (exit 5) otherwise, and never overwrites. Drivers override this with the store's own
+        conditional write; this default checks with a read first."""
+        from ..model import NotFound
+
+        try:
+            current: str | None = self.get(stage, key).revision
+        except NotFound:
+            current = None
+        if not expect.holds(current):
+            raise expect.failure(f"{self.slug}:{stage}", key, current)
+        return self.set(stage, key, value, secure)
 
     @abstractmethod
     def delete(self, stage: str, key: str, purge: bool = False) -> None:

@@ -25,7 +25,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..fsutil import cannot
-from ..model import AccessDenied, Conflict, KeepError, NotFound, Secret, UsageError, Version, WriteResult
+from ..model import (
+    AccessDenied,
+    Conflict,
+    Expect,
+    KeepError,
+    NotFound,
+    Secret,
+    UsageError,
+    Version,
+    WriteResult,
+)
 from .base import Vault
 
 if TYPE_CHECKING:
@@ -158,6 +168,7 @@ class LocalVault(Vault):
     driver = "local"
     supports_restore = True
     supports_plain = True
+    conditional_writes = True
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         super().__init__(config, namespace, project_root)
@@ -450,6 +461,20 @@ class LocalVault(Vault):
     def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
         self._cipher()  # open the key before taking the write lock
         with self._write() as conn:
+            return self._append_version(conn, stage, key, value, secure)
+
+    def set_if(self, stage: str, key: str, value: str, expect: Expect, secure: bool = True) -> WriteResult:
+        """The check and the write in one `BEGIN IMMEDIATE` transaction: no other process can
+        write between them."""
+        self._cipher()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT current, deleted_at FROM secrets WHERE stage = ? AND key = ?", (stage, key)
+            ).fetchone()
+            current = None if row is None or row[1] is not None else str(row[0])
+            if not expect.holds(current):
+                raise expect.failure(f"{self.slug}:{stage}", key, current)
+            # a deleted key counts as absent: the write's own error then says "restore it first"
             return self._append_version(conn, stage, key, value, secure)
 
     def delete(self, stage: str, key: str, purge: bool = False) -> None:

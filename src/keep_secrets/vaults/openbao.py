@@ -46,7 +46,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..model import AccessDenied, Conflict, KeepError, NotFound, RemoteError, Secret, UsageError, Version, WriteResult
+from ..model import (
+    AccessDenied,
+    Conflict,
+    Expect,
+    KeepError,
+    NotFound,
+    PreconditionFailed,
+    RemoteError,
+    Secret,
+    UsageError,
+    Version,
+    WriteResult,
+)
 from .base import Reference, Vault
 
 if TYPE_CHECKING:
@@ -547,6 +559,7 @@ class OpenBaoVault(Vault):
     driver = DRIVER
     supports_restore = True
     supports_plain = False
+    conditional_writes = True
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         super().__init__(config, namespace, project_root)
@@ -827,10 +840,10 @@ class OpenBaoVault(Vault):
     def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
         return self._set(stage, key, value, expected=None, strict=False)
 
-    def set_if(self, stage: str, key: str, value: str, expected: str | None) -> WriteResult:
-        """Write only if the current revision is `expected` (None: only if the key does not
-        exist): an atomic check-and-set; Conflict when someone else changed it."""
-        return self._set(stage, key, value, expected=expected, strict=True)
+    def set_if(self, stage: str, key: str, value: str, expect: Expect, secure: bool = True) -> WriteResult:
+        """Write only if the current revision is `expect.revision` (None: only if the key does
+        not exist): an atomic check-and-set; PreconditionFailed when someone else changed it."""
+        return self._set(stage, key, value, expected=expect.revision, strict=True)
 
     def _set(self, stage: str, key: str, value: str, *, expected: str | None, strict: bool) -> WriteResult:
         for attempt in range(CAS_ATTEMPTS):
@@ -862,7 +875,7 @@ class OpenBaoVault(Vault):
     def _changed(self, stage: str, key: str, expected: str | None, current: int | None) -> Conflict:
         was = "not to exist" if expected is None else f"at version {expected}"
         now = "" if current is None else (" (it does not exist)" if current == 0 else f" (it is at version {current})")
-        return Conflict(
+        return PreconditionFailed(
             f"Secret {self.remote_name(stage, key)} changed: expected it {was}{now}",
             hint="read it again before changing it",
             key=key,

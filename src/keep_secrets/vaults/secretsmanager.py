@@ -37,7 +37,18 @@ from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
 from ..concurrency import concurrent_map, pipelined
-from ..model import AccessDenied, Conflict, NotFound, RemoteError, Secret, UsageError, Version, WriteResult
+from ..model import (
+    AccessDenied,
+    Conflict,
+    Expect,
+    NotFound,
+    PreconditionFailed,
+    RemoteError,
+    Secret,
+    UsageError,
+    Version,
+    WriteResult,
+)
 from .aws import (
     CREDENTIAL_CODES,
     AwsError,
@@ -453,7 +464,9 @@ class SecretsManagerVault(AwsVault):
         ]
 
     # -- writes --------------------------------------------------------------------------
-    def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
+    conditional_writes = True
+
+    def _check_value(self, stage: str, key: str, value: str) -> None:
         if value == "":
             raise UsageError(
                 f"Secrets Manager cannot hold an empty value ('{key}' in {self.slug}:{stage})",
@@ -465,18 +478,68 @@ class SecretsManagerVault(AwsVault):
                 f"Value of '{key}' is {size} bytes; Secrets Manager holds at most {MAX_VALUE_BYTES}",
                 hint="store the value in a file and keep its path or a reference instead",
             )
+
+    def _put_value(self, stage: str, key: str, value: str) -> WriteResult:
         name = self.remote_name(stage, key)
+        response = self.call("put_secret_value", name, SecretId=name, SecretString=value)
+        return WriteResult(revision=str(response.get("VersionId", "")), created=False)
+
+    def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
+        self._check_value(stage, key, value)
         try:
-            response = self.call("put_secret_value", name, SecretId=name, SecretString=value)
+            return self._put_value(stage, key, value)
         except AwsError as exc:
             if exc.code == "ResourceNotFoundException":
-                return self._create(stage, key, value, denied=None)
-            if _is_resource_denial(exc):
-                return self._create(stage, key, value, denied=exc)
+                denied: AwsError | None = None
+            elif _is_resource_denial(exc):
+                denied = exc
+            elif _is_deletion_error(exc):
+                raise self._scheduled_for_deletion(stage, key) from None
+            else:
+                raise
+        try:
+            return self._create(stage, key, value, denied=denied)
+        except PreconditionFailed:
+            # created by another writer between our put and our create: `set` is
+            # create-or-update, so our value goes on top of theirs (their version stays in
+            # the history) instead of being lost
+            try:
+                return self._put_value(stage, key, value)
+            except AwsError as exc:
+                if _is_deletion_error(exc):
+                    raise self._scheduled_for_deletion(stage, key) from None
+                raise
+
+    def set_if(self, stage: str, key: str, value: str, expect: Expect, secure: bool = True) -> WriteResult:
+        """Create with `CreateSecret` alone (AWS refuses an existing name); update after a
+        `DescribeSecret` check that `AWSCURRENT` is still the planned version. Secrets Manager
+        has no compare-and-set, so a write landing between that check and the
+        `PutSecretValue` (milliseconds) is not detected."""
+        self._check_value(stage, key, value)
+        if expect.absent:
+            return self._create(stage, key, value, denied=None)
+        current = self._current_version(stage, key)
+        if not expect.holds(current):
+            raise expect.failure(f"{self.slug}:{stage}", key, current)
+        try:
+            return self._put_value(stage, key, value)
+        except AwsError as exc:
             if _is_deletion_error(exc):
                 raise self._scheduled_for_deletion(stage, key) from None
             raise
-        return WriteResult(revision=str(response.get("VersionId", "")), created=False)
+
+    def _current_version(self, stage: str, key: str) -> str | None:
+        """The version id holding AWSCURRENT (None when the secret is missing or being deleted)."""
+        try:
+            described = self._describe(stage, key)
+        except NotFound:
+            return None
+        if described.get("DeletedDate") is not None:
+            return None
+        for version, stages in (described.get("VersionIdsToStages") or {}).items():
+            if "AWSCURRENT" in (stages or ()):
+                return str(version)
+        return None
 
     def _scheduled_for_deletion(self, stage: str, key: str) -> Conflict:
         return Conflict(
@@ -487,6 +550,8 @@ class SecretsManagerVault(AwsVault):
         )
 
     def _create(self, stage: str, key: str, value: str, denied: AwsError | None) -> WriteResult:
+        """`CreateSecret`; a name that exists is PreconditionFailed (or, after a denied put,
+        that denial: the secret exists, so the put was really refused)."""
         name = self.remote_name(stage, key)
         params: dict[str, Any] = {
             "Name": name,
@@ -505,12 +570,8 @@ class SecretsManagerVault(AwsVault):
         except AwsError as exc:
             if exc.code == "ResourceExistsException":
                 if denied is not None:
-                    # it exists, so the put was really refused
                     raise denied from None
-                raise Conflict(
-                    f"Secret {name} was created by someone else while keep was writing it",
-                    hint="run the command again",
-                ) from None
+                raise Expect(None).failure(f"{self.slug}:{stage}", key, "?") from None
             if _is_deletion_error(exc):
                 raise self._scheduled_for_deletion(stage, key) from None
             if denied is not None and isinstance(exc, AccessDenied):

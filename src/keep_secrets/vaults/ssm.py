@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from ..concurrency import RateLimiter, pipelined
-from ..model import AccessDenied, NotFound, Secret, UsageError, Version, WriteResult
+from ..model import AccessDenied, Expect, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
 from .aws import CREDENTIAL_CODES, AwsError, AwsVault
 from .base import Reference
 
@@ -99,6 +99,7 @@ class SsmVault(AwsVault):
     service = "ssm"
     supports_restore = False
     supports_plain = True
+    conditional_writes = True
 
     # -- names ---------------------------------------------------------------------------
     def base_path(self, stage: str) -> str:
@@ -341,25 +342,54 @@ class SsmVault(AwsVault):
                 hint=hint,
             )
 
-    def _put(self, stage: str, key: str, value: str, secure: bool) -> WriteResult:
+    def _put(self, stage: str, key: str, value: str, secure: bool, overwrite: bool = True) -> WriteResult:
         self._check_value(stage, key, value)
         name = self.remote_name(stage, key)
         params: dict[str, Any] = {
             "Name": name,
             "Value": value,
             "Type": "SecureString" if secure else "String",
-            "Overwrite": True,
+            "Overwrite": overwrite,
             "Tier": self.tier,
         }
         kms_key = self.config.get("key")
         if secure and kms_key:
             params["KeyId"] = str(kms_key)
-        response = self.call("put_parameter", name, **params)
+        try:
+            response = self.call("put_parameter", name, **params)
+        except AwsError as exc:
+            if not overwrite and exc.code == "ParameterAlreadyExists":
+                raise Expect(None).failure(f"{self.slug}:{stage}", key, "?") from None
+            raise
         version = int(response.get("Version", 0))
         return WriteResult(revision=str(version), created=version == 1)
 
     def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
         return self._put(stage, key, value, secure)
+
+    def set_if(self, stage: str, key: str, value: str, expect: Expect, secure: bool = True) -> WriteResult:
+        """Create = `PutParameter` without `Overwrite` (AWS refuses an existing name). Update =
+        a `GetParameter` check of the version, then the put; Parameter Store numbers versions
+        one by one, so a put that does not return the checked version + 1 shows a write that
+        landed in between: reported as a conflict (both values are in the history)."""
+        if expect.absent:
+            return self._put(stage, key, value, secure, overwrite=False)
+        self._check_value(stage, key, value)
+        try:
+            current: str | None = self.get(stage, key).revision
+        except NotFound:
+            current = None
+        if not expect.holds(current):
+            raise expect.failure(f"{self.slug}:{stage}", key, current)
+        result = self._put(stage, key, value, secure)
+        planned = expect.revision or ""
+        if planned.isdigit() and int(result.revision) != int(planned) + 1:
+            raise PreconditionFailed(
+                f"Secret '{key}' in {self.slug}:{stage} was also written by someone else while keep wrote it "
+                f"(keep's value is version {result.revision}; the other write is in `keep history {key}`)",
+                hint="check the value, and roll back if needed",
+            )
+        return WriteResult(revision=result.revision, created=False)
 
     def delete(self, stage: str, key: str, purge: bool = False) -> None:
         name = self.remote_name(stage, key)
