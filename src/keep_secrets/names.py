@@ -26,17 +26,34 @@ SLUG_RULE = STAGE_RULE
 NAMESPACE_RULE = "1-100 characters of A-Z a-z 0-9 _ -"
 
 
+def shown_key(raw: str, limit: int = 60) -> str:
+    """A key as it may be printed in a message or report: never anything after an `=`
+    (`keep set "K=$VALUE"` is a common slip, and that text is a secret), control characters
+    escaped, at most `limit` characters."""
+    name, sep, _ = raw.partition("=")
+    shown = name if len(name) <= limit else name[: limit - 3] + "..."
+    shown = repr(shown)[1:-1] if not shown.isprintable() else shown
+    return shown + ("=…" if sep else "")
+
+
 def _show(raw: str) -> str:
-    shown = raw if len(raw) <= 60 else raw[:57] + "..."
-    return repr(shown)
+    return f"'{shown_key(raw)}'"
+
+
+def _key_hint(key: str) -> str | None:
+    if "=" in key:
+        return "KEY=VALUE is not a key: give the key and the value as two arguments, or the value on --stdin"
+    return None
 
 
 def validate_key(key: str) -> str:
     """Return `key` unchanged if it is a valid secret key, else raise UsageError."""
     if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         if isinstance(key, str) and len(key) > 255:
-            raise UsageError(f"Invalid key {_show(key)}: too long ({len(key)} characters); {KEY_RULE}.")
-        raise UsageError(f"Invalid key {_show(key)}: use {KEY_RULE}.")
+            raise UsageError(
+                f"Invalid key {_show(key)}: too long ({len(key)} characters); {KEY_RULE}.", hint=_key_hint(key)
+            )
+        raise UsageError(f"Invalid key {_show(key)}: use {KEY_RULE}.", hint=_key_hint(key))
     if key.startswith("-"):
         raise UsageError(f"Invalid key {_show(key)}: a key cannot start with '-'; use {KEY_RULE}.")
     return key

@@ -19,7 +19,7 @@ import click
 from ..formats.mask import maybe_mask
 from ..formats.table import render_table
 from ..model import Conflict, Interrupted, KeepError, NotFound, UsageError
-from ..names import Patterns
+from ..names import Patterns, shown_key
 from ..services import copying, diffing, importing
 from .context import Ctx, keep_command
 from .hints import cli_line
@@ -34,7 +34,9 @@ _FAILURES = (copying.FAILED, copying.NOT_ATTEMPTED, copying.CONFLICTED)
 
 
 def _line(item: Item) -> str:
-    text = f"  {item.outcome:<13} {item.key}"
+    # a key from a file may hold control characters (a NUL), be 10 KB long or be `K=value`:
+    # shown escaped and shortened, exactly as the error texts show keys
+    text = f"  {item.outcome:<13} {shown_key(item.key)}"
     if item.revision is not None:
         text += f"  (revision {item.revision})"
     if item.reason:
@@ -255,7 +257,7 @@ def import_cmd(
     target = copying.Location(slug, stage)
     for key, lines in parsed.duplicates.items():
         where = f" (lines {', '.join(str(n) for n in lines)})" if all(lines) else ""
-        ctx.warn(f"{key} is defined {len(lines)} times in {label}{where}; the last value is used")
+        ctx.warn(f"{shown_key(key)} is defined {len(lines)} times in {label}{where}; the last value is used")
     if not parsed.entries:
         ctx.msg(f"No entries in {label}; nothing to import")
         return

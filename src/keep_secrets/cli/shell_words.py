@@ -15,6 +15,7 @@ Rules (SPEC §10):
 from __future__ import annotations
 
 import shlex
+from collections.abc import Iterable
 
 import click
 
@@ -167,9 +168,20 @@ def _search_words(words: list[str]) -> list[str]:
     return kept
 
 
-def redact_for_history(line: str) -> str | None:
-    """What the history file may keep of a line: never a value. `set K V` -> `set K`;
-    a search query (a value fragment) is replaced. None = do not record."""
+def _known_commands() -> set[str]:
+    from . import COMMANDS  # the registry; imported late: cli/__init__ is loaded by then
+
+    return {*COMMANDS, *BUILTINS, "shell"}
+
+
+def redact_for_history(line: str, known: Iterable[str] | None = None) -> str | None:
+    """What the history file may keep of a line: never a value. None = do not record.
+
+    Only lines whose command is known (`known`, default: keep's commands and the shell's
+    built-ins, after aliases) are recorded: a typo such as `sett K value`, or `keep set K
+    value` typed out of habit, may hold a value in any position, so it is not kept at all.
+    Of a known line, the value positions are masked: `set K V` -> `set K`, a search query
+    becomes `********`, and every word after `--` too."""
     try:
         words = shlex.split(line)
     except ValueError:
@@ -177,6 +189,13 @@ def redact_for_history(line: str) -> str | None:
     if not words:
         return None
     cmd = resolve_alias(words[0])
+    if cmd not in (_known_commands() if known is None else set(known)):
+        return None
+    if "--" in words[1:]:
+        cut = words.index("--", 1)
+        words = [*words[:cut], "--", *(["********"] if cut + 1 < len(words) else [])]
+    # a bare `NAME=text` word (not an `--option=value`) is a value typed as an assignment
+    words = [w if w.startswith("-") or "=" not in w else w.split("=", 1)[0] + "=********" for w in words]
     if cmd == "set":
         # options, then the key only: never the value, nor a `KEY=value` typed as one word
         kept = [words[0]]
@@ -189,6 +208,4 @@ def redact_for_history(line: str) -> str | None:
         return " ".join(shlex.quote(w) for w in kept)
     if cmd == "search" and len(words) > 1:
         return " ".join(w if w == "********" else shlex.quote(w) for w in _search_words(words))
-    if cmd == "rotate":
-        return " ".join(shlex.quote(w) for w in words)
-    return line.strip()
+    return " ".join(w if w.endswith("********") else shlex.quote(w) for w in words)

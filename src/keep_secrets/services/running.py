@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, NoReturn
 
@@ -219,12 +220,36 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _pump(source: IO[bytes], target: int, redactor: Redactor) -> None:
-    """Copy one child stream to ours through the filter until EOF. If our side is closed
-    (`keep run … | head`), stop reading so the child sees EPIPE as it would unwrapped."""
+#: after the command exits, how long keep goes on reading output that is already on its way
+#: (a background process it started may hold the pipe open for ever)
+DRAIN_SECONDS = 0.5
+
+
+def _pump(source: IO[bytes], target: int, redactor: Redactor, done: threading.Event | None = None) -> None:
+    """Copy one child stream to ours through the filter until EOF, or, once `done` is set
+    (the command exited), until what is buffered is drained: a grandchild that inherited the
+    pipe (`sh -c 'sleep 20 & echo started'`) must not keep `keep run` waiting. If our side is
+    closed (`keep run … | head`), stop reading so the child sees EPIPE as it would unwrapped."""
+    import select
+
+    fd = source.fileno()
+    drain_until: float | None = None
     try:
         while True:
-            chunk = source.read1(_CHUNK)  # type: ignore[attr-defined]
+            if done is not None and done.is_set() and drain_until is None:
+                drain_until = time.monotonic() + DRAIN_SECONDS
+            if drain_until is not None:
+                wait = drain_until - time.monotonic()
+                if wait <= 0:
+                    break
+                ready, _, _ = select.select([fd], [], [], min(wait, 0.05))
+                if not ready:
+                    break  # nothing more buffered: stop
+            elif done is not None:
+                ready, _, _ = select.select([fd], [], [], 0.05)
+                if not ready:
+                    continue
+            chunk = os.read(fd, _CHUNK)
             if not chunk:
                 break
             _write_all(target, redactor.feed(chunk))
@@ -342,10 +367,13 @@ def run_child(
             raise CommandNotFound(f"Cannot execute {argv[0]}: {exc.strerror}") from None
         forwarder.start(proc)
         pumps = []
+        exited = threading.Event()
         if values is not None:
             assert proc.stdout is not None and proc.stderr is not None
             pumps = [
-                threading.Thread(target=_pump, args=(stream, fd, Redactor(values)), name=name, daemon=True)
+                threading.Thread(
+                    target=_pump, args=(stream, fd, Redactor(values), exited), name=name, daemon=True
+                )
                 for stream, fd, name in (
                     (proc.stdout, stdout_fd, "keep-stdout"),
                     (proc.stderr, stderr_fd, "keep-stderr"),
@@ -354,6 +382,7 @@ def run_child(
         for pump in pumps:
             pump.start()
         returncode = proc.wait()
+        exited.set()
         for pump in pumps:
             pump.join()
     finally:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..model import Conflict, KeepError, NotFound, Secret, UsageError, Version, WriteResult
-from ..names import validate_key, validate_value
+from ..names import shown_key, validate_key, validate_value
 
 if TYPE_CHECKING:
     from ..vaults.base import Vault
@@ -50,9 +50,14 @@ def validate_lookup_key(key: str) -> str:
     Looser than :func:`validate_key` on purpose: a store may hold keys other tools wrote
     (`a.b`, nested SSM paths) and keep must still be able to read, delete or rename them.
     """
+    if "=" in key:
+        # `keep get "K=$VALUE"`: what follows the `=` is likely a secret; never echo or look it up
+        raise UsageError(
+            f"Invalid key '{shown_key(key)}': a key cannot contain '='",
+            hint="KEY=VALUE is not a key: give the key alone",
+        )
     if not key or len(key) > 255 or key.startswith("-") or any(c.isspace() or ord(c) < 32 for c in key):
-        shown = key if len(key) <= 60 else key[:57] + "..."
-        raise UsageError(f"Invalid key {shown!r}: use {LOOKUP_KEY_RULE}.")
+        raise UsageError(f"Invalid key '{shown_key(key)}': use {LOOKUP_KEY_RULE}.")
     return key
 
 
