@@ -396,8 +396,9 @@ def test_import_json_and_errors(client: TestClient) -> None:
     data = client.post("/api/import/preview", json={**LOCAL, "content": json_text}).json()
     assert data["format"] == "json" and {i["key"] for i in data["items"]} == {"JSON_KEY", "NUM"}
     bad = client.post("/api/import/preview", json={**LOCAL, "content": "A='unclosed\n"})
-    assert bad.status_code == 400
-    assert "cannot parse" in bad.json()["error"]
+    assert bad.status_code == 200 and bad.json()["bad_lines"] == [1] and bad.json()["items"] == []
+    broken_json = client.post("/api/import/preview", json={**LOCAL, "content": '{"A": '})
+    assert broken_json.status_code == 400 and "invalid JSON" in broken_json.json()["error"]
     assert client.post("/api/import/preview", json={**LOCAL, "content": "  "}).status_code == 400
     assert client.post("/api/import/preview", json={**LOCAL, "content": "A=b", "mode": "yolo"}).status_code == 400
 
@@ -621,3 +622,25 @@ def test_every_masked_view_uses_the_shared_mask_function(client: TestClient, val
     diff = client.get("/api/diff", params={"stages": "local"}).json()
     [row] = [r for r in diff["rows"] if r["key"] == key]
     assert list(row["values"].values()) == [mask(value)]
+
+
+# -- import: a bad line is marked, the rest imports -----------------------------------------------
+
+def test_import_marks_unreadable_lines_and_imports_the_rest(client: TestClient, cli: KeepRunner) -> None:
+    content = "GOOD_ONE=fake-good-1\nBAD='fake-unclosed\nGOOD_TWO=fake-good-2\nX=\"fake\" trailing\n"
+    preview = client.post("/api/import/preview", json={**LOCAL, "content": content})
+    assert preview.status_code == 200, preview.text
+    data = preview.json()
+    assert data["bad_lines"] == [2, 4]
+    assert [i["key"] for i in data["items"]] == ["GOOD_ONE", "GOOD_TWO"]
+    assert "fake-unclosed" not in preview.text  # a bad line is named by number, never echoed
+    applied = client.post("/api/import/apply", json={**LOCAL, "content": content}).json()
+    assert applied["counts"] == {"created": 2} and applied["bad_lines"] == [2, 4]
+    assert cli.ok("get", "GOOD_TWO", "--stage", "local", "--format", "raw").stdout == "fake-good-2\n"
+    assert cli("get", "BAD", "--stage", "local").code == 3
+    # the CLI keeps refusing such a file as a whole (nothing half-imported from a script)
+    source = cli.cwd / "bad.env"
+    source.write_text(content)
+    refused = cli("import", str(source), "--stage", "staging")
+    assert refused.code == 2 and "line" in refused.stderr
+    assert cli("get", "GOOD_ONE", "--stage", "staging").code == 3

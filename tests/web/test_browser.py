@@ -567,3 +567,90 @@ def test_server_stage_option_sets_the_starting_stage(tabs: Tabs, web_project: Pa
         expect(tab.locator("#secret-count")).to_have_text("1 secret in local:staging")
     finally:
         assert running.stop() == 0
+
+
+# -- 6, 7: no silent overwrite; import/export/edit flows -------------------------------------------
+
+@BOTH
+def test_two_tabs_a_stale_edit_offers_reload_or_overwrite(
+    page: Page, server: Server, tabs: Tabs, cli: KeepRunner
+) -> None:
+    # tab A opens Edit
+    _row(page, "DB_PASSWORD").get_by_role("button", name="Edit DB_PASSWORD").click()
+    dialog_a = page.locator("dialog[open]")
+    dialog_a.locator("textarea[name=value]").fill("fake-from-tab-a-0001")
+    # tab B (same browser: already signed in) saves first
+    tab_b = tabs.open(server.base + "/", context=page.context)
+    _row(tab_b, "DB_PASSWORD").get_by_role("button", name="Edit DB_PASSWORD").click()
+    tab_b.locator("dialog[open] textarea[name=value]").fill("fake-from-tab-b-0002")
+    tab_b.locator("dialog[open]").get_by_role("button", name="Save").click()
+    expect(tab_b.locator("dialog[open]")).to_have_count(0)
+    # tab A's save is refused: both values masked, a choice offered
+    dialog_a.get_by_role("button", name="Save").click()
+    conflict = dialog_a.locator(".conflict")
+    expect(conflict).to_contain_text("changed elsewhere")
+    expect(conflict).to_contain_text(str(mask("fake-from-tab-b-0002")))
+    expect(conflict).to_contain_text(str(mask("fake-from-tab-a-0001")))
+    assert "fake-from-tab-b-0002" not in page.content()
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-from-tab-b-0002\n"
+    conflict.get_by_role("button", name="Overwrite with mine").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-from-tab-a-0001\n"
+    # delete from a stale row: reload keeps the other writer's value
+    cli.ok("set", "API_KEY", "fake-changed-by-cli-123", "--stage", "local")
+    _row(page, "API_KEY").get_by_role("button", name="Delete API_KEY").click()
+    page.locator("dialog[open]").get_by_role("button", name="Delete").click()
+    stale = page.locator("dialog[open] .conflict")
+    expect(stale).to_contain_text(str(mask("fake-changed-by-cli-123")))
+    stale.get_by_role("button", name="Reload").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(_row(page, "API_KEY").locator("code")).to_have_text(str(mask("fake-changed-by-cli-123")))
+    assert cli.ok("get", "API_KEY", "--stage", "local", "--format", "raw").stdout == "fake-changed-by-cli-123\n"
+
+
+@BOTH
+def test_import_marks_a_bad_line_imports_the_rest_once(page: Page, cli: KeepRunner) -> None:
+    page.get_by_role("tab", name="Import").click()
+    page.fill("#import-content", "GOOD_ONE=fake-good-1\nBAD='fake-unclosed\nGOOD_TWO=fake-good-2\n")
+    page.get_by_role("button", name="Preview").click()
+    table = page.locator("#import-table tbody")
+    expect(table.locator("tr.bad-line[data-line='2']")).to_contain_text("line 2")
+    expect(page.locator("#import-summary")).to_contain_text("1 line not readable")
+    expect(table.locator("tr[data-key='GOOD_TWO'] .badge").first).to_have_text("create")
+    apply = page.get_by_role("button", name="Import", exact=True)
+    expect(apply).to_be_enabled()
+    apply.click()
+    expect(table.locator("tr[data-key='GOOD_ONE'] td").last).to_have_text("created")
+    # never re-enabled after importing: a second click cannot import twice
+    expect(apply).to_be_disabled()
+    expect(page.get_by_role("button", name="Dry run")).to_be_disabled()
+    assert cli.ok("get", "GOOD_TWO", "--stage", "local", "--format", "raw").stdout == "fake-good-2\n"
+    assert cli("get", "BAD", "--stage", "local").code == 3
+    versions = cli.ok("history", "GOOD_ONE", "--stage", "local", "--format", "json").json()
+    assert isinstance(versions, list) and len(versions) == 1
+
+
+@BOTH
+def test_export_error_clears_the_previous_preview(page: Page, cli: KeepRunner) -> None:
+    cli.ok("set", "PEM_KEY", "fake-line-one\nfake-line-two", "--stage", "local")
+    page.get_by_role("tab", name="Export").click()
+    page.get_by_role("button", name="Reveal values").click()
+    output = page.locator("#export-output")
+    expect(output).to_contain_text("DB_PASSWORD=")
+    page.select_option("#export-format", "docker")  # cannot hold a multi-line value
+    page.get_by_role("button", name="Reveal values").click()
+    expect(page.locator("#export-summary .badge.bad")).to_contain_text("PEM_KEY")
+    expect(output).to_be_hidden()
+    assert FAKE_DB not in page.content()
+
+
+@BOTH
+def test_edit_of_a_key_deleted_elsewhere_says_so(page: Page, cli: KeepRunner) -> None:
+    cli.ok("delete", "API_KEY", "--stage", "local", "--force")
+    _row(page, "API_KEY").get_by_role("button", name="Edit API_KEY").click()
+    dialog = page.locator("dialog[open]")
+    expect(dialog.locator("h2")).to_have_text("API_KEY no longer exists")
+    expect(dialog).to_contain_text("deleted or renamed elsewhere")
+    expect(dialog.locator("input[name=key]")).to_have_count(0)  # not an empty "New secret" form
+    dialog.get_by_role("button", name="Close").click()
+    expect(_row(page, "API_KEY")).to_have_count(0)

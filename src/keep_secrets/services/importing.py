@@ -35,6 +35,8 @@ class Parsed:
     entries: list[Entry]
     duplicates: dict[str, list[int | None]] = field(default_factory=dict)
     format: str = "env"
+    #: lines that are not KEY=VALUE (only with `lenient`; otherwise they are an error)
+    bad_lines: list[int] = field(default_factory=list)
 
 
 def decode(data: bytes, label: str) -> str:
@@ -53,13 +55,15 @@ def detect_format(text: str, label: str) -> str:
     return "env"
 
 
-def parse(text: str, label: str, fmt: str | None = None) -> Parsed:
+def parse(text: str, label: str, fmt: str | None = None, *, lenient: bool = False) -> Parsed:
     """Entries of a dotenv or JSON document, in file order (a repeated key keeps its first
-    position and its last value, exactly like `dotenv_values`)."""
+    position and its last value, exactly like `dotenv_values`). A dotenv line that cannot be
+    parsed is an error, or with `lenient` (the web preview, which marks it inline) listed in
+    `bad_lines` while the other lines are kept."""
     fmt = fmt or detect_format(text, label)
     if fmt == "json":
         return _parse_json(text, label)
-    return _parse_env(text, label)
+    return _parse_env(text, label, lenient)
 
 
 def _collect(pairs: Sequence[tuple[str, str | None, int | None]], fmt: str) -> Parsed:
@@ -73,7 +77,7 @@ def _collect(pairs: Sequence[tuple[str, str | None, int | None]], fmt: str) -> P
     return Parsed(list(order.values()), duplicates, fmt)
 
 
-def _parse_env(text: str, label: str) -> Parsed:
+def _parse_env(text: str, label: str, lenient: bool = False) -> Parsed:
     # parse_stream is the parser dotenv_values() uses; calling it directly gives the line of
     # each binding and its parse errors, which dotenv_values() only logs and then drops.
     from dotenv.parser import parse_stream
@@ -85,6 +89,10 @@ def _parse_env(text: str, label: str) -> Parsed:
             errors.append(binding.original.line)
         elif binding.key is not None:
             pairs.append((binding.key, binding.value, binding.original.line))
+    if errors and lenient:
+        parsed = _collect(pairs, "env")
+        parsed.bad_lines = errors
+        return parsed
     if errors:
         lines = ", ".join(str(n) for n in errors[:10]) + (", …" if len(errors) > 10 else "")
         noun = "line" if len(errors) == 1 else "lines"

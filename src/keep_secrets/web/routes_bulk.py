@@ -62,7 +62,9 @@ def _import_plan(call: Call) -> tuple[Plan, importing.Parsed, dict[str, str], st
     mode = call.text("mode", "fail")
     if mode not in MODES:
         raise UsageError(f"Field 'mode' must be one of {', '.join(MODES)}")
-    parsed = importing.parse(content.removeprefix("\ufeff"), label, fmt)
+    # a bad line is marked in the preview (line number only: it may hold a secret) and the
+    # other lines stay importable
+    parsed = importing.parse(content.removeprefix("\ufeff"), label, fmt, lenient=True)
     vault = call.vault(slug)
     current = vault.list(stage)
     existing = {s.key: s.value for s in current}
@@ -119,6 +121,7 @@ def import_preview(call: Call) -> dict[str, Any]:
         "items": [_item_json(item, existing) for item in plan.items],
         "counts": counts,
         "duplicates": {key: lines for key, lines in parsed.duplicates.items()},
+        "bad_lines": parsed.bad_lines,
         "conflicts": plan.count(CONFLICT),
     }
 
@@ -138,6 +141,7 @@ def import_apply(call: Call) -> dict[str, Any]:
         "counts": outcome.counts,
         "items": [_item_json(item, existing) for item in plan.items],
         "duplicates": {key: lines for key, lines in parsed.duplicates.items()},
+        "bad_lines": parsed.bad_lines,
     }
 
 

@@ -130,16 +130,20 @@ export function checkboxes(container, names, checked, name) {
 
 export function checked(container) { return $$("input[type=checkbox]:checked", container).map((i) => i.value); }
 
-export async function withBusy(button, work) {
+// Disable `button` while `work` runs. With `settles`, the work itself decides the button's
+// state once it succeeds (e.g. Import stays disabled after importing); on an error the old
+// state comes back.
+export async function withBusy(button, work, { settles = false } = {}) {
   const old = button.disabled;
   button.disabled = true;
-  try { return await work(); } finally { button.disabled = old; }
+  let ok = false;
+  try { const result = await work(); ok = true; return result; } finally { if (!ok || !settles) button.disabled = old; }
 }
 
 // ---------------------------------------------------------------------------------------
 // dialog: one <dialog>, filled per use; resolves with the clicked action's result
 
-export function openDialog({ title, body, actions, wide = false }) {
+export function openDialog({ title, body, actions, wide = false, cancel = null }) {
   const dialog = $("#dialog");
   dialog.classList.toggle("wide", wide);
   $("#dialog-title").textContent = title;
@@ -149,7 +153,7 @@ export function openDialog({ title, body, actions, wide = false }) {
   $("#dialog-body").append(error);
   return new Promise((resolve) => {
     const close = (value) => { dialog.close(); resolve(value); };
-    bar.append(h("button", { type: "button", text: (actions || []).length ? "Cancel" : "Close", onclick: () => close(null) }));
+    bar.append(h("button", { type: "button", text: cancel || ((actions || []).length ? "Cancel" : "Close"), onclick: () => close(null) }));
     for (const action of actions || []) {
       const button = h("button", { type: action.submit ? "submit" : "button", class: action.kind || "", text: action.label });
       button.addEventListener("click", async (event) => {

@@ -117,6 +117,7 @@ export async function goneDialog(vault, stage, key) {
     title: `${key} no longer exists`,
     body: h("p", { text: `${key} is not in ${vault}:${stage} any more: it was deleted or renamed elsewhere (another tab, a script or the CLI).` }),
     actions: [{ label: "Create it again…", run: () => true }],
+    cancel: "Close",
   });
   if (again) return newSecret(vault, stage, key);
   return true;

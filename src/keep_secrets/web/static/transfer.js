@@ -1,7 +1,7 @@
 // The import wizard (paste or upload, preview, dry run, apply) and export (masked preview,
 // reveal, download).
 
-import { $, $$, api, badge, checkboxes, checked, clear, copyText, fail, h, options, state, toast, withBusy } from "./core.js";
+import { $, $$, api, badge, checkboxes, checked, clear, copyText, errorText, fail, h, options, state, toast, withBusy } from "./core.js";
 import { loadSecrets } from "./secrets.js";
 
 export function importBody(extra = {}) {
@@ -20,31 +20,52 @@ export function renderImport(data, applied) {
     summary.append(badge(data.dry_run ? `dry run: ${data.summary}` : data.summary, data.ok ? "ok" : data.dry_run ? "warn" : "bad"));
   } else {
     for (const [action, n] of Object.entries(data.counts)) summary.append(badge(`${n} ${action}`, action));
-    if (!data.items.length) summary.append(badge("no keys selected", "warn"));
+    if (!data.items.length && !(data.bad_lines || []).length) summary.append(badge("no keys selected", "warn"));
   }
+  const bad = data.bad_lines || [];
+  if (bad.length) summary.append(badge(`${bad.length} line${bad.length === 1 ? "" : "s"} not readable (not imported)`, "bad"));
   for (const [key, lines] of Object.entries(data.duplicates || {})) {
     summary.append(badge(`${key} defined ${lines.length}× (the last one wins)`, "warn"));
   }
   const body = clear($("#import-table tbody"));
+  // unreadable lines first, by number only (their text may be a secret)
+  for (const line of bad) {
+    body.append(h("tr", { class: "bad-line", dataset: { line: String(line) } },
+      h("td", { class: "key", "data-label": "Line", text: `line ${line}` }),
+      h("td", { "data-label": "Plan" }, badge("invalid")),
+      h("td", { class: "span", colspan: 3, "data-label": "Why", text: "not KEY=VALUE (an unclosed quote, or text after a closing quote): skipped, the other lines import" })));
+  }
   for (const item of data.items) {
     body.append(h("tr", { dataset: { key: item.key } },
-      h("td", { class: "key", text: item.key }),
-      h("td", {}, badge(item.action), item.reason ? h("span", { class: "muted small", text: " " + item.reason }) : null),
-      h("td", {}, item.value === null ? "" : h("code", { text: item.value })),
-      h("td", {}, item.existing === null ? h("span", { class: "muted", text: "—" }) : h("code", { text: item.existing })),
-      h("td", {}, item.outcome ? badge(item.outcome) : "")));
+      h("td", { class: "key", "data-label": "Key", text: item.key }),
+      h("td", { "data-label": "Plan" }, badge(item.action), item.reason ? h("span", { class: "muted small", text: " " + item.reason }) : null),
+      h("td", { "data-label": "New value" }, item.value === null ? "" : h("code", { text: item.value })),
+      h("td", { "data-label": "Current value" }, item.existing === null ? h("span", { class: "muted", text: "—" }) : h("code", { text: item.existing })),
+      h("td", { "data-label": "Result" }, item.outcome ? badge(item.outcome) : "")));
   }
   const conflicts = data.items.filter((i) => i.action === "conflict").length;
-  $("#import-dry").disabled = false;
-  $("#import-apply").disabled = applied && !data.dry_run ? true : (conflicts > 0 && importBody().mode === "fail");
+  const done = applied && !data.dry_run;
+  // after a real import nothing is re-enabled until the next Preview: a second click would import twice
+  $("#import-dry").disabled = done;
+  $("#import-apply").disabled = done || (conflicts > 0 && importBody().mode === "fail") || !data.items.length;
   $("#import-apply").title = conflicts ? "Choose overwrite or keep existing to import despite conflicts" : "";
 }
 
 export async function previewImport() {
-  renderImport(await api("POST", "/api/import/preview", { body: importBody() }), false);
+  resetImportButtons();
+  try {
+    renderImport(await api("POST", "/api/import/preview", { body: importBody() }), false);
+  } catch (err) {
+    clear($("#import-table tbody"));
+    $("#import-result").hidden = true;
+    clear($("#import-summary")).append(badge(errorText(err), "bad"));
+    throw err;
+  }
 }
 
 export async function applyImport(dryRun) {
+  // both buttons stay disabled while it runs
+  $("#import-dry").disabled = true; $("#import-apply").disabled = true;
   const data = await api("POST", "/api/import/apply", { body: importBody({ dry_run: dryRun }) });
   renderImport(data, true);
   if (!dryRun) {
@@ -78,12 +99,21 @@ export function exportBody(reveal) {
 let exported = null;
 
 export async function runExport(reveal) {
-  const data = await api("POST", "/api/export", { body: exportBody(reveal) });
-  exported = data;
-  const summary = clear($("#export-summary"));
-  summary.append(badge(`${data.count} entr${data.count === 1 ? "y" : "ies"}`, "ok"), badge(data.masked ? "values masked" : "real values", data.masked ? "" : "warn"));
-  for (const w of data.warnings || []) summary.append(badge(w, "warn"));
+  const summary = $("#export-summary");
   const out = $("#export-output");
+  let data;
+  try {
+    data = await api("POST", "/api/export", { body: exportBody(reveal) });
+  } catch (err) {
+    // never leave the previous format's content under an error
+    exported = null;
+    out.textContent = ""; out.hidden = true;
+    clear(summary).append(badge(errorText(err), "bad"));
+    throw err;
+  }
+  exported = data;
+  clear(summary).append(badge(`${data.count} entr${data.count === 1 ? "y" : "ies"}`, "ok"), badge(data.masked ? "values masked" : "real values", data.masked ? "" : "warn"));
+  for (const w of data.warnings || []) summary.append(badge(w, "warn"));
   out.hidden = false;
   out.textContent = data.content === null ? "Template output is only shown with “Reveal values”." : data.content;
   return data;
@@ -111,9 +141,13 @@ export function wireTransfer() {
   $("#import-content").addEventListener("input", resetImportButtons);
   for (const el of $$("#tab-import select, #tab-import input[type=radio], #import-only, #import-except")) el.addEventListener("change", resetImportButtons);
   $("#import-preview").addEventListener("click", (e) => withBusy(e.target, previewImport).catch(fail));
-  $("#import-dry").addEventListener("click", (e) => withBusy(e.target, () => applyImport(true)).catch(fail));
-  $("#import-apply").addEventListener("click", (e) => withBusy(e.target, () => applyImport(false)).catch(fail));
+  $("#import-dry").addEventListener("click", (e) => withBusy(e.target, () => applyImport(true), { settles: true }).catch(fail));
+  $("#import-apply").addEventListener("click", (e) => withBusy(e.target, () => applyImport(false), { settles: true }).catch(fail));
 
+  // a preview always shows what the current choices give: changing one clears it
+  for (const el of $$("#tab-export select, #tab-export input")) el.addEventListener("change", () => {
+    exported = null; $("#export-output").hidden = true; $("#export-output").textContent = ""; clear($("#export-summary"));
+  });
   $("#export-preview").addEventListener("click", (e) => withBusy(e.target, () => runExport(false)).catch(fail));
   $("#export-reveal").addEventListener("click", (e) => withBusy(e.target, () => runExport(true)).catch(fail));
   $("#export-download").addEventListener("click", (e) => withBusy(e.target, downloadExport).catch(fail));
