@@ -24,6 +24,7 @@ vault; values are masked unless the endpoint reveals them on purpose)::
     POST   /api/secret/restore|copy|rollback|generate
     GET    /api/secret/history           vault, stage, key[, limit]
     GET    /api/diff                     [vaults, stages, only, except]
+    GET    /api/check                    [vaults, stages] (schema check)
     POST   /api/import/preview|apply     vault, stage, content[, filename, format, mode, only,
                                          except, dry_run]
     POST   /api/export                   stage[, vault(s), format, template|content, missing,

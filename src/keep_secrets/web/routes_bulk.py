@@ -48,6 +48,21 @@ def diff(call: Call) -> dict[str, Any]:
     return data
 
 
+def check(call: Call) -> dict[str, Any]:
+    """`?vaults=a,b&stages=x,y`: `keep check` of the same cells against .keep/schema.toml
+    (`{"schema": false}` when the project has none; a bad schema file is a 400 naming its line)."""
+    from ..services import schema
+
+    spec = schema.load_schema(call.project, required=False)
+    if spec is None:
+        return {"schema": False, "ok": True, "problems": []}
+    columns = select_cells(call.project, call.names("stages"), call.names("vaults"))
+    stages = list(dict.fromkeys(c.stage for c in columns))
+    vaults = list(dict.fromkeys(c.vault for c in columns))
+    result = schema.check(call.project, call.vault, stages, vaults, schema=spec)
+    return {"schema": True, "keys": len(spec.keys), **result.to_dict()}
+
+
 # -- import ------------------------------------------------------------------------------------
 
 def _import_plan(call: Call) -> tuple[Plan, importing.Parsed, dict[str, str], str]:
@@ -197,6 +212,7 @@ def formats(call: Call) -> dict[str, Any]:
 def routes(make: Any) -> list[Route]:
     return [
         Route("/api/diff", make(diff), methods=["GET"]),
+        Route("/api/check", make(check), methods=["GET"]),
         Route("/api/import/preview", make(import_preview), methods=["POST"]),
         Route("/api/import/apply", make(import_apply), methods=["POST"]),
         Route("/api/export", make(export), methods=["POST"]),

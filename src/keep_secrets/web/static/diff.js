@@ -1,6 +1,6 @@
 // The diff tab: key x (vault, stage) matrix, masked, with inline edit of any cell.
 
-import { $, api, badge, checkboxes, checked, clear, fail, h, state, withBusy } from "./core.js";
+import { $, api, badge, checkboxes, checked, clear, errorText, fail, h, state, withBusy } from "./core.js";
 import { editSecret, newSecret } from "./secrets.js";
 
 export function setupDiff() {
@@ -13,11 +13,28 @@ let lastDiff = null;
 export function ensureDiff() { return lastDiff ? Promise.resolve() : runDiff(); }
 
 export async function runDiff() {
+  const cells = { vaults: checked($("#diff-vaults")).join(","), stages: checked($("#diff-stages")).join(",") };
+  // the schema check of the same cells, alongside; its failure (a bad schema.toml) is shown, not fatal
+  const check = api("GET", "/api/check", { query: cells }).catch((err) => ({ error: errorText(err) }));
   const data = await api("GET", "/api/diff", { query: {
-    vaults: checked($("#diff-vaults")).join(","), stages: checked($("#diff-stages")).join(","),
-    only: $("#diff-only").value.trim(), except: $("#diff-except").value.trim() } });
+    ...cells, only: $("#diff-only").value.trim(), except: $("#diff-except").value.trim() } });
   lastDiff = data;
   renderDiff();
+  renderCheck(await check);
+}
+
+// `keep check` results (.keep/schema.toml) under the summary: problems, never values
+function renderCheck(result) {
+  let box = $("#diff-check");
+  if (!box) { box = h("div", { id: "diff-check", class: "summary" }); $("#diff-summary").after(box); }
+  clear(box);
+  if (result.error) { box.append(badge("schema error", "incomplete"), h("span", { text: " " + result.error })); return; }
+  if (!result.schema) return;
+  if (result.ok) { box.append(badge("schema: no problems", "identical")); return; }
+  box.append(badge(`schema: ${result.problems.length} problem(s)`, "incomplete"));
+  const list = h("ul", { class: "check-problems" });
+  for (const p of result.problems) list.append(h("li", { dataset: { key: p.key }, text: `${p.key} (${p.vault}:${p.stage}): ${p.problem}` }));
+  box.append(list);
 }
 
 export function renderDiff() {
