@@ -644,3 +644,28 @@ def test_import_marks_unreadable_lines_and_imports_the_rest(client: TestClient, 
     refused = cli("import", str(source), "--stage", "staging")
     assert refused.code == 2 and "line" in refused.stderr
     assert cli("get", "GOOD_ONE", "--stage", "staging").code == 3
+
+
+def test_a_write_landing_between_check_and_save_is_still_a_409(
+    client: TestClient, cli: KeepRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process (the CLI) writes right after the server checked the revision: the
+    store's conditional write refuses, nothing is overwritten."""
+    from keep_secrets.web import routes_secrets
+
+    real = routes_secrets.svc.check_revision
+    raced: list[bool] = []
+
+    def check_then_race(*args: object, **kwargs: object) -> object:
+        current = real(*args, **kwargs)  # type: ignore[arg-type]
+        if not raced:
+            raced.append(True)
+            cli.ok("set", "DB_PASSWORD", "fake-cli-won-the-race", "--stage", "local")
+        return current
+
+    monkeypatch.setattr(routes_secrets.svc, "check_revision", check_then_race)
+    body = {**LOCAL, "key": "DB_PASSWORD", "value": "fake-web-lost-race", "revision": _rev(client, "DB_PASSWORD")}
+    response = client.put("/api/secret", json=body)
+    assert response.status_code == 409, response.text
+    assert response.json()["conflict"]["current"]["value"] == mask("fake-cli-won-the-race")
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-cli-won-the-race\n"

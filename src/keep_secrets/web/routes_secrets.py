@@ -16,7 +16,7 @@ from typing import Any
 from starlette.routing import Route
 
 from ..formats.mask import mask
-from ..model import Conflict, Secret, UsageError, Version
+from ..model import Conflict, Expect, PreconditionFailed, Secret, UsageError, Version
 from ..names import validate_key, validate_value
 from ..services import secrets as svc
 from ..services.copying import (
@@ -160,9 +160,13 @@ def create_secret(call: Call) -> tuple[int, dict[str, Any]]:
     key = validate_key(call.text("key", required=True))
     value, secure = _value_and_secure(call, slug)
     vault = call.vault(slug)
+    exists = Conflict(f"Secret '{key}' already exists in {slug}:{stage}", hint="edit it instead", key=key)
     if vault.exists(stage, key):
-        raise Conflict(f"Secret '{key}' already exists in {slug}:{stage}", hint="edit it instead")
-    result = vault.set(stage, key, value, secure=secure)
+        raise exists
+    try:
+        result = vault.set_if(stage, key, value, Expect(), secure=secure)  # created meanwhile: 409, not overwritten
+    except PreconditionFailed:
+        raise exists from None
     return 201, {"key": key, "vault": slug, "stage": stage, "revision": result.revision, "created": result.created}
 
 
@@ -187,7 +191,15 @@ def update_secret(call: Call) -> dict[str, Any]:
             secure = True
         if current.value == value and current.secure == secure:
             return {"key": key, "vault": slug, "stage": stage, "revision": current.revision, "changed": False}
-        result = vault.set(stage, key, value, secure=secure)
+        try:
+            # conditional in the store itself: a CLI or another server writing in between loses nothing
+            result = vault.set_if(stage, key, value, Expect(expected), secure=secure)
+        except PreconditionFailed:
+            try:
+                svc.check_revision(vault, stage, key, expected)
+            except StaleRevision as exc:
+                raise _stale(exc, value) from None
+            raise
     return {"key": key, "vault": slug, "stage": stage, "revision": result.revision, "changed": True}
 
 
