@@ -23,15 +23,9 @@ from .names import (
 
 KEEP_DIR = ".keep"
 SYSTEM_STAGES = ("local", "staging", "production")
-DRIVERS = ("local", "ssm", "secretsmanager")
-SSM_TIERS = ("Standard", "Advanced", "Intelligent-Tiering")
 GITIGNORE = "# Personal files (local vault data, workspace) are never committed\nlocal/\n"
 
 _VAULT_COMMON = ("slug", "driver", "name", "scope")
-
-
-REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
-REGION_RULE = "an AWS region name such as us-east-1 or eu-central-1"
 
 
 class NotInitialised(UsageError):
@@ -60,10 +54,6 @@ def _located(source: str, exc: UsageError, text: str | None) -> UsageError:
     line = line_of(text, exc.field) if isinstance(exc, InvalidField) else None
     where = f"{source}: line {line}" if line else source
     return UsageError(f"{where}: {exc.message}", hint=exc.hint)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    return _read_json_text(path)[0]
 
 
 def _read_json_text(path: Path) -> tuple[dict[str, Any], str]:
@@ -278,8 +268,10 @@ class VaultConfig:
             validate_slug(self.slug)
         except UsageError as exc:
             raise InvalidField("slug", exc.message) from None
-        if self.driver not in DRIVERS:
-            raise InvalidField("driver", f"unknown driver '{self.driver}' (known: {', '.join(DRIVERS)})")
+        from .vaults import registry
+
+        if not registry.is_known(self.driver):
+            raise InvalidField("driver", f"unknown driver '{self.driver}' (known: {', '.join(registry.names())})")
         if len(self.name) > 100 or not self.name.strip():
             raise InvalidField("name", "name must be 1-100 characters")
         if self.scope and not all(
@@ -287,43 +279,18 @@ class VaultConfig:
             for part in self.scope.split("/")
         ):
             raise InvalidField("scope", f"invalid scope '{self.scope}': use path segments of A-Z a-z 0-9 _ -")
-        opts = self.options
-        for text_option in ("region", "key", "endpoint_url", "profile", "path"):
-            value = opts.get(text_option)
-            if value is not None and not isinstance(value, str):
-                raise InvalidField(text_option, f"{text_option} must be a string")
-        region = opts.get("region")
-        if region and not REGION_RE.fullmatch(region):
-            raise InvalidField("region", f"invalid region '{region}': use {REGION_RULE}")
-        key = opts.get("key")
-        if key and (len(key) > 2048 or any(c.isspace() for c in key)):
-            raise InvalidField("key", f"invalid KMS key '{key}': use a key id, ARN or alias/NAME")
-        endpoint = opts.get("endpoint_url")
-        if endpoint and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", endpoint):
-            raise InvalidField("endpoint_url", f"invalid endpoint_url '{endpoint}': use http(s)://host[:port]")
-        profile = opts.get("profile")
-        if profile is not None and (not profile.strip() or any(c.isspace() for c in profile)):
-            raise InvalidField("profile", f"invalid profile '{profile}': use an AWS profile name")
-        tier = opts.get("tier")
-        if tier is not None and tier not in SSM_TIERS:
-            raise InvalidField("tier", f"invalid tier '{tier}' (use {', '.join(SSM_TIERS)})")
-        window = opts.get("recovery_window_days")
-        if window is not None and (
-            not isinstance(window, int) or isinstance(window, bool) or not (window == 0 or 7 <= window <= 30)
-        ):
-            raise InvalidField(
-                "recovery_window_days",
-                f"invalid recovery_window_days '{window}' (use 7-30, or 0 to delete at once)",
-            )
-        replicas = opts.get("replica_regions")
-        if replicas is not None and (
-            not isinstance(replicas, list)
-            or not all(isinstance(r, str) and REGION_RE.fullmatch(r) for r in replicas)
-        ):
-            raise InvalidField("replica_regions", f"replica_regions must be a list of {REGION_RULE}")
-        stage_tag = opts.get("stage_tag")
-        if stage_tag is not None and stage_tag not in ("Stage", "Env"):
-            raise InvalidField("stage_tag", f"invalid stage_tag '{stage_tag}' (use Stage or Env)")
+        # each driver declares its fields (vaults/registry.py); others are carried through
+        for option in registry.get(self.driver).options:
+            if option.name not in self.options:
+                continue
+            if option.secret:
+                where = ", ".join(option.env) or "the environment"
+                raise InvalidField(
+                    option.name, f"{option.name} is a credential and is never stored in .keep/ (use {where})"
+                )
+            problem = option.problem(self.options[option.name])
+            if problem is not None:
+                raise InvalidField(option.name, problem)
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

@@ -141,7 +141,7 @@ def test_replicate_command(aws: tuple[KeepRunner, dict[str, str]], moto: str) ->
     again = kp.ok("replicate", "--stage", "production", env=env)
     assert again.stdout == "" and "already match" in again.stderr
     wrong = kp("replicate", "--vault", "ssm", "--stage", "production", env=env)
-    assert wrong.code == 2 and "only Secrets Manager" in wrong.stderr
+    assert wrong.code == 2 and "does not replicate secrets" in wrong.stderr
     bad_stage = kp("replicate", "--stage", "prod", env=env)
     assert bad_stage.code == 2
 

@@ -6,8 +6,8 @@ Plug a driver in with a subclass that provides a `vault` fixture (a fresh, empty
         @pytest.fixture
         def vault(self, tmp_path): ...
 
-Capabilities come from the driver class itself (`supports_restore`, `supports_plain`), so a
-driver cannot claim one it does not pass.
+Capabilities come from the driver's registry declaration (`capabilities.restore`,
+`capabilities.accepts_plain`...), so a driver cannot claim one it does not pass.
 """
 
 from __future__ import annotations
@@ -73,8 +73,14 @@ class ConformanceSuite:
         with pytest.raises(NotFound):
             vault.get(self.stage, "MIXED-CASE_KEY")
 
+    def test_typed_capabilities_match_the_declaration(self, vault: Vault) -> None:
+        caps = vault.capabilities
+        assert (vault.replication() is not None) == caps.replication
+        assert (vault.lambda_rotation() is not None) == caps.lambda_rotation
+        assert vault.declaration.vault_class is type(vault)
+
     def test_plain_values_when_supported(self, vault: Vault) -> None:
-        if not vault.supports_plain:
+        if not vault.capabilities.accepts_plain:
             pytest.skip(f"{vault.driver} always encrypts")
         vault.set(self.stage, "PLAIN_ONE", "fake-plain", secure=False)
         assert vault.get(self.stage, "PLAIN_ONE").secure is False
@@ -114,7 +120,7 @@ class ConformanceSuite:
             vault.delete(self.stage, "NEVER_EXISTED")
 
     def test_restore_after_delete(self, vault: Vault) -> None:
-        if not vault.supports_restore:
+        if not vault.capabilities.restore:
             pytest.skip(f"{vault.driver} deletes at once")
         vault.set(self.stage, "COMEBACK", "fake-back")
         vault.delete(self.stage, "COMEBACK")
@@ -122,7 +128,7 @@ class ConformanceSuite:
         assert vault.get(self.stage, "COMEBACK").value == "fake-back"
 
     def test_write_to_deleted_key_is_refused_until_restored(self, vault: Vault) -> None:
-        if not vault.supports_restore:
+        if not vault.capabilities.restore:
             pytest.skip(f"{vault.driver} deletes at once")
         vault.set(self.stage, "PENDING", "fake-v")
         vault.delete(self.stage, "PENDING")
@@ -134,7 +140,7 @@ class ConformanceSuite:
         vault.delete(self.stage, "PURGED", purge=True)
         with pytest.raises(NotFound):
             vault.get(self.stage, "PURGED")
-        if vault.supports_restore:
+        if vault.capabilities.restore:
             with pytest.raises((NotFound, Conflict)):
                 vault.restore(self.stage, "PURGED")
         result = vault.set(self.stage, "PURGED", "fake-again")

@@ -529,7 +529,7 @@ def test_generate_a_value_and_restore_from_the_toolbar(page: Page, cli: KeepRunn
 def test_plain_values_are_flagged_and_slash_focuses_search(page: Page, cli: KeepRunner) -> None:
     cli.ok("set", "PLAIN_ONE", "fake-plain-value", "--plain", "--stage", "local")
     page.get_by_role("button", name="Reload").click()
-    expect(page.locator("#secrets-table tbody tr[data-key='PLAIN_ONE'] .badge")).to_have_text("plain")
+    expect(page.locator("#secrets-table tbody tr[data-key='PLAIN_ONE'] .badge")).to_have_text("marked plain")
     expect(page.locator("#secrets-table tbody tr[data-key='DB_PASSWORD'] .badge")).to_have_count(0)
     page.get_by_role("tab", name="Diff").click()
     page.locator("body").press("/")

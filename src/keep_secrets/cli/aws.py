@@ -32,9 +32,10 @@ def replicate_cmd(ctx: Ctx, dry_run: bool, fmt: str) -> int:
     for slug in slugs:
         project.check_vault(slug)
     if not slugs:
-        slugs = sorted(s for s, config in project.vaults.items() if config.driver == "secretsmanager")
+        slugs = svc.replicating_vaults(project)
         if not slugs:
-            raise UsageError("No Secrets Manager vault is configured", hint="add one with `keep vault:add`")
+            raise UsageError("No vault that replicates (Secrets Manager) is configured",
+                             hint="add one with `keep vault:add`")
     stages = _split(ctx.stage_option)
     for stage in stages:
         project.check_stage(stage)

@@ -14,10 +14,10 @@ from typing import Any
 import click
 
 from ..model import Conflict, KeepError, UsageError
-from ..names import validate_namespace, validate_slug, validate_stage_name
-from ..project import DRIVERS, SSM_TIERS
+from ..names import split_list, validate_namespace, validate_slug, validate_stage_name
 from ..services import setup, vault_config
-from ..vaults.base import DRIVER_LABELS
+from ..vaults import registry
+from ..vaults.registry import Option
 from .context import Ctx, keep_command
 
 FORMATS = click.Choice(["table", "json"])
@@ -78,7 +78,7 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
 
     result = setup.init_project(existing, final_name, final_namespace, final_stages, created=created)
     if old_namespace and old_namespace != result.settings.namespace and any(
-        config.driver in vault_config.AWS_DRIVERS for config in existing.vaults.values()
+        registry.get(config.driver).remote for config in existing.vaults.values()
     ):
         ctx.warn(
             f"namespace changed from '{old_namespace}' to '{result.settings.namespace}': secrets already "
@@ -110,92 +110,84 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
 
 # -- vaults -----------------------------------------------------------------------------------
 
+def _declared_options() -> dict[str, tuple[Option, list[str]]]:
+    """Every option any driver declares (first declaration wins), with the drivers declaring it."""
+    found: dict[str, tuple[Option, list[str]]] = {}
+    for declared in registry.all_drivers():
+        for option in declared.options:
+            if not option.secret:
+                found.setdefault(option.name, (option, []))[1].append(declared.name)
+    return found
+
+
 def _vault_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--slug, --name, one flag per driver option (from the registry), --default, --no-verify."""
     options = [
         click.option("--slug", help="Vault slug (used in template placeholders)."),
         click.option("--name", help="Friendly name."),
-        click.option("--region", help="AWS region (AWS drivers)."),
-        click.option("--key", help="KMS key id, ARN or alias (AWS drivers; empty = AWS managed key)."),
-        click.option("--scope", help="Extra path segment after the namespace (AWS drivers)."),
-        click.option("--tier", help="SSM parameter tier: Standard, Advanced or Intelligent-Tiering."),
-        click.option("--replica-regions", help="Comma-separated replica regions (secretsmanager)."),
-        click.option("--recovery-window-days", type=int, help="Days a deleted secret stays restorable, 7-30 or 0."),
-        click.option("--stage-tag", type=click.Choice(["Stage", "Env"]), help="Stage tag key (secretsmanager)."),
-        click.option("--endpoint-url", help="Custom AWS endpoint (LocalStack, moto)."),
-        click.option("--profile", help="AWS profile for this vault."),
-        click.option("--path", "db_path", help="Database file of a local vault (default .keep/local/<slug>.db)."),
+    ]
+    for name, (option, owners) in _declared_options().items():
+        options.append(click.option(
+            option.flag, name, type=int if option.kind == "int" else str, default=None,
+            help=f"{option.help} ({', '.join(owners)}).",
+        ))
+    options += [
         click.option("--default", "make_default", is_flag=True, help="Make this the default vault."),
         click.option("--no-verify", is_flag=True, help="Skip the permission probe."),
     ]
-    for option in reversed(options):
-        func = option(func)
+    for decorator in reversed(options):
+        func = decorator(func)
     return func
 
 
-def _flag_options(
-    region: str | None,
-    key: str | None,
-    scope: str | None,
-    tier: str | None,
-    replica_regions: str | None,
-    recovery_window_days: int | None,
-    stage_tag: str | None,
-    endpoint_url: str | None,
-    profile: str | None,
-    db_path: str | None,
-) -> dict[str, Any]:
-    """Flags given on the command line, as vault options (None = not given, "" = clear)."""
-    given: dict[str, Any] = {
-        "region": region,
-        "key": key,
-        "scope": scope,
-        "tier": tier,
-        "replica_regions": None if replica_regions is None else vault_config.parse_replica_regions(replica_regions),
-        "recovery_window_days": recovery_window_days,
-        "stage_tag": stage_tag,
-        "endpoint_url": endpoint_url,
-        "profile": profile,
-        "path": db_path,
-    }
-    return {k: v for k, v in given.items() if v is not None}
+def _flag_options(flags: dict[str, Any]) -> dict[str, Any]:
+    """Flags given on the command line, checked and as vault options (None = not given,
+    "" = clear). Checked before anything is asked."""
+    declared = _declared_options()
+    given: dict[str, Any] = {}
+    for name, raw in flags.items():
+        if raw is None:
+            continue
+        option = declared[name][0]
+        value = split_list(raw) if option.kind == "list" else raw
+        if value not in ("", []):
+            problem = option.problem(value, option.flag)
+            if problem is not None:
+                raise UsageError(problem[0].upper() + problem[1:])
+            value = option.check(value)
+        given[name] = value
+    return given
+
+
+def _check_applicable(driver: str, options: dict[str, Any]) -> None:
+    for name in options:
+        refusal = vault_config.not_applicable(driver, name, "--" + name.replace("_", "-"))
+        if refusal is not None:
+            raise UsageError(refusal)
 
 
 def _prompt_driver_options(ctx: Ctx, driver: str, options: dict[str, Any], current: dict[str, Any]) -> None:
-    """Ask, in the seed's order, for the driver fields not given as flags. `current` holds the
-    defaults (the vault's values when editing); answering `-` clears an optional field."""
-
-    def ask(option: str, label: str, default: str | None, check: Callable[[str], Any] | None = None) -> None:
-        if option in options:
-            return
+    """Ask, in the driver's declared order, for the fields with a prompt not given as flags.
+    `current` holds the defaults (the vault's values when editing); `-` clears a field."""
+    for option in registry.get(driver).options:
+        if option.prompt is None or option.secret or option.name in options:
+            continue
+        default = current.get(option.name) or (option.initial() if option.initial else option.default)
+        shown = ",".join(default) if isinstance(default, list) else ("" if default is None else str(default))
         while True:
-            answer = ctx.ask(label, default=default if default else "").strip()
+            answer = ctx.ask(option.prompt, default=shown).strip()
             if answer == "-":
-                options[option] = ""
-                return
-            try:
-                if check is not None and answer:
-                    check(answer)
-            except UsageError as exc:
-                ctx.warn(exc.one_line())
+                options[option.name] = [] if option.kind == "list" else ""
+                break
+            value: Any = split_list(answer) if option.kind == "list" else answer
+            if option.kind == "int" and answer:
+                value = int(answer) if answer.isdigit() else answer
+            problem = option.problem(value) if value not in ("", []) else None
+            if problem is not None:
+                ctx.warn(problem)
                 continue
-            options[option] = answer
-            return
-
-    if driver not in vault_config.AWS_DRIVERS:
-        return
-    region = str(current.get("region") or vault_config.default_region())
-    ask("region", "AWS Region", region, vault_config.validate_region)
-    managed = "alias/aws/ssm" if driver == "ssm" else "alias/aws/secretsmanager"
-    ask("key", f"KMS Key ID (optional; empty = AWS managed {managed})", current.get("key"))
-    ask("scope", "Scope (optional extra path segment)", current.get("scope"))
-    if driver == "ssm":
-        ask("tier", f"Tier ({', '.join(SSM_TIERS)})", current.get("tier") or "Standard", vault_config.validate_tier)
-    if driver == "secretsmanager" and "replica_regions" not in options:
-        default = ",".join(current.get("replica_regions") or [])
-        answer = _ask_valid(
-            ctx, "Replica regions (optional, comma-separated)", default, vault_config.parse_replica_regions
-        )
-        options["replica_regions"] = vault_config.parse_replica_regions(answer)
+            options[option.name] = option.check(value) if value not in ("", []) else value
+            break
 
 
 def _probe(ctx: Ctx, slug: str) -> None:
@@ -231,7 +223,7 @@ def _probe(ctx: Ctx, slug: str) -> None:
 
 
 @keep_command("vault:add")
-@click.option("--driver", help="local, ssm or secretsmanager.")
+@click.option("--driver", help=f"One of: {', '.join(registry.names())}.")
 @_vault_options
 def vault_add_cmd(
     ctx: Ctx,
@@ -249,10 +241,11 @@ def vault_add_cmd(
     """
     project = ctx.project
     taken = set(project.vaults)
-    options = _flag_options(**flags)
     # flags are validated before anything is asked
+    options = _flag_options(flags)
     if driver is not None:
         vault_config.validate_driver(driver)
+        _check_applicable(driver, options)
     if slug is not None:
         validate_slug(slug)
         if slug in taken:
@@ -260,10 +253,11 @@ def vault_add_cmd(
 
     if driver is None:
         if not ctx.interactive:
-            raise UsageError(f"--driver is required (choices: {', '.join(DRIVERS)})")
-        for known in DRIVERS:
-            ctx.msg(f"  {known:<15} {DRIVER_LABELS[known]}")
-        driver = ctx.select("Driver", list(DRIVERS), default="local")
+            raise UsageError(f"--driver is required (choices: {', '.join(registry.names())})")
+        for known in registry.all_drivers():
+            ctx.msg(f"  {known.name:<15} {known.label}")
+        driver = ctx.select("Driver", registry.names(), default="local")
+        _check_applicable(driver, options)
     if slug is None:
         default_slug = vault_config.free_slug(driver, taken)
 
@@ -273,17 +267,16 @@ def vault_add_cmd(
                 raise UsageError(f"A vault with slug '{answer}' already exists")
 
         slug = _ask_valid(ctx, "Slug", default_slug, check_slug) if ctx.interactive else default_slug
+    label = registry.get(driver).label
     if name is None:
-        label = DRIVER_LABELS[driver]
         name = _ask_valid(ctx, "Friendly Name", label, _check_name) if ctx.interactive else label
     if ctx.interactive:
         _prompt_driver_options(ctx, driver, options, {})
-    elif driver in vault_config.AWS_DRIVERS and "region" not in options:
-        options["region"] = vault_config.default_region()
+    else:
+        options = vault_config.initial_options(driver, options)
 
     config = vault_config.build_vault(driver, slug, name, options)
     became_default = vault_config.add_vault(project, config, make_default)
-    label = DRIVER_LABELS[driver]
     ctx.success(f"Vault '{config.slug}' ({label}) added: {project.vault_path(config.slug)}")
     if became_default:
         ctx.msg(f"'{config.slug}' is now the default vault.")
@@ -332,7 +325,8 @@ def vault_edit_cmd(
     if driver is not None and driver != old.driver:
         vault_config.validate_driver(driver)
         raise UsageError(f"The driver of vault '{old_slug}' is {old.driver} and cannot change; add a new vault")
-    options = _flag_options(**flags)
+    options = _flag_options(flags)
+    _check_applicable(old.driver, options)
     if slug is not None:
         validate_slug(slug)
         if slug != old_slug and slug in project.vaults:
@@ -367,9 +361,10 @@ def vault_edit_cmd(
         ctx.success(f"Vault '{old_slug}' renamed to '{config.slug}' and updated")
     else:
         ctx.success(f"Vault '{config.slug}' configuration updated")
-    connection = ("region", "key", "endpoint_url", "profile", "scope")
+    declared = registry.get(config.driver)
+    connection = [option.name for option in declared.options if option.reprobe]
     changed = any(merged.get(k) != current.get(k) for k in connection) or config.slug != old_slug
-    if not no_verify and changed and config.driver in vault_config.AWS_DRIVERS:
+    if not no_verify and changed and declared.remote:
         ctx.set_project(project)
         _probe(ctx, config.slug)
 

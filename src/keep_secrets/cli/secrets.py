@@ -88,7 +88,7 @@ def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdi
         raise UsageError("Give the value either as an argument or with --stdin, not both")
     key = _key_arg(ctx, key, write=True)
     stage, slug, vault = _target(ctx)
-    if plain and not vault.supports_plain:
+    if plain and not vault.capabilities.accepts_plain:
         raise UsageError(f"Vault '{slug}' ({vault.driver}) always encrypts values; --plain is not supported")
     if from_stdin or value == "-":
         if sys.stdin.isatty():
@@ -192,12 +192,12 @@ def delete_cmd(ctx: Ctx, key: str | None, force: bool, purge: bool) -> None:
             # a missing key is exit 3 before anything is asked; with --force the delete call
             # itself says not found, so no read (and no read permission) is needed
             vault.get(stage, key)
-        how = "for good" if purge or not vault.supports_restore else "(restorable with `keep restore`)"
+        how = "for good" if purge or not vault.capabilities.restore else "(restorable with `keep restore`)"
         if not ctx.confirm(f"Delete '{key}' from {where} {how}?"):
             ctx.msg("Cancelled; nothing deleted.")
             return
     vault.delete(stage, key, purge=purge)
-    if purge or not vault.supports_restore:
+    if purge or not vault.capabilities.restore:
         ctx.success(f"deleted {key} from {where} for good")
     else:
         ctx.success(f"deleted {key} from {where} (undo with `keep restore {key}`)")
@@ -383,12 +383,12 @@ def rotate_cmd(
     stage, slug, vault = _target(ctx)
     where = _where(slug, stage)
     if lambda_arn is not None:
-        rotate_with_lambda = getattr(vault, "rotate_with_lambda", None)
-        if rotate_with_lambda is None:
+        rotation = vault.lambda_rotation()
+        if rotation is None:
             raise UsageError(
                 f"Only Secrets Manager supports --lambda (vault '{slug}' uses the {vault.driver} driver)"
             )
-        rotate_with_lambda(stage, key, lambda_arn, days)
+        rotation.rotate_with_lambda(stage, key, lambda_arn, days)
         schedule = f"every {days} days" if days is not None else "schedule unchanged"
         ctx.success(f"rotation of {key} in {where} configured ({lambda_arn}, {schedule}) and started")
         return

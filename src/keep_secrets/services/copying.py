@@ -55,8 +55,6 @@ _WRITES = (CREATE, UPDATE)
 
 # Seconds between two write calls per driver. AWS APIs throttle bursts (SSM PutParameter in
 # particular); botocore's adaptive retries absorb the rest. The local vault needs no pacing.
-_DEFAULT_INTERVAL = {"local": 0.0}
-_REMOTE_INTERVAL = 0.05
 
 
 @dataclass(frozen=True)
@@ -210,7 +208,7 @@ def write_interval(vault: Vault) -> float:
             return max(0.0, float(raw))
         except ValueError:
             pass
-    return _DEFAULT_INTERVAL.get(vault.driver, _REMOTE_INTERVAL)
+    return vault.declaration.write_interval
 
 
 def apply(
@@ -227,7 +225,7 @@ def apply(
     the remaining keys are reported as not attempted. Ctrl+C stops the same way.
     """
     # a plain (unencrypted) source value stays plain only where the destination can store it so
-    plain_ok = vault.supports_plain
+    plain_ok = vault.capabilities.accepts_plain
     interval = 0.0 if dry_run else write_interval(vault)
     counts: dict[str, int] = {}
     first_error: KeepError | None = None

@@ -80,31 +80,6 @@ KMS_WRITE_ACTIONS = {
 }
 DEFAULT_KEYS = {"ssm": "alias/aws/ssm", "secretsmanager": "alias/aws/secretsmanager"}
 
-# What each kind of probe step needs, for explaining a denial (`keep verify`).
-STATEMENT_HINTS = {
-    ("ssm", "list"): "KeepSsmList: ssm:DescribeParameters on *, and KeepSsmRead/KeepSsmReadWrite: "
-    "ssm:GetParameters on parameter/NS/STAGE/* (or, without DescribeParameters, ssm:GetParametersByPath "
-    "on the stage path ARN parameter/NS/STAGE, without /*)",
-    ("ssm", "read"): "KeepSsmRead/KeepSsmReadWrite: ssm:GetParameter on parameter/NS/STAGE/*, "
-    "and KeepSsmKms: kms:Decrypt",
-    ("ssm", "history"): "KeepSsmRead/KeepSsmReadWrite: ssm:GetParameterHistory on parameter/NS/STAGE/*",
-    ("ssm", "write"): "KeepSsmReadWrite: ssm:PutParameter on parameter/NS/STAGE/*, and KeepSsmKms: "
-    "kms:Encrypt for SecureString",
-    ("ssm", "delete"): "KeepSsmReadWrite: ssm:DeleteParameter on parameter/NS/STAGE/*",
-    ("secretsmanager", "list"): "KeepSecretsManagerList: secretsmanager:ListSecrets and "
-    "secretsmanager:BatchGetSecretValue on *, plus GetSecretValue on the stage's secrets",
-    ("secretsmanager", "read"): "KeepSecretsManagerRead/ReadWrite: secretsmanager:GetSecretValue "
-    "conditioned on the secret's ManagedBy/Namespace/Stage tags",
-    ("secretsmanager", "history"): "KeepSecretsManagerRead/ReadWrite: "
-    "secretsmanager:ListSecretVersionIds conditioned on the secret's tags",
-    ("secretsmanager", "write"): "KeepSecretsManagerCreate (secretsmanager:CreateSecret with "
-    "aws:RequestTag conditions), KeepSecretsManagerTagOnCreate and KeepSecretsManagerReadWrite "
-    "(secretsmanager:PutSecretValue)",
-    ("secretsmanager", "delete"): "KeepSecretsManagerReadWrite: secretsmanager:DeleteSecret "
-    "conditioned on the secret's tags",
-}
-
-
 @dataclass(frozen=True)
 class PolicyRequest:
     """What to generate: the namespace, the AWS vaults and stages, and the scenario."""
@@ -261,8 +236,3 @@ def build_policy(request: PolicyRequest) -> dict[str, Any]:
     if sm:
         statements += _sm_statements(request, sm)
     return {"Version": POLICY_VERSION, "Statement": statements}
-
-
-def denial_hint(driver: str, step: str) -> str | None:
-    """Which statement of `keep iam`'s policy grants a probe step (for explaining a denial)."""
-    return STATEMENT_HINTS.get((driver, step))

@@ -9,65 +9,57 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from ..concurrency import concurrent_map
 from ..model import UsageError
+from ..vaults import registry
 
 if TYPE_CHECKING:
-    from ..vaults.base import Vault
-
-
-class _Change(Protocol):
-    key: str
-    name: str
-    add: list[str]
-    remove: list[str]
-    error: str | None
-
-    @property
-    def changed(self) -> bool: ...
+    from ..project import Project
+    from ..vaults.base import ReplicaChange, Replicating, Vault
 
 
 @dataclass
 class CellReport:
     vault: str
     stage: str
-    changes: list[_Change]
+    changes: list[ReplicaChange]
 
     @property
-    def failed(self) -> list[_Change]:
+    def failed(self) -> list[ReplicaChange]:
         return [c for c in self.changes if c.error]
 
     @property
-    def changed(self) -> list[_Change]:
+    def changed(self) -> list[ReplicaChange]:
         return [c for c in self.changes if c.changed and not c.error]
 
 
-def replicable(vault: Vault) -> bool:
-    return hasattr(vault, "replicate") and hasattr(vault, "replication_plan")
+def replicating_vaults(project: Project) -> list[str]:
+    """The configured vaults whose driver replicates (the default set of `replicate`)."""
+    return sorted(
+        slug for slug, config in project.vaults.items() if registry.get(config.driver).capabilities.replication
+    )
 
 
-def check_replicable(vault: Vault) -> None:
-    if not replicable(vault):
+def replicator(vault: Vault) -> Replicating:
+    found = vault.replication()
+    if found is None:
         raise UsageError(
-            f"Vault '{vault.slug}' uses the {vault.driver} driver; only Secrets Manager vaults replicate",
+            f"Vault '{vault.slug}' uses the {vault.driver} driver, which does not replicate secrets",
         )
+    return found
 
 
 def replicate(
     open_vault: Callable[[str], Vault], slugs: Sequence[str], stages: Sequence[str], dry_run: bool = False
 ) -> list[CellReport]:
     """Plan (dry run) or apply replica changes for every vault x stage, concurrently."""
-    vaults = {slug: open_vault(slug) for slug in slugs}
-    for vault in vaults.values():
-        check_replicable(vault)
+    vaults = {slug: replicator(open_vault(slug)) for slug in slugs}
     cells = [(slug, stage) for slug in slugs for stage in stages]
 
     def run(cell: tuple[str, str]) -> CellReport:
-        vault = vaults[cell[0]]
-        changes: list[_Change] = vault.replicate(cell[1], dry_run=dry_run)  # type: ignore[attr-defined]
-        return CellReport(cell[0], cell[1], changes)
+        return CellReport(cell[0], cell[1], vaults[cell[0]].replicate(cell[1], dry_run=dry_run))
 
     return concurrent_map(run, cells)
 

@@ -1,5 +1,5 @@
 """Project set-up operations behind `init`, `stage:*`, `workspace` and `info` (the `vault:*`
-operations live in vault_config.py and are re-exported here).
+operations live in vault_config.py).
 
 Every operation validates everything it will write *before* writing anything, so a rejected
 input leaves `.keep/` exactly as it was. `init` reads the existing files leniently: whatever
@@ -34,48 +34,8 @@ from ..project import (
     find_root,
     template_dir_inside,
 )
-from ..vaults.base import DRIVER_LABELS
-from .vault_config import (
-    AWS_DRIVERS,
-    DEFAULT_REGION,
-    OPTION_DRIVERS,
-    OPTION_FLAGS,
-    add_vault,
-    build_vault,
-    check_vault_deletable,
-    default_region,
-    delete_vault,
-    free_slug,
-    local_db_path,
-    parse_replica_regions,
-    set_default_vault,
-    update_vault,
-    validate_driver,
-    validate_region,
-    validate_tier,
-)
-
-# vault-config operations live in vault_config.py; re-exported so callers need one module
-__all__ = [
-    "AWS_DRIVERS",
-    "DEFAULT_REGION",
-    "DRIVER_LABELS",
-    "OPTION_DRIVERS",
-    "OPTION_FLAGS",
-    "add_vault",
-    "build_vault",
-    "check_vault_deletable",
-    "default_region",
-    "delete_vault",
-    "free_slug",
-    "local_db_path",
-    "parse_replica_regions",
-    "set_default_vault",
-    "update_vault",
-    "validate_driver",
-    "validate_region",
-    "validate_tier",
-]
+from ..vaults import registry
+from .vault_config import local_db_path
 
 DEFAULT_STAGES = ("local", "staging", "production")
 
@@ -313,7 +273,7 @@ def init_project(
     vaults = dict(existing.vaults)
     added_local = False
     if not vaults:
-        vaults["local"] = VaultConfig(slug="local", driver="local", name=DRIVER_LABELS["local"])
+        vaults["local"] = VaultConfig(slug="local", driver="local", name=registry.get("local").label)
         added_local = True
     default = data.get("default_vault")
     if not (isinstance(default, str) and default in vaults):

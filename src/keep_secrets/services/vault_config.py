@@ -13,37 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Conflict, UsageError
-from ..names import split_list, validate_slug
-from ..project import DRIVERS, REGION_RE, REGION_RULE, SSM_TIERS, Project, VaultConfig
-
-AWS_DRIVERS = ("ssm", "secretsmanager")
-DEFAULT_REGION = "us-east-1"
-
-# which vault option belongs to which drivers; anything else given for a driver is an error
-OPTION_DRIVERS: dict[str, tuple[str, ...]] = {
-    "path": ("local",),
-    "scope": AWS_DRIVERS,
-    "region": AWS_DRIVERS,
-    "key": AWS_DRIVERS,
-    "endpoint_url": AWS_DRIVERS,
-    "profile": AWS_DRIVERS,
-    "tier": ("ssm",),
-    "replica_regions": ("secretsmanager",),
-    "recovery_window_days": ("secretsmanager",),
-    "stage_tag": ("secretsmanager",),
-}
-OPTION_FLAGS: dict[str, str] = {
-    "path": "--path",
-    "scope": "--scope",
-    "region": "--region",
-    "key": "--key",
-    "endpoint_url": "--endpoint-url",
-    "profile": "--profile",
-    "tier": "--tier",
-    "replica_regions": "--replica-regions",
-    "recovery_window_days": "--recovery-window-days",
-    "stage_tag": "--stage-tag",
-}
+from ..names import validate_slug
+from ..project import Project, VaultConfig
+from ..vaults import registry
 
 
 def free_slug(driver: str, taken: set[str]) -> str:
@@ -57,39 +29,46 @@ def free_slug(driver: str, taken: set[str]) -> str:
 
 
 def validate_driver(driver: str) -> str:
-    if driver not in DRIVERS:
-        raise UsageError(f"Unknown vault driver {driver!r}; known drivers: {', '.join(DRIVERS)}")
+    if not registry.is_known(driver):
+        raise UsageError(f"Unknown vault driver {driver!r}; known drivers: {', '.join(registry.names())}")
     return driver
 
 
-def validate_region(region: str, flag: str = "--region") -> str:
-    if not REGION_RE.fullmatch(region):
-        raise UsageError(f"Invalid {flag} {region!r}: use {REGION_RULE}")
-    return region
+def option_owners() -> dict[str, list[str]]:
+    """Option name -> the drivers that declare it (for "does not apply" messages)."""
+    owners: dict[str, list[str]] = {}
+    for declared in registry.all_drivers():
+        for option in declared.options:
+            owners.setdefault(option.name, []).append(declared.name)
+    return owners
 
 
-def validate_tier(tier: str) -> str:
-    for known in SSM_TIERS:
-        if tier.lower() == known.lower():
-            return known
-    raise UsageError(f"Invalid --tier {tier!r}: use one of {', '.join(SSM_TIERS)}")
+def not_applicable(driver: str, option: str, label: str | None = None) -> str | None:
+    """The refusal of an option another driver declares, None when `driver` declares it (or
+    nobody does: a field of a newer keep is carried through)."""
+    if registry.get(driver).option(option) is not None:
+        return None
+    owners = option_owners().get(option)
+    if not owners:
+        return None
+    return f"{label or option} does not apply to the {driver} driver (only {', '.join(owners)})"
 
 
-def parse_replica_regions(text: str) -> list[str]:
-    regions = split_list(text)
-    for region in regions:
-        validate_region(region, "--replica-regions entry")
-    return regions
-
-
-def default_region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+def initial_options(driver: str, given: dict[str, Any]) -> dict[str, Any]:
+    """`given` plus the values a new vault gets when they are not given (e.g. the region from
+    AWS_REGION), so the file says what the vault uses."""
+    options = dict(given)
+    for option in registry.get(driver).options:
+        if option.initial is not None and not options.get(option.name):
+            options[option.name] = option.initial()
+    return options
 
 
 def build_vault(driver: str, slug: str, name: str, options: dict[str, Any]) -> VaultConfig:
     """A validated VaultConfig from already-parsed values. Options that do not apply to the
-    driver are refused (a `--tier` on a Secrets Manager vault is a mistake, not a no-op)."""
+    driver are refused (a tier on a Secrets Manager vault is a mistake, not a no-op)."""
     validate_driver(driver)
+    declared = registry.get(driver)
     validate_slug(slug)
     if not name.strip() or len(name) > 100:
         raise UsageError(f"Invalid vault name {name[:60]!r}: use 1-100 characters")
@@ -97,20 +76,20 @@ def build_vault(driver: str, slug: str, name: str, options: dict[str, Any]) -> V
     for option, value in options.items():
         if value is None or value == "" or value == []:
             continue
-        if option not in OPTION_DRIVERS:
+        refusal = not_applicable(driver, option)
+        if refusal is not None:
+            raise UsageError(refusal[0].upper() + refusal[1:])
+        spec = declared.option(option)
+        if spec is None:
             # a field written by a newer keep (or by hand) is carried through untouched
             clean[option] = value
             continue
-        if driver not in OPTION_DRIVERS[option]:
-            raise UsageError(
-                f"{OPTION_FLAGS[option]} does not apply to the {driver} driver "
-                f"(only {', '.join(OPTION_DRIVERS[option])})"
-            )
-        clean[option] = value
-    if "region" in clean:
-        validate_region(clean["region"])
-    if "tier" in clean:
-        clean["tier"] = validate_tier(clean["tier"])
+        if spec.secret:
+            raise UsageError(f"{option} is a credential and is never stored in .keep/ (use {', '.join(spec.env)})")
+        problem = spec.problem(value)
+        if problem is not None:
+            raise UsageError(problem[0].upper() + problem[1:])
+        clean[option] = spec.check(value)
     scope = str(clean.pop("scope", "")).strip("/")
     config = VaultConfig(slug=slug, driver=driver, name=name, scope=scope, options=clean)
     try:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..formats.table import render_table
 from ..model import AccessDenied, KeepError, ProbeResult
-from .iam import AWS_DRIVERS, denial_hint
+from ..vaults import registry
 
 if TYPE_CHECKING:
     from ..vaults.base import Vault
@@ -109,7 +109,7 @@ def explain(driver: str, step: str, exc: KeepError) -> str:
         if match.group("resource"):
             parts.append(f"resource {match.group('resource').rstrip('.,;')}")
     detail = ", ".join(parts)
-    hint = denial_hint(driver, step) if driver in AWS_DRIVERS else None
+    hint = registry.get(driver).probe_hints.get(step)
     explained = f"{detail}: {text}"
     if hint:
         explained += f" (missing: {hint}; `keep iam` prints a policy that grants it)"

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from ..concurrency import max_concurrency
 from ..model import AccessDenied, KeepError, RemoteError, UsageError
 from .base import Vault
+from .registry import Option
 
 if TYPE_CHECKING:
     from ..project import VaultConfig
@@ -258,6 +259,55 @@ def stderr_notice(text: str) -> None:
         sys.stderr.flush()
     except (OSError, ValueError):  # pragma: no cover - stderr closed
         pass
+
+
+REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+REGION_RULE = "an AWS region name such as us-east-1 or eu-central-1"
+DEFAULT_REGION = "us-east-1"
+
+
+def default_region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def check_region(region: str) -> str:
+    if not REGION_RE.fullmatch(region):
+        raise ValueError(f"use {REGION_RULE}")
+    return region
+
+
+def _check_kms_key(key: str) -> str:
+    if len(key) > 2048 or any(c.isspace() for c in key):
+        raise ValueError("use a KMS key id, ARN or alias/NAME")
+    return key
+
+
+def _check_endpoint(url: str) -> str:
+    if url and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        raise ValueError("use http(s)://host[:port]")
+    return url
+
+
+def _check_profile(profile: str) -> str:
+    if not profile.strip() or any(c.isspace() for c in profile):
+        raise ValueError("use an AWS profile name")
+    return profile
+
+
+def aws_options(managed_key: str) -> tuple[Option, ...]:
+    """The connection fields both AWS drivers share (`managed_key`: the AWS managed KMS alias)."""
+    return (
+        Option("region", "AWS region", validate=check_region, default=DEFAULT_REGION, initial=default_region,
+               prompt="AWS Region", env=("AWS_REGION", "AWS_DEFAULT_REGION"), reprobe=True),
+        Option("key", "KMS key id, ARN or alias (empty = AWS managed key)", validate=_check_kms_key,
+               prompt=f"KMS Key ID (optional; empty = AWS managed {managed_key})", reprobe=True),
+        Option("scope", "Extra path segment after the namespace", prompt="Scope (optional extra path segment)",
+               reprobe=True),
+        Option("endpoint_url", "Custom AWS endpoint (LocalStack, moto)", validate=_check_endpoint,
+               env=("AWS_ENDPOINT_URL",), reprobe=True),
+        Option("profile", "AWS profile for this vault", validate=_check_profile, env=("AWS_PROFILE",),
+               reprobe=True),
+    )
 
 
 class AwsVault(Vault):

@@ -1,37 +1,55 @@
-"""The store interface every driver implements, and the lazy driver registry.
+"""The store interface every driver implements, its optional typed capabilities, and
+opening a configured vault through the driver registry (vaults/registry.py).
 
 A driver knows nothing of the CLI, of rendering or of other drivers. It raises the error
-types of :mod:`keep_secrets.model` (NotFound, AccessDenied, Conflict, RemoteError...) so
-callers map failures to exit codes without knowing the store.
+types of :mod:`keep_secrets.model` (NotFound, AccessDenied, Conflict, RemoteError...) with
+structured fields and no command syntax, so each front end maps and words them itself.
 """
 
 from __future__ import annotations
 
 import builtins
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from ..model import Expect, Secret, UsageError, Version, WriteResult
+from . import registry
 
 if TYPE_CHECKING:
     from ..project import Project, VaultConfig
 
-# driver name -> "module:Class"; modules are imported only when a vault of that driver is used
-# (boto3 must never load for a local-only command).
-DRIVER_CLASSES: dict[str, str] = {
-    "local": "keep_secrets.vaults.local:LocalVault",
-    "ssm": "keep_secrets.vaults.ssm:SsmVault",
-    "secretsmanager": "keep_secrets.vaults.secretsmanager:SecretsManagerVault",
-}
 
-DRIVER_LABELS: dict[str, str] = {
-    "local": "Local encrypted vault",
-    "ssm": "AWS SSM Parameter Store",
-    "secretsmanager": "AWS Secrets Manager",
-}
+@dataclass
+class ReplicaChange:
+    """What `replicate` did (or would do) to one secret's replica regions."""
+
+    key: str
+    name: str
+    add: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.add or self.remove)
+
+
+class Replicating(Protocol):
+    """A store whose secrets have replicas in other regions (capability `replication`)."""
+
+    def replication_plan(self, stage: str) -> list[ReplicaChange]: ...
+
+    def replicate(self, stage: str, dry_run: bool = False) -> list[ReplicaChange]: ...
+
+
+class LambdaRotating(Protocol):
+    """A store that rotates a secret through an AWS Lambda (capability `lambda_rotation`)."""
+
+    def rotate_with_lambda(
+        self, stage: str, key: str, lambda_arn: str, every_days: int | None = None
+    ) -> WriteResult: ...
 
 
 @dataclass(frozen=True)
@@ -55,13 +73,6 @@ class Vault(ABC):
     """One configured vault. Methods take the stage explicitly; one instance serves all stages."""
 
     driver: ClassVar[str]
-    #: whether `delete` is recoverable (`restore` works) without `purge`
-    supports_restore: ClassVar[bool] = False
-    #: whether values can be stored unencrypted (`--plain`)
-    supports_plain: ClassVar[bool] = False
-    #: whether the driver enforces `set_if` itself (atomically, or by a version check right
-    #: before the write); the default `set_if` is a read, a comparison, then `set`
-    conditional_writes: ClassVar[bool] = False
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         self.config = config
@@ -71,6 +82,22 @@ class Vault(ABC):
     @property
     def slug(self) -> str:
         return self.config.slug
+
+    @property
+    def declaration(self) -> registry.Driver:
+        return registry.get(self.driver)
+
+    @property
+    def capabilities(self) -> registry.Capabilities:
+        return self.declaration.capabilities
+
+    # Optional capabilities, typed: a driver that has one overrides its accessor to return
+    # itself (mypy checks it satisfies the Protocol); callers never probe attributes.
+    def replication(self) -> Replicating | None:
+        return None
+
+    def lambda_rotation(self) -> LambdaRotating | None:
+        return None
 
     @abstractmethod
     def remote_name(self, stage: str, key: str) -> str:
@@ -125,7 +152,7 @@ class Vault(ABC):
         raise UsageError(
             f"Vault '{self.slug}' ({self.driver} driver) keeps its values in this project, so there are no "
             "remote references for a deployment to use",
-            hint="use an ssm or secretsmanager vault, or `keep export` for a file",
+            hint="use an ssm or secretsmanager vault, or export the values to a file",
         )
 
     def exists(self, stage: str, key: str) -> bool:
@@ -172,13 +199,7 @@ class VaultPool:
 
 
 def driver_class(driver: str) -> type[Vault]:
-    target = DRIVER_CLASSES.get(driver)
-    if target is None:
-        raise UsageError(f"Unknown vault driver '{driver}' (known: {', '.join(DRIVER_CLASSES)})")
-    module_name, _, class_name = target.partition(":")
-    module = importlib.import_module(module_name)
-    cls: type[Vault] = getattr(module, class_name)
-    return cls
+    return registry.get(driver).vault_class
 
 
 def open_vault(project: Project, slug: str) -> Vault:

@@ -37,6 +37,7 @@ from ..model import (
     WriteResult,
 )
 from .base import Vault
+from .registry import Capabilities, Driver, Option
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -166,9 +167,6 @@ def _create_key_file(path: Path, key: bytes) -> bytes:
 
 class LocalVault(Vault):
     driver = "local"
-    supports_restore = True
-    supports_plain = True
-    conditional_writes = True
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         super().__init__(config, namespace, project_root)
@@ -544,3 +542,13 @@ class LocalVault(Vault):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+
+DRIVER = Driver(
+    name="local",
+    label="Local encrypted vault",
+    vault_class=LocalVault,
+    options=(Option("path", "Database file of a local vault (default .keep/local/<slug>.db)"),),
+    # the `secure` mark is kept (a copy to SSM stores a plain String) but every value is sealed
+    capabilities=Capabilities(restore=True, plain_marker=True, history=True, conditional_writes=True),
+)

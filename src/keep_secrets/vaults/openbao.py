@@ -60,6 +60,7 @@ from ..model import (
     WriteResult,
 )
 from .base import Reference, Vault
+from .registry import Capabilities, Driver, Option
 
 if TYPE_CHECKING:
     from ..project import VaultConfig
@@ -67,8 +68,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 R = TypeVar("R")
 
-DRIVER = "openbao"
-LABEL = "OpenBao / HashiCorp Vault (KV v2)"
 DEFAULT_MOUNT = "secret"
 #: requests in flight per vault (listing reads, history values)
 READ_CONCURRENCY = 16
@@ -556,10 +555,7 @@ class _Meta:
 
 
 class OpenBaoVault(Vault):
-    driver = DRIVER
-    supports_restore = True
-    supports_plain = False
-    conditional_writes = True
+    driver = "openbao"
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         super().__init__(config, namespace, project_root)
@@ -789,7 +785,7 @@ class OpenBaoVault(Vault):
             if self.config.get("vault_namespace"):
                 extra["namespace"] = str(self.config.get("vault_namespace"))
             return Reference(
-                key=key, vault=self.slug, stage=stage, service=DRIVER,
+                key=key, vault=self.slug, stage=stage, service=self.driver,
                 name=f"{self.base_path(stage)}/{key}", arn=None, secure=True, extra=extra,
             )
 
@@ -994,3 +990,42 @@ class OpenBaoVault(Vault):
         if pool is not None:
             pool.shutdown(wait=True)
         self.http.close()
+
+
+# -- the registry declaration (vaults/registry.py) ---------------------------------------------
+
+def _rule(name: str) -> Callable[[str], str]:
+    """A registry validator from validate_options: the reason without the field's name."""
+
+    def validate(value: str) -> str:
+        try:
+            validate_options({name: value})
+        except UsageError as exc:
+            raise ValueError(exc.message.split(": ", 1)[-1]) from None
+        return value
+
+    return validate
+
+
+DRIVER = Driver(
+    name="openbao",
+    label="OpenBao / HashiCorp Vault (KV v2)",
+    vault_class=OpenBaoVault,
+    options=(
+        Option("address", "Server URL (default BAO_ADDR, then VAULT_ADDR)", validate=_rule("address"),
+               prompt="Address (empty = BAO_ADDR / VAULT_ADDR)", env=("BAO_ADDR", "VAULT_ADDR"), reprobe=True),
+        Option("mount", "KV v2 mount path", default=DEFAULT_MOUNT, validate=_rule("mount"),
+               prompt="KV v2 mount", reprobe=True),
+        Option("scope", "Extra path segment after the namespace", prompt="Scope (optional extra path segment)",
+               reprobe=True),
+        Option("vault_namespace", "OpenBao / Vault Enterprise namespace (X-Vault-Namespace)",
+               validate=_rule("vault_namespace"), reprobe=True),
+        Option("ca_cert", "CA certificate (PEM) of the server (default BAO_CACERT, then VAULT_CACERT)",
+               validate=_rule("ca_cert"), env=("BAO_CACERT", "VAULT_CACERT"), reprobe=True),
+        Option("token", "Access token", secret=True, env=("BAO_TOKEN", "VAULT_TOKEN")),
+    ),
+    capabilities=Capabilities(
+        restore=True, history=True, field_access=True, native_versions=True, conditional_writes=True,
+    ),
+    remote=True,
+)

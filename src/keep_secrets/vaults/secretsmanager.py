@@ -32,7 +32,6 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -54,9 +53,12 @@ from .aws import (
     AwsError,
     AwsVault,
     Unreachable,
+    aws_options,
+    check_region,
     mentions_kms,
 )
-from .base import Reference
+from .base import LambdaRotating, Reference, ReplicaChange, Replicating
+from .registry import Capabilities, Driver, Option
 
 T = TypeVar("T")
 
@@ -106,21 +108,6 @@ class PartialList(RemoteError):
         self.failures = failures
 
 
-@dataclass
-class ReplicaChange:
-    """What `keep replicate` did (or would do) to one secret."""
-
-    key: str
-    name: str
-    add: list[str] = field(default_factory=list)
-    remove: list[str] = field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.add or self.remove)
-
-
 def _is_deletion_error(exc: AwsError) -> bool:
     return exc.code == "InvalidRequestException" and "delet" in exc.aws_message.lower()
 
@@ -138,8 +125,13 @@ def _is_resource_denial(exc: AwsError) -> bool:
 class SecretsManagerVault(AwsVault):
     driver = "secretsmanager"
     service = "secretsmanager"
-    supports_restore = True
-    supports_plain = False
+
+    # -- capabilities --------------------------------------------------------------------
+    def replication(self) -> Replicating:
+        return self
+
+    def lambda_rotation(self) -> LambdaRotating:
+        return self
 
     # -- names and configuration ---------------------------------------------------------
     def base_name(self, stage: str) -> str:
@@ -464,8 +456,6 @@ class SecretsManagerVault(AwsVault):
         ]
 
     # -- writes --------------------------------------------------------------------------
-    conditional_writes = True
-
     def _check_value(self, stage: str, key: str, value: str) -> None:
         if value == "":
             raise UsageError(
@@ -735,3 +725,42 @@ class SecretsManagerVault(AwsVault):
 
 def _as_datetime(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
+
+
+def _check_window(days: int) -> int:
+    if not (days == 0 or 7 <= days <= 30):
+        raise ValueError("use 7-30, or 0 to delete at once")
+    return days
+
+
+DRIVER = Driver(
+    name="secretsmanager",
+    label="AWS Secrets Manager",
+    vault_class=SecretsManagerVault,
+    options=(
+        *aws_options("alias/aws/secretsmanager"),
+        Option("replica_regions", "Comma-separated replica regions", kind="list", validate=check_region,
+               prompt="Replica regions (optional, comma-separated)"),
+        Option("recovery_window_days", "Days a deleted secret stays restorable, 7-30 or 0", kind="int",
+               validate=_check_window, default=DEFAULT_RECOVERY_WINDOW),
+        Option("stage_tag", "Stage tag key", kind="choice", choices=("Stage", "Env"), default="Stage"),
+    ),
+    capabilities=Capabilities(
+        restore=True, history=True, replication=True, lambda_rotation=True, native_versions=True,
+        conditional_writes=True,
+    ),
+    write_interval=0.05,
+    remote=True,
+    probe_hints={
+        "list": "KeepSecretsManagerList: secretsmanager:ListSecrets and "
+        "secretsmanager:BatchGetSecretValue on *, plus GetSecretValue on the stage's secrets",
+        "read": "KeepSecretsManagerRead/ReadWrite: secretsmanager:GetSecretValue "
+        "conditioned on the secret's ManagedBy/Namespace/Stage tags",
+        "history": "KeepSecretsManagerRead/ReadWrite: secretsmanager:ListSecretVersionIds "
+        "conditioned on the secret's tags",
+        "write": "KeepSecretsManagerCreate (secretsmanager:CreateSecret with "
+        "aws:RequestTag conditions), KeepSecretsManagerTagOnCreate and KeepSecretsManagerReadWrite "
+        "(secretsmanager:PutSecretValue)",
+        "delete": "KeepSecretsManagerReadWrite: secretsmanager:DeleteSecret conditioned on the secret's tags",
+    },
+)

@@ -39,8 +39,9 @@ from typing import Any, NamedTuple
 
 from ..concurrency import RateLimiter, pipelined
 from ..model import AccessDenied, Expect, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
-from .aws import CREDENTIAL_CODES, AwsError, AwsVault
+from .aws import CREDENTIAL_CODES, AwsError, AwsVault, aws_options
 from .base import Reference
+from .registry import Capabilities, Driver, Option
 
 TIER_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
 PAGE_SIZE = 10  # GetParametersByPath (the fallback listing): AWS's maximum
@@ -97,9 +98,6 @@ class _ListingDenied(Exception):
 class SsmVault(AwsVault):
     driver = "ssm"
     service = "ssm"
-    supports_restore = False
-    supports_plain = True
-    conditional_writes = True
 
     # -- names ---------------------------------------------------------------------------
     def base_path(self, stage: str) -> str:
@@ -408,3 +406,28 @@ class SsmVault(AwsVault):
 
 def _as_datetime(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
+
+
+DRIVER = Driver(
+    name="ssm",
+    label="AWS SSM Parameter Store",
+    vault_class=SsmVault,
+    options=(
+        *aws_options("alias/aws/ssm"),
+        Option("tier", "Parameter tier", kind="choice", choices=tuple(TIER_LIMITS), default="Standard",
+               prompt=f"Tier ({', '.join(TIER_LIMITS)})"),
+    ),
+    capabilities=Capabilities(plain_values=True, history=True, native_versions=True, conditional_writes=True),
+    write_interval=0.05,
+    remote=True,
+    probe_hints={
+        "list": "KeepSsmList: ssm:DescribeParameters on *, and KeepSsmRead/KeepSsmReadWrite: "
+        "ssm:GetParameters on parameter/NS/STAGE/* (or, without DescribeParameters, ssm:GetParametersByPath "
+        "on the stage path ARN parameter/NS/STAGE, without /*)",
+        "read": "KeepSsmRead/KeepSsmReadWrite: ssm:GetParameter on parameter/NS/STAGE/*, and KeepSsmKms: kms:Decrypt",
+        "history": "KeepSsmRead/KeepSsmReadWrite: ssm:GetParameterHistory on parameter/NS/STAGE/*",
+        "write": "KeepSsmReadWrite: ssm:PutParameter on parameter/NS/STAGE/*, and KeepSsmKms: "
+        "kms:Encrypt for SecureString",
+        "delete": "KeepSsmReadWrite: ssm:DeleteParameter on parameter/NS/STAGE/*",
+    },
+)

@@ -15,13 +15,11 @@ from starlette.routing import Route
 from .. import __version__
 from ..concurrency import concurrent_map
 from ..model import UsageError
-from ..project import DRIVERS, SYSTEM_STAGES
+from ..names import split_list
+from ..project import SYSTEM_STAGES
 from ..services import setup, vault_config
-from ..vaults.base import DRIVER_LABELS
+from ..vaults import registry
 from .api import Call
-
-# body field -> vault option, for the vault form (strings unless noted)
-VAULT_FIELDS = ("region", "key", "scope", "tier", "endpoint_url", "profile", "path", "stage_tag")
 
 
 def context(call: Call) -> dict[str, Any]:
@@ -41,7 +39,7 @@ def context(call: Call) -> dict[str, Any]:
                 "slug": slug,
                 "name": config.name,
                 "driver": config.driver,
-                "driver_label": DRIVER_LABELS.get(config.driver, config.driver),
+                "driver_label": registry.get(config.driver).label,
                 "default": slug == settings.default_vault,
                 "scope": config.scope,
                 "options": dict(config.options),
@@ -50,7 +48,8 @@ def context(call: Call) -> dict[str, Any]:
         ],
         "visible_vaults": project.visible_vaults(),
         "system_stages": list(SYSTEM_STAGES),
-        "drivers": [{"driver": d, "label": DRIVER_LABELS[d]} for d in DRIVERS],
+        # the vault form is drawn from each driver's declared options (vaults/registry.py)
+        "drivers": [declared.schema() for declared in registry.all_drivers()],
         "initial": {
             "vault": call.defaults.get("vault") if call.defaults.get("vault") in project.vaults else None,
             "stage": call.defaults.get("stage") if call.defaults.get("stage") in project.stages else None,
@@ -84,25 +83,26 @@ def update_settings(call: Call) -> dict[str, Any]:
     return context(call)
 
 
-def _vault_options(call: Call, base: dict[str, Any]) -> dict[str, Any]:
+def _vault_options(call: Call, driver: str, base: dict[str, Any]) -> dict[str, Any]:
+    """The driver's declared fields found in the body (a list may come as "a,b"; a number as
+    a string; "" clears); build_vault checks the values."""
     options = dict(base)
-    for name in VAULT_FIELDS:
-        value = call.raw(name)
-        if value is None:
+    declared = {option.name: option for d in registry.all_drivers() for option in d.options}
+    # the driver's own spec first; another driver's field is passed on so build_vault refuses it
+    declared.update({option.name: option for option in registry.get(driver).options})
+    for option in declared.values():
+        value = call.raw(option.name)
+        if value is None or option.secret:
             continue
-        if not isinstance(value, str):
-            raise UsageError(f"Field '{name}' must be a string")
-        options[name] = value.strip()
-    replicas = call.raw("replica_regions")
-    if replicas is not None:
-        options["replica_regions"] = (
-            vault_config.parse_replica_regions(replicas) if isinstance(replicas, str) else call.names("replica_regions")
-        )
-    window = call.raw("recovery_window_days")
-    if window is not None:
-        options["recovery_window_days"] = (
-            None if window == "" else call.integer("recovery_window_days", 7, 0, 30)
-        )
+        if isinstance(value, str):
+            value = value.strip()
+            if option.kind == "list":
+                value = split_list(value)
+            elif option.kind == "int" and value:
+                if not value.isdigit():
+                    raise UsageError(f"Field '{option.name}' must be a whole number")
+                value = int(value)
+        options[option.name] = value
     return options
 
 
@@ -110,10 +110,8 @@ def add_vault(call: Call) -> tuple[int, dict[str, Any]]:
     project = call.project
     driver = vault_config.validate_driver(call.text("driver", required=True))
     slug = call.optional_text("slug") or vault_config.free_slug(driver, set(project.vaults))
-    name = call.optional_text("name") or DRIVER_LABELS.get(driver, slug)
-    options = _vault_options(call, {})
-    if driver in vault_config.AWS_DRIVERS and not options.get("region"):
-        options["region"] = vault_config.default_region()
+    name = call.optional_text("name") or registry.get(driver).label
+    options = vault_config.initial_options(driver, _vault_options(call, driver, {}))
     config = vault_config.build_vault(driver, slug, name, options)
     became_default = vault_config.add_vault(project, config, call.flag("default"))
     return 201, {"slug": slug, "default": became_default, "context": context(call)}
@@ -127,7 +125,7 @@ def edit_vault(call: Call) -> dict[str, Any]:
     name = call.optional_text("name") or old.name
     base = dict(old.options)
     base["scope"] = old.scope
-    config = vault_config.build_vault(old.driver, new_slug, name, _vault_options(call, base))
+    config = vault_config.build_vault(old.driver, new_slug, name, _vault_options(call, old.driver, base))
     notes = vault_config.update_vault(project, slug, config, call.flag("default"))
     return {"slug": new_slug, "notes": notes, "context": context(call)}
 

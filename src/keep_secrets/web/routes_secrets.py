@@ -122,8 +122,9 @@ def list_secrets(call: Call) -> dict[str, Any]:
     return {
         "vault": slug,
         "stage": stage,
-        "supports_restore": vault.supports_restore,
-        "supports_plain": vault.supports_plain,
+        "supports_restore": vault.capabilities.restore,
+        "supports_plain": vault.capabilities.accepts_plain,
+        "stores_plain": vault.capabilities.plain_values,
         "secrets": [secret_json(s) for s in items],
     }
 
@@ -150,7 +151,7 @@ def _value_and_secure(call: Call, slug: str) -> tuple[str, bool]:
         raise UsageError("Missing required field 'value' (a string)")
     validate_value(value)
     secure = call.flag("secure", True)
-    if not secure and not call.vault(slug).supports_plain:
+    if not secure and not call.vault(slug).capabilities.accepts_plain:
         raise UsageError(f"Vault '{slug}' always encrypts values; plain (unencrypted) storage is not supported")
     return value, secure
 
@@ -187,7 +188,7 @@ def update_secret(call: Call) -> dict[str, Any]:
                 vault.get(stage, key)  # gone: the 404 the page turns into "deleted elsewhere"
             raise _stale(exc, value) from None
         secure = call.flag("secure", current.secure)
-        if not secure and not vault.supports_plain:
+        if not secure and not vault.capabilities.accepts_plain:
             secure = True
         if current.value == value and current.secure == secure:
             return {"key": key, "vault": slug, "stage": stage, "revision": current.revision, "changed": False}
@@ -220,7 +221,7 @@ def delete_secret(call: Call) -> dict[str, Any]:
                     vault.get(stage, key)  # already gone: 404
                 raise _stale(exc, None) from None
         vault.delete(stage, key, purge=purge)
-    return {"key": key, "vault": slug, "stage": stage, "restorable": vault.supports_restore and not purge}
+    return {"key": key, "vault": slug, "stage": stage, "restorable": vault.capabilities.restore and not purge}
 
 
 def restore_secret(call: Call) -> dict[str, Any]:

@@ -190,6 +190,7 @@ export const state = {
   secrets: [],
   supportsRestore: false,
   supportsPlain: false,
+  storesPlain: false,
   tab: "secrets",
 };
 

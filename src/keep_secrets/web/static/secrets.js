@@ -13,6 +13,7 @@ export async function loadSecrets() {
   state.secrets = data.secrets;
   state.supportsRestore = data.supports_restore;
   state.supportsPlain = data.supports_plain;
+  state.storesPlain = data.stores_plain;
   $("#restore-secret").hidden = !state.supportsRestore;
   renderSecrets(q);
 }
@@ -50,7 +51,9 @@ export function secretRow(secret) {
   return h("tr", { dataset: { key: secret.key } },
     h("td", { class: "key", text: secret.key }),
     h("td", {}, h("div", { class: "value" }, code, reveal, copy,
-      secret.secure ? null : h("span", { class: "badge warn", text: "plain", title: "Stored unencrypted (SSM String)" }))),
+      secret.secure ? null : state.storesPlain
+        ? h("span", { class: "badge warn", text: "plain", title: "Stored unencrypted (SSM String)" })
+        : h("span", { class: "badge", text: "marked plain", title: "Encrypted in this vault; a copy to SSM stores it as a plain String" }))),
     h("td", { class: "rev", text: secret.revision, title: secret.revision }),
     h("td", { class: "when", text: when(secret.modified) }),
     h("td", { class: "row-actions" },
@@ -62,8 +65,11 @@ export function secretRow(secret) {
 }
 
 export function secureBox(vault, checkedValue) {
+  // what the vault's driver declares (vaults/registry.py, served by /api/context)
   const info = vaultInfo(vault);
-  const plainOk = info && info.driver !== "secretsmanager";
+  const declared = info && (state.ctx.drivers || []).find((d) => d.driver === info.driver);
+  const caps = (declared && declared.capabilities) || {};
+  const plainOk = !!(caps.plain_values || caps.plain_marker);
   return h("label", { class: "inline" }, h("input", { type: "checkbox", name: "secure", checked: checkedValue, disabled: !plainOk }),
     "encrypted (SecureString)" + (plainOk ? "" : " — always encrypted by this vault"));
 }

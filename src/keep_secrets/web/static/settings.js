@@ -54,45 +54,51 @@ export async function deleteVault(slug) {
   try { await api("DELETE", "/api/vaults", { query: { slug } }); await refreshAll(); toast(`Removed vault ${slug}`); } catch (err) { fail(err); }
 }
 
+// The vault form is drawn from the drivers' declared options (served by /api/context), so a
+// new driver needs no change here: one field per option, shown only for the chosen driver.
+function optionField(option, existing) {
+  const current = existing ? (option.name === "scope" ? existing.scope : existing.options[option.name]) : undefined;
+  const value = Array.isArray(current) ? current.join(",") : current == null ? "" : String(current);
+  let input;
+  if (option.kind === "choice") {
+    input = h("select", { name: option.name });
+    options(input, [["", option.default ? `default (${option.default})` : "—"], ...option.choices.map((c) => [c, c])], value);
+  } else {
+    const hint = option.kind === "list" ? "comma-separated" : option.default != null ? `default ${option.default}` : "";
+    input = h("input", { type: option.kind === "int" ? "number" : "text", name: option.name, value, placeholder: hint });
+  }
+  return { option, input, label: h("label", { dataset: { field: option.name }, title: option.help }, option.prompt || option.help, input) };
+}
+
 export async function vaultDialog(existing = null) {
+  const drivers = state.ctx.drivers;
   const driver = h("select", { name: "driver", disabled: !!existing });
-  options(driver, state.ctx.drivers.map((d) => [d.driver, d.label]), existing ? existing.driver : "local");
+  options(driver, drivers.map((d) => [d.driver, d.label]), existing ? existing.driver : "local");
   const field = (name, label, value = "", placeholder = "") => {
     const input = h("input", { type: "text", name, value: value || "", placeholder });
     return [input, h("label", { dataset: { field: name } }, label, input)];
   };
-  const opts = existing ? existing.options : {};
   const [slug, slugLabel] = field("slug", "Slug", existing && existing.slug, "ssm");
   const [name, nameLabel] = field("name", "Friendly name", existing && existing.name, "AWS SSM");
-  const [region, regionLabel] = field("region", "AWS region", opts.region, "us-east-1");
-  const [key, keyLabel] = field("key", "KMS key (optional)", opts.key, "alias/my-key");
-  const [scope, scopeLabel] = field("scope", "Scope (optional)", existing && existing.scope, "team-a");
-  const [endpoint, endpointLabel] = field("endpoint_url", "Endpoint URL (optional)", opts.endpoint_url, "http://localhost:4566");
-  const [profile, profileLabel] = field("profile", "AWS profile (optional)", opts.profile, "");
-  const [tier, tierLabel] = field("tier", "SSM tier", opts.tier, "Standard");
-  const [replicas, replicasLabel] = field("replica_regions", "Replica regions", (opts.replica_regions || []).join(","), "eu-west-1");
+  const fields = {};
+  for (const d of drivers) for (const option of d.options) if (!fields[option.name]) fields[option.name] = optionField(option, existing);
   const makeDefault = h("input", { type: "checkbox", name: "default", checked: existing && existing.default });
-  const awsOnly = [regionLabel, keyLabel, scopeLabel, endpointLabel, profileLabel];
+  const declared = () => (drivers.find((x) => x.driver === driver.value) || { options: [], label: "" });
   const sync = () => {
-    const d = driver.value;
-    for (const el of awsOnly) el.hidden = d === "local";
-    tierLabel.hidden = d !== "ssm";
-    replicasLabel.hidden = d !== "secretsmanager";
-    slug.placeholder = d;
-    name.placeholder = (state.ctx.drivers.find((x) => x.driver === d) || {}).label || "";
+    const names = declared().options.map((o) => o.name);
+    for (const [key, f] of Object.entries(fields)) f.label.hidden = !names.includes(key);
+    slug.placeholder = driver.value;
+    name.placeholder = declared().label;
   };
   driver.addEventListener("change", sync);
   sync();
   await openDialog({
     title: existing ? `Edit vault ${existing.slug}` : "Add a vault",
-    body: [h("div", { class: "form-grid" }, h("label", {}, "Driver", driver), slugLabel, nameLabel, ...awsOnly, tierLabel, replicasLabel),
+    body: [h("div", { class: "form-grid" }, h("label", {}, "Driver", driver), slugLabel, nameLabel, ...Object.values(fields).map((f) => f.label)),
       h("label", { class: "inline" }, makeDefault, "default vault")],
     actions: [{ label: existing ? "Save" : "Add vault", kind: "primary", submit: true, run: async () => {
       const body = { name: name.value.trim(), default: makeDefault.checked };
-      if (driver.value !== "local") Object.assign(body, { region: region.value.trim(), key: key.value.trim(), scope: scope.value.trim(),
-        endpoint_url: endpoint.value.trim(), profile: profile.value.trim() });
-      if (driver.value === "ssm") body.tier = tier.value.trim();
-      if (driver.value === "secretsmanager") body.replica_regions = replicas.value.trim();
+      for (const option of declared().options) body[option.name] = fields[option.name].input.value.trim();
       if (existing) {
         Object.assign(body, { slug: existing.slug, new_slug: slug.value.trim() });
         const data = await api("PUT", "/api/vaults", { body });
