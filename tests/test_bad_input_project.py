@@ -52,7 +52,7 @@ CASES: list[tuple[list[str], int, str]] = [
     (["init", "-n", "--path", "does/not/exist"], 2, r"not a directory"),
     # vault:add
     (["vault:add", "--driver", "vault"], 2, r"Unknown vault driver 'vault'; known drivers: local, ssm"),
-    (["vault:add"], 2, r"--driver is required \(choices: local, ssm, secretsmanager\)"),
+    (["vault:add"], 2, r"--driver is required \(choices: local, ssm, secretsmanager, openbao\)"),
     (["vault:add", "--driver", "local", "--slug", "Bad Slug"], 2, r"Invalid vault slug 'Bad Slug'"),
     (["vault:add", "--driver", "local", "--slug", "-x"], 2, r"Invalid vault slug"),
     (["vault:add", "--driver", "local", "--slug", LONG], 2, r"Invalid vault slug"),

@@ -608,7 +608,7 @@ class OpenBaoVault(Vault):
             if found is None:
                 raise AccessDenied(
                     f"No OpenBao token for vault '{self.slug}' ({self.address}): set BAO_TOKEN (or VAULT_TOKEN), "
-                    "or log in with `bao login`, which writes ~/.vault-token"
+                    "or log in with 'bao login', which writes ~/.vault-token"
                 )
             self._token = found
         return self._token[0]
@@ -628,7 +628,7 @@ class OpenBaoVault(Vault):
         if not self._token_valid():
             return AccessDenied(
                 f"OpenBao at {self.address} refused the token from {source}: it is invalid or expired",
-                hint="log in again (`bao login`), or set BAO_TOKEN to a valid token",
+                hint="log in again ('bao login'), or set BAO_TOKEN to a valid token",
             )
         return AccessDenied(
             f"Access denied: OpenBao at {self.address} refused '{capability}' on {logical} "
@@ -662,7 +662,7 @@ class OpenBaoVault(Vault):
             if "no handler for route" in text or "unsupported path" in text:
                 raise NotFound(
                     f"OpenBao at {self.address} has no KV v2 mount '{self.mount}' ({answer.error_text})",
-                    hint="check the vault's mount (`bao secrets list`)",
+                    hint="check the vault's mount ('bao secrets list')",
                 )
             return answer
         if answer.status in (401, 403):
@@ -828,7 +828,7 @@ class OpenBaoVault(Vault):
                 raise Conflict(
                     f"Secret {self.remote_name(stage, key)} was written by another client with the fields "
                     f"{fields}; keep would replace them with a single value",
-                    hint="change it with `bao kv patch`, or purge it first",
+                    hint="change it with 'bao kv patch', or purge it first",
                     key=key,
                     remote_name=self.remote_name(stage, key),
                 )
