@@ -384,7 +384,7 @@ class SsmVault(AwsVault):
         if planned.isdigit() and int(result.revision) != int(planned) + 1:
             raise PreconditionFailed(
                 f"Secret '{key}' in {self.slug}:{stage} was also written by someone else while keep wrote it "
-                f"(keep's value is version {result.revision}; the other write is in `keep history {key}`)",
+                f"(keep's value is version {result.revision}; the other write is in its history)",
                 hint="check the value, and roll back if needed",
             )
         return WriteResult(revision=result.revision, created=False)
