@@ -117,13 +117,15 @@ def test_every_occurrence_found_across_chunks(values: list[bytes], filler: list[
     assert hits == _naive(data.replace(b"\0", b"."), values)
 
 
-def test_value_spanning_a_chunk_boundary_is_found_once() -> None:
-    matcher = Matcher({b"0123456789": [Owner("K", "v", "s")]})
-    data = b"x" * 1000 + b"\n" + b"0123456789"
-    for boundary in range(995, 1012):
-        found = list(matcher.find(data[: boundary]))
-        later = [(s, v) for s, v in matcher.find(data[max(boundary - 9, 0):], report_from=min(9, boundary))]
-        assert len(found) + len(later) == 1
+@pytest.mark.parametrize("offset", [-10, -5, -1, 0, 1])
+def test_value_across_the_default_chunk_boundary_is_found_once(tmp_path: Path, offset: int) -> None:
+    value = b"0123456789-fake"
+    path = tmp_path / "big.txt"
+    start = scanning.CHUNK + offset
+    path.write_bytes(b"x" * (start - 2) + b"\n\n" + value + b"\n" + b"y" * 100)
+    for strategy in ("find", "regex"):
+        matcher = Matcher({value: [Owner("K", "v", "s")], b"nothing-like-it": [Owner("N", "v", "s")]}, strategy)
+        assert scanning.scan_file(str(path), matcher) == ([(3, value)], False)
 
 
 def test_long_values_build_a_regex_without_recursion() -> None:

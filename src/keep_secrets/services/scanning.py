@@ -212,12 +212,12 @@ def scan_file(path: str, matcher: Matcher, chunk_size: int = CHUNK) -> tuple[lis
     found: list[tuple[int, bytes]] = []
     keep = max(matcher.longest - 1, 0)
     with open(path, "rb") as handle:
-        head = handle.read(max(chunk_size, BINARY_PROBE))
-        if b"\0" in head[:BINARY_PROBE]:
+        if b"\0" in handle.read(BINARY_PROBE):
             return [], True
+        handle.seek(0)
         tail = b""
         line_base = 1  # line number of the first byte of `tail`
-        data = head
+        data = handle.read(chunk_size)
         while data:
             buffer = tail + data
             counted_to, line = 0, line_base
