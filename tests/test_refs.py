@@ -160,3 +160,16 @@ def test_plain_ssm_parameter_uses_the_ssm_resolver() -> None:
     plain = Reference(key="K", vault="ssm", stage="s", service="ssm", name="/n/s/K",
                       arn="arn:aws:ssm:us-east-1:123456789012:parameter/n/s/K", secure=False)
     assert json.loads(references.render([plain], "cloudformation")) == {"K": "{{resolve:ssm:/n/s/K}}"}
+
+
+# -- OpenBao end to end (real `bao` dev server) ---------------------------------------------
+
+def test_openbao_refs_end_to_end(bao_project: KeepRunner) -> None:
+    seed(bao_project, "staging", {"API_KEY": "fake-bao-api-key"}, vault="bao")
+    manifest = yaml.safe_load(bao_project.ok(
+        "refs", "--stage=staging", "--vault=bao", "--format=external-secrets", "--store=vault-backend").stdout)
+    assert manifest["spec"]["data"] == [
+        {"secretKey": "API_KEY", "remoteRef": {"key": "myapp/staging/API_KEY", "property": "value"}}]
+    ecs = bao_project("refs", "--stage=staging", "--vault=bao", "--format=ecs")
+    assert ecs.code == 2 and ecs.stdout == "" and "cannot reference secrets of vault 'bao'" in ecs.stderr
+    assert "fake-bao-api-key" not in ecs.stderr
