@@ -132,3 +132,15 @@ def test_long_values_build_a_regex_without_recursion() -> None:
     pem = b"-----BEGIN KEY-----\n" + b"A" * 5000 + b"\n-----END KEY-----"
     matcher = Matcher({pem: [Owner("PEM", "v", "s")], pem[:40]: [Owner("HEAD", "v", "s")]}, "regex")
     assert [v for _, v in matcher.find(b"..." + pem)] == [pem, pem[:40]]
+
+
+def test_exclude_globs(repo: KeepRunner) -> None:
+    (repo.cwd / "node_modules").mkdir()
+    (repo.cwd / "node_modules" / "dep.js").write_text(DB)
+    (repo.cwd / "bundle.min.js").write_text(DB)
+    found = repo("scan", "--stage=staging", "--format=json").json()
+    assert {f["path"] for f in found} == {"node_modules/dep.js", "bundle.min.js", "src/app.py"}  # type: ignore[index]
+    kept = repo("scan", "--stage=staging", "--format=json", "--exclude=node_modules", "--exclude", "*.min.js,src/*")
+    assert kept.code == 0 and kept.json() == []
+    # files named explicitly (as a pre-commit hook does) are excluded too
+    assert repo("scan", "bundle.min.js", "--stage=staging", "--exclude=*.min.js").code == 0

@@ -145,13 +145,16 @@ def schema_init_cmd(ctx: Ctx, overwrite: bool) -> None:
 @keep_command("scan")
 @click.argument("paths", nargs=-1, metavar="[PATH]...")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def scan_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
+@click.option("--exclude", multiple=True, metavar="GLOB",
+              help="Skip files and directories whose name or path matches (repeatable): node_modules, '*.min.js'.")
+def scan_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str, exclude: tuple[str, ...]) -> None:
     """Look for the stages' secret values in files under PATH (default: .) and report
     `path:line: KEY (vault:stage)` - never the value. Exit 1 when a value is found.
 
     Values shorter than 8 characters are not looked for (they would match everywhere).
     Skipped: .git/ and .keep/local/ directories, binary files, symbolic links met while
-    walking. --stage a,b and --vault x,y choose whose values (default: your workspace's).
+    walking, and what --exclude names. --stage a,b and --vault x,y choose whose values
+    (default: your workspace's).
 
     \b
     keep scan --stage=staging,production            # the whole tree
@@ -160,7 +163,8 @@ def scan_cmd(ctx: Ctx, paths: tuple[str, ...], fmt: str) -> None:
     from ..services import scanning
 
     stages, vaults = _stages_and_vaults(ctx)
-    result = scanning.scan(ctx.vault, stages, vaults, list(paths),
+    globs = [g for value in exclude for g in split_list(value)]
+    result = scanning.scan(ctx.vault, stages, vaults, list(paths), exclude=globs,
                            on_error=lambda path, reason: ctx.warn(f"cannot read {path}: {reason}"))
     if fmt == "json":
         import json

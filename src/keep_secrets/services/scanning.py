@@ -166,9 +166,25 @@ def _skipped_dir(path: Path) -> bool:
     return any(tuple(parts[i : i + len(skip)]) == skip for skip in SKIP_DIRS for i in range(len(parts)))
 
 
-def iter_files(paths: Sequence[str], on_error: Callable[[str, str], None]) -> Iterator[str]:
+def excluder(globs: Sequence[str]) -> Callable[[str], bool]:
+    """`--exclude` globs (fnmatch: `*`, `?`, `[...]`), matched against a file's or directory's
+    name and against its path as reported: `node_modules`, `*.min.js`, `docs/*`."""
+    import fnmatch
+
+    compiled = [re.compile(fnmatch.translate(glob.rstrip("/"))) for glob in globs if glob.strip("/")]
+
+    def excluded(path: str) -> bool:
+        name = os.path.basename(path)
+        return any(rx.match(name) or rx.match(path) for rx in compiled)
+
+    return excluded
+
+
+def iter_files(
+    paths: Sequence[str], on_error: Callable[[str, str], None], excluded: Callable[[str], bool] = lambda _: False
+) -> Iterator[str]:
     """Regular files under `paths` (a PATH given explicitly may be a file or a symlink to
-    one), in a stable order; skipped directories are never entered."""
+    one), in a stable order; skipped and excluded directories are never entered."""
     for given in paths:
         try:
             info = os.stat(given)
@@ -178,14 +194,15 @@ def iter_files(paths: Sequence[str], on_error: Callable[[str, str], None]) -> It
             on_error(given, exc.strerror or str(exc))
             continue
         if stat.S_ISREG(info.st_mode):
-            yield given
+            if not excluded(given):  # files named by a hook are excluded too
+                yield given
             continue
         if not stat.S_ISDIR(info.st_mode) or _skipped_dir(Path(os.path.abspath(given))):
             continue
-        yield from _walk(given, on_error)
+        yield from _walk(given, on_error, excluded)
 
 
-def _walk(directory: str, on_error: Callable[[str, str], None]) -> Iterator[str]:
+def _walk(directory: str, on_error: Callable[[str, str], None], excluded: Callable[[str], bool]) -> Iterator[str]:
     try:
         with os.scandir(directory) as listing:
             entries = sorted(listing, key=lambda e: e.name)
@@ -195,12 +212,12 @@ def _walk(directory: str, on_error: Callable[[str, str], None]) -> Iterator[str]
     for entry in entries:
         path = os.path.join(directory, entry.name) if directory != "." else entry.name
         try:
-            if entry.is_symlink():
+            if entry.is_symlink() or excluded(path):
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if entry.name == ".git" or (entry.name == "local" and os.path.basename(directory) == ".keep"):
                     continue
-                yield from _walk(path, on_error)
+                yield from _walk(path, on_error, excluded)
             elif entry.is_file(follow_symlinks=False):
                 yield path
         except OSError as exc:
@@ -235,7 +252,7 @@ def scan_file(path: str, matcher: Matcher, chunk_size: int = CHUNK) -> tuple[lis
 
 def scan(
     open_vault: Callable[[str], Vault], stages: Sequence[str], vaults: Sequence[str], paths: Sequence[str],
-    on_error: Callable[[str, str], None] | None = None,
+    on_error: Callable[[str, str], None] | None = None, exclude: Sequence[str] = (),
 ) -> ScanResult:
     """Read the cells once (concurrently), then look for their values in every file."""
     from .fetch import fetch_cells
@@ -255,7 +272,7 @@ def scan(
     roots = list(paths) or ["."]
     if not count:
         return result
-    for path in iter_files(roots, unreadable):  # walked lazily: a large tree is never listed whole
+    for path in iter_files(roots, unreadable, excluder(exclude)):  # walked lazily: a large tree is never listed whole
         try:
             hits, binary = scan_file(path, matcher)
         except OSError as exc:
