@@ -56,6 +56,10 @@ def test_ecs_secrets_manager_arns_from_list_secrets_only(aws: KeepRunner, counte
         assert match and match.group(1) == entry["name"]
     _no_value_read(counted)
     assert set(counted.counts) == {"ListSecrets"}
+    counted.reset_counts()
+    mixed = aws("refs", "--stage=production", "--vault=secretsmanager,local", "--format=ecs")
+    assert mixed.code == 2 and "no remote references" in mixed.stderr
+    assert sum(counted.counts.values()) == 0  # refused before any call
     for value in SM.values():
         assert value not in result.stdout + result.stderr
 

@@ -49,8 +49,13 @@ def collect(
     chosen: dict[str, Reference] = {}
     warnings: list[str] = []
     wanted = list(dict.fromkeys(slugs))
+    vaults = {slug: open_vault(slug) for slug in wanted}
+    for slug, vault in vaults.items():  # refuse before any call when one vault cannot give references
+        if not vault.capabilities.references:
+            vault.references(stage)  # the driver's own clear error
+            raise UsageError(f"Vault '{slug}' ({vault.driver} driver) gives no remote references")
     for slug in wanted:
-        for ref in open_vault(slug).references(stage):
+        for ref in vaults[slug].references(stage):
             if not patterns.matches(ref.key):
                 continue
             previous = chosen.get(ref.key)

@@ -1026,6 +1026,7 @@ DRIVER = Driver(
     ),
     capabilities=Capabilities(
         restore=True, history=True, field_access=True, native_versions=True, conditional_writes=True,
+        references=True,
     ),
     remote=True,
 )

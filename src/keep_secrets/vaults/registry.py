@@ -173,6 +173,8 @@ class Capabilities:
     native_versions: bool = False
     #: writes can be made conditional on the revision read (no lost update)
     conditional_writes: bool = False
+    #: `references(stage)` gives deployment references from listing calls only (`keep refs`)
+    references: bool = False
 
     @property
     def accepts_plain(self) -> bool:

@@ -747,7 +747,7 @@ DRIVER = Driver(
     ),
     capabilities=Capabilities(
         restore=True, history=True, replication=True, lambda_rotation=True, native_versions=True,
-        conditional_writes=True,
+        conditional_writes=True, references=True,
     ),
     write_interval=0.05,
     remote=True,

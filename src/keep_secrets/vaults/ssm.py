@@ -417,7 +417,9 @@ DRIVER = Driver(
         Option("tier", "Parameter tier", kind="choice", choices=tuple(TIER_LIMITS), default="Standard",
                prompt=f"Tier ({', '.join(TIER_LIMITS)})"),
     ),
-    capabilities=Capabilities(plain_values=True, history=True, native_versions=True, conditional_writes=True),
+    capabilities=Capabilities(
+        plain_values=True, history=True, native_versions=True, conditional_writes=True, references=True,
+    ),
     write_interval=0.05,
     remote=True,
     probe_hints={
