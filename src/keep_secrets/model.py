@@ -68,6 +68,13 @@ class UsageError(KeepError):
     http_status = 400
 
 
+class NoVaultConfigured(UsageError):
+    """The project has no vault yet (each front end says where to add one)."""
+
+    def __init__(self) -> None:
+        super().__init__("No vaults are configured")
+
+
 class NotFound(KeepError):
     """No such secret, version, stage or file (exit 3, HTTP 404)."""
 

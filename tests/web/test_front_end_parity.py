@@ -3,6 +3,7 @@ exit 3 <-> 404, exit 4 <-> 403), each with its own hint, and no web answer quote
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,20 @@ def test_not_found_or_denied_is_exit_4_and_403(
     monkeypatch.chdir(web_project)
     assert run_args(["get", "DB_PASSWORD", "--stage", "local"]) == 4
     assert "`keep iam`" in capsys.readouterr().err
+
+
+def test_export_reads_the_same_vaults_in_cli_and_web(client: TestClient, cli: KeepRunner) -> None:
+    """Several vaults in the workspace: `keep export` and `POST /api/export` without a vault
+    list read the same ones (every workspace vault, the default last) and give the same keys."""
+    cli.ok("vault:add", "--driver", "local", "--slug", "team", "--no-verify", "-n")
+    cli.ok("set", "TEAM_ONLY", "fake-team-value", "--vault", "team", "--stage", "local")
+    cli.ok("set", "API_KEY", "fake-team-api-key", "--vault", "team", "--stage", "local")
+    exported = cli.ok("export", "--stage", "local", "--format", "json").json()
+    assert isinstance(exported, dict)
+    response = client.post("/api/export", json={"stage": "local", "format": "json", "reveal": True})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["vaults"] == ["team", "local"]
+    web = json.loads(body["content"])
+    assert set(web) == set(exported) == {"API_KEY", "DB_PASSWORD", "TEAM_ONLY"}
+    assert web == exported  # the default vault (local) wins the shared key in both

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..concurrency import concurrent_map
-from ..model import KeepError, ProbeResult, UsageError
+from ..model import KeepError, NoVaultConfigured, ProbeResult, UsageError
 from ..services import iam as iam_svc
 from ..services import verify as verify_svc
 from .context import Ctx, keep_command
@@ -55,7 +55,7 @@ def verify_cmd(ctx: Ctx, fmt: str, read_only: bool) -> int:
     project = ctx.project
     slugs = _chosen_vaults(ctx, project.visible_vaults())
     if not slugs:
-        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+        raise NoVaultConfigured()
     stages = _chosen_stages(ctx, project.visible_stages())
 
     results: dict[tuple[str, str], ProbeResult] = {}
@@ -124,7 +124,7 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
     else:
         slugs = sorted(project.vaults) if all_vaults else project.visible_vaults()
     if not slugs:
-        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+        raise NoVaultConfigured()
     configs = [project.vaults[slug] for slug in slugs]
     aws = [c for c in configs if c.driver in iam_svc.AWS_DRIVERS]
     if not aws:

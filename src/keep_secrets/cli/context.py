@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from ..model import KeepError, UsageError
+from ..model import KeepError, NoVaultConfigured, UsageError
 from ..vaults.base import VaultPool
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ class Ctx:
             project.check_vault(chosen)
             return chosen
         if not project.vaults:
-            raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+            raise NoVaultConfigured()
         default = project.settings.default_vault
         if default and default in project.vaults:
             return default

@@ -22,19 +22,7 @@ from .context import Ctx, keep_command
 
 
 def _vault_list(ctx: Ctx) -> list[str]:
-    """`--vault a,b` (validated, in the given order), else every vault of the workspace (as
-    Keep does) with the default vault last, so that it wins a key two vaults share."""
-    slugs = split_list(ctx.vault_option)
-    if not slugs:
-        project = ctx.project
-        visible = project.visible_vaults()
-        if not visible:
-            return [ctx.resolve_vault()]  # raises the uniform "no vaults configured" error
-        default = project.settings.default_vault
-        return [s for s in visible if s != default] + [s for s in visible if s == default]
-    for slug in slugs:
-        ctx.project.check_vault(slug)
-    return list(dict.fromkeys(slugs))
+    return svc.export_sources(ctx.project, split_list(ctx.vault_option))
 
 
 # -- export ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ web words the same cases with its own buttons (:mod:`keep_secrets.web.hints`).
 
 from __future__ import annotations
 
-from ..model import AccessDenied, Conflict, KeepError, NotFound
+from ..model import AccessDenied, Conflict, KeepError, NotFound, NoVaultConfigured
 
 
 def cli_hint(exc: KeepError) -> str | None:
@@ -18,6 +18,8 @@ def cli_hint(exc: KeepError) -> str | None:
 
 
 def _command_hint(exc: KeepError) -> str | None:
+    if isinstance(exc, NoVaultConfigured):
+        return "add one with `keep vault:add`"
     key = exc.key
     if key is None:
         return None

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from ..model import Conflict, KeepError, UsageError
+from ..model import Conflict, KeepError, NoVaultConfigured, UsageError
 from ..names import split_list, validate_namespace, validate_slug, validate_stage_name
 from ..services import setup, vault_config
 from ..vaults import registry
@@ -297,7 +297,7 @@ def _vault_slug(ctx: Ctx, slug: str | None, question: str) -> str:
         project.check_vault(chosen)
         return chosen
     if not project.vaults:
-        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+        raise NoVaultConfigured()
     if not ctx.interactive:
         raise UsageError(f"Which vault? Pass its slug (configured vaults: {', '.join(sorted(project.vaults))})")
     return ctx.select(question, sorted(project.vaults), default=project.settings.default_vault)
@@ -498,7 +498,7 @@ def workspace_cmd(ctx: Ctx, vault_list: str | None, stage_list: str | None, rese
     if reset and (vault_list is not None or stage_list is not None):
         raise UsageError("--reset cannot be combined with --vaults/--stages")
     if not project.vaults:
-        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+        raise NoVaultConfigured()
     all_vaults = sorted(project.vaults)
     if reset:
         setup.reset_workspace(project)

@@ -292,9 +292,9 @@ def shell_cmd(ctx: Ctx) -> None:
     project = ctx.project
     vault = ctx.vault_option or project.settings.default_vault or (project.visible_vaults() or [""])[0]
     if not vault:
-        from ..model import UsageError
+        from ..model import NoVaultConfigured
 
-        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+        raise NoVaultConfigured()
     project.check_vault(vault)
     stage = ctx.stage_option or ("local" if "local" in project.visible_stages() else project.visible_stages()[0])
     project.check_stage(stage)

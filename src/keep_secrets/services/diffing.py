@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..formats.mask import maybe_mask
-from ..model import UsageError
+from ..model import NoVaultConfigured, UsageError
 from ..names import Patterns, split_list
 from .copying import Location
 from .fetch import fetch_cells
@@ -106,7 +106,7 @@ def select_cells(
     vault_names = _pick(as_list(vaults), project.visible_vaults(), project.check_vault)
     stage_names = _pick(as_list(stages), project.visible_stages(), project.check_stage)
     if not vault_names:
-        raise UsageError("No vaults are configured", hint="add one with `keep vault:add`")
+        raise NoVaultConfigured()
     return [Location(v, s) for v in vault_names for s in stage_names]
 
 

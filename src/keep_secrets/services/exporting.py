@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 from ..formats.render import FORMATS, LINE_FORMATS, render
 from ..fsutil import atomic_write, cannot, is_stream, write_stream
-from ..model import Conflict, KeepError, Secret, UsageError
+from ..model import Conflict, KeepError, NoVaultConfigured, Secret, UsageError
 from ..names import Patterns
 from .fetch import fetch_cells
 
 if TYPE_CHECKING:
+    from ..project import Project
     from ..vaults.base import Vault
 
 
@@ -27,6 +28,21 @@ class Export:
     count: int
     vaults: list[str]
     warnings: list[str] = field(default_factory=list)
+
+
+def export_sources(project: Project, requested: Sequence[str] | None) -> list[str]:
+    """The vaults an export reads, in merge order (the last one wins a key two share): the
+    requested ones (validated, in the given order), else every vault of the workspace, as Keep
+    does, with the default vault last. The CLI, the shell and the web all ask this."""
+    if requested:
+        for slug in requested:
+            project.check_vault(slug)
+        return list(dict.fromkeys(requested))
+    visible = project.visible_vaults()
+    if not visible:
+        raise NoVaultConfigured()
+    default = project.settings.default_vault
+    return [s for s in visible if s != default] + [s for s in visible if s == default]
 
 
 def check_format(format_name: str) -> str:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..model import AccessDenied, Conflict, KeepError, NotFound
+from ..model import AccessDenied, Conflict, KeepError, NotFound, NoVaultConfigured
 
 
 def web_hint(exc: KeepError) -> str | None:
@@ -13,6 +13,8 @@ def web_hint(exc: KeepError) -> str | None:
 
 
 def _page_hint(exc: KeepError) -> str | None:
+    if isinstance(exc, NoVaultConfigured):
+        return "add one under Settings"
     if exc.key is None:
         return None
     if exc.deleted and isinstance(exc, NotFound | Conflict):

@@ -27,7 +27,7 @@ from ..services.copying import (
     summarise,
 )
 from ..services.diffing import build_matrix, select_cells
-from ..services.exporting import check_format, merge_secrets
+from ..services.exporting import check_format, export_sources, merge_secrets
 from ..services.fetch import fetch_cells
 from .api import Call
 from .templates_io import render_text
@@ -177,22 +177,19 @@ def export(call: Call) -> dict[str, Any]:
     content = call.raw("content")
     if content is not None and not isinstance(content, str):
         raise UsageError("Field 'content' must be a string")
+    include_all = call.flag("all")
     if template is not None or content is not None:
-        slugs = call.names("vaults") or []
-        for slug in slugs:
-            call.project.check_vault(slug)
+        # --all adds "the stage's secrets": the same vaults a plain export reads
+        slugs = export_sources(call.project, call.names("vaults")) if include_all else []
         output = render_text(
             call, stage, template_name=template, content=content, format_name=fmt,
-            missing=call.text("missing", "fail"), include_all=call.flag("all"), all_vaults=slugs, patterns=patterns,
+            missing=call.text("missing", "fail"), include_all=include_all, all_vaults=slugs, patterns=patterns,
         )
         return {
             "stage": stage, "format": fmt, "count": output.count, "vaults": output.vaults,
             "warnings": output.warnings, "masked": not reveal, "content": output.text if reveal else None,
         }
-    slugs = call.names("vaults") or [call.vault_slug()]
-    for slug in slugs:
-        call.project.check_vault(slug)
-    wanted = list(dict.fromkeys(slugs))
+    wanted = export_sources(call.project, call.names("vaults"))
     cells = fetch_cells(call.vault, [(slug, stage) for slug in wanted])
     secrets, warnings = merge_secrets([(slug, cells[(slug, stage)]) for slug in wanted], patterns)
     text = render(fmt, secrets)  # renders (and refuses bad names/values) even for a preview
