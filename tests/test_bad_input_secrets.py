@@ -93,7 +93,7 @@ CASES = [
     Case("history-bad-date", ("history", "DB_PASSWORD", *S, "--since", "next blue moon"), 2, r"Invalid date"),
     Case("rollback-without-to", ("rollback", "DB_PASSWORD", *S), 2, r"Missing option '--to'"),
     Case("rollback-missing-version", ("rollback", "DB_PASSWORD", "--to", "99", *S), 3, r"Version 99"),
-    Case("rotate-length-too-short", ("rotate", "DB_PASSWORD", "--length", "3", *S), 2, r"--length 3"),
+    Case("rotate-length-too-short", ("rotate", "DB_PASSWORD", "--length", "3", *S), 2, r"Invalid length 3"),
     Case("rotate-unknown-charset", ("rotate", "DB_PASSWORD", "--charset", "emoji", *S), 2, r"--charset"),
     Case("rotate-lambda-on-local", ("rotate", "DB_PASSWORD", *S, "--lambda",
                                     "arn:aws:lambda:us-east-1:123456789012:function:fake-rotator"), 2,

@@ -594,8 +594,8 @@ def test_rotate_generates_a_new_value(kp: KeepRunner) -> None:
 def test_rotate_errors(kp: KeepRunner) -> None:
     ok(kp, "set", "TOKEN", "fake-token-old", "--stage", "local")
     fails(kp, 3, "rotate", "MISSING", "--stage", "local", match="keep set MISSING")
-    fails(kp, 2, "rotate", "TOKEN", "--length", "4", "--stage", "local", match="--length 4")
-    fails(kp, 2, "rotate", "TOKEN", "--length", "0", "--stage", "local", match="--length 0")
+    fails(kp, 2, "rotate", "TOKEN", "--length", "4", "--stage", "local", match="Invalid length 4")
+    fails(kp, 2, "rotate", "TOKEN", "--length", "0", "--stage", "local", match="Invalid length 0")
     fails(kp, 2, "rotate", "TOKEN", "--charset", "emoji", "--stage", "local", match="--charset")
     fails(kp, 2, "rotate", "TOKEN", "--stage", "local", "--lambda",
           "arn:aws:lambda:us-east-1:123456789012:function:fake-rotator", match="Only Secrets Manager")

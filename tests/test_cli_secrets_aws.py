@@ -106,7 +106,7 @@ def test_secretsmanager_delete_restore_rename_rotate(aws: KeepRunner) -> None:
     assert len(value) == 48 and set(value) <= set("0123456789abcdef")
     assert versions(aws, "SERVICE_TOKEN", *SM)[1]["value"] == "fake-sm-token"
 
-    refused(aws, 2, "set", "PLAIN", "fake-v", "--plain", *SM, match="--plain is not supported")
+    refused(aws, 2, "set", "PLAIN", "fake-v", "--plain", *SM, match="storage is not supported")
     ok(aws, "delete", "OTHER", "--force", "--purge", *SM)
     refused(aws, 3, "get", "OTHER", *SM, match="OTHER")
     assert [s["key"] for s in json.loads(ok(aws, "show", *SM, "--format", "json").stdout)] == ["SERVICE_TOKEN"]

@@ -88,8 +88,7 @@ def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdi
         raise UsageError("Give the value either as an argument or with --stdin, not both")
     key = _key_arg(ctx, key, write=True)
     stage, slug, vault = _target(ctx)
-    if plain and not vault.capabilities.accepts_plain:
-        raise UsageError(f"Vault '{slug}' ({vault.driver}) always encrypts values; --plain is not supported")
+    svc.check_plain(vault, secure=not plain)
     if from_stdin or value == "-":
         if sys.stdin.isatty():
             ctx.msg("Reading the value from stdin; end with Ctrl-D")
@@ -188,19 +187,18 @@ def delete_cmd(ctx: Ctx, key: str | None, force: bool, purge: bool) -> None:
     stage, slug, vault = _target(ctx)
     where = _where(slug, stage)
     if not force:
-        if not purge:
-            # a missing key is exit 3 before anything is asked; with --force the delete call
-            # itself says not found, so no read (and no read permission) is needed
-            vault.get(stage, key)
-        how = "for good" if purge or not vault.capabilities.restore else "(restorable with `keep restore`)"
+        # a missing key is exit 3 before anything is asked; with --force the delete call
+        # itself says not found, so no read (and no read permission) is needed
+        svc.check_deletable(vault, stage, key, purge)
+        how = "(restorable with `keep restore`)" if svc.restorable(vault, purge) else "for good"
         if not ctx.confirm(f"Delete '{key}' from {where} {how}?"):
             ctx.msg("Cancelled; nothing deleted.")
             return
     vault.delete(stage, key, purge=purge)
-    if purge or not vault.capabilities.restore:
-        ctx.success(f"deleted {key} from {where} for good")
-    else:
+    if svc.restorable(vault, purge):
         ctx.success(f"deleted {key} from {where} (undo with `keep restore {key}`)")
+    else:
+        ctx.success(f"deleted {key} from {where} for good")
 
 
 @keep_command("restore")
@@ -367,39 +365,22 @@ def rotate_cmd(
 ) -> None:
     """Give KEY a new random value (from the OS CSPRNG), or with --lambda configure and start
     Secrets Manager rotation."""
-    if lambda_arn is not None:
-        if length is not None or charset is not None:
-            raise UsageError("--length/--charset generate a value locally; they cannot be used with --lambda")
-        if not lambda_arn.startswith("arn:") or ":lambda:" not in lambda_arn:
-            raise UsageError(f"Invalid --lambda '{lambda_arn}': use a Lambda ARN (arn:aws:lambda:...)")
-        days = svc.parse_every(every) if every is not None else None
-    elif every is not None:
-        raise UsageError("--every only applies with --lambda")
-    else:
-        # checks length and charset before anything is read
-        # `is None`, not `or`: an explicit --length 0 is out of range, not "the default"
-        svc.generate_value(32 if length is None else length, charset or "alnum")
+    rotation = svc.Rotation.parse(length, charset, lambda_arn, every)  # checked before any read
     key = _key_arg(ctx, key, write=True)
     stage, slug, vault = _target(ctx)
     where = _where(slug, stage)
-    if lambda_arn is not None:
-        rotation = vault.lambda_rotation()
-        if rotation is None:
-            raise UsageError(
-                f"Only Secrets Manager supports --lambda (vault '{slug}' uses the {vault.driver} driver)"
-            )
-        rotation.rotate_with_lambda(stage, key, lambda_arn, days)
-        schedule = f"every {days} days" if days is not None else "schedule unchanged"
-        ctx.success(f"rotation of {key} in {where} configured ({lambda_arn}, {schedule}) and started")
-        return
     try:
-        current = vault.get(stage, key)
+        result = svc.rotate(vault, stage, key, rotation)
     except NotFound as exc:
+        if rotation.lambda_arn is not None or exc.key != key:
+            raise
         hint = f"rotate replaces an existing value; create it with `keep set {key}`"
         raise NotFound(exc.message, hint=hint) from None
-    value = svc.generate_value(32 if length is None else length, charset or "alnum")
-    result = vault.set(stage, key, value, secure=current.secure)
+    if rotation.lambda_arn is not None:
+        schedule = f"every {rotation.every_days} days" if rotation.every_days is not None else "schedule unchanged"
+        ctx.success(f"rotation of {key} in {where} configured ({rotation.lambda_arn}, {schedule}) and started")
+        return
     ctx.success(
-        f"rotated {key} in {where}: new {len(value)}-character {charset or 'alnum'} value"
+        f"rotated {key} in {where}: new {rotation.length}-character {rotation.charset} value"
         f" (revision {result.revision})"
     )

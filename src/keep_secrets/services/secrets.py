@@ -213,17 +213,87 @@ MIN_LENGTH = 8
 MAX_LENGTH = 4096
 
 
+def check_generator(length: int, charset: str) -> str:
+    """The alphabet of `charset`, once `length` is checked (before anything is read)."""
+    alphabet = CHARSETS.get(charset)
+    if alphabet is None:
+        raise UsageError(f"Unknown charset '{charset}' (use {', '.join(CHARSETS)})")
+    if not MIN_LENGTH <= length <= MAX_LENGTH:
+        raise UsageError(f"Invalid length {length}: use {MIN_LENGTH}-{MAX_LENGTH}")
+    return alphabet
+
+
 def generate_value(length: int = 32, charset: str = "alnum") -> str:
     """A uniformly random value from the OS CSPRNG (`secrets.choice` per character)."""
     # imported here: `secrets` pulls in hashlib/OpenSSL, which `keep get` should not pay for
     import secrets as _random
 
-    alphabet = CHARSETS.get(charset)
-    if alphabet is None:
-        raise UsageError(f"Unknown charset '{charset}' (use {', '.join(CHARSETS)})")
-    if not MIN_LENGTH <= length <= MAX_LENGTH:
-        raise UsageError(f"Invalid --length {length}: use {MIN_LENGTH}-{MAX_LENGTH}")
+    alphabet = check_generator(length, charset)
     return "".join(_random.choice(alphabet) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What `rotate` will do, checked before anything is read: a new random value of `length`
+    characters from `charset`, or the store's own rotation through `lambda_arn`."""
+
+    length: int = 32
+    charset: str = "alnum"
+    lambda_arn: str | None = None
+    every_days: int | None = None
+
+    @classmethod
+    def parse(
+        cls, length: int | None, charset: str | None, lambda_arn: str | None, every: str | None
+    ) -> Rotation:
+        if lambda_arn is not None:
+            if length is not None or charset is not None:
+                raise UsageError("--length/--charset generate a value locally; they cannot be used with --lambda")
+            if not lambda_arn.startswith("arn:") or ":lambda:" not in lambda_arn:
+                raise UsageError(f"Invalid --lambda '{lambda_arn}': use a Lambda ARN (arn:aws:lambda:...)")
+            return cls(lambda_arn=lambda_arn, every_days=parse_every(every) if every is not None else None)
+        if every is not None:
+            raise UsageError("--every only applies with --lambda")
+        # `is None`, not `or`: an explicit length 0 is out of range, not "the default"
+        rotation = cls(length=32 if length is None else length, charset=charset or "alnum")
+        check_generator(rotation.length, rotation.charset)
+        return rotation
+
+
+def rotate(vault: Vault, stage: str, key: str, rotation: Rotation) -> WriteResult:
+    """Rotate `key`: a new random value (keeping its secure mark), or the store's Lambda
+    rotation. A missing key is NotFound: rotate replaces a value, it never creates one."""
+    if rotation.lambda_arn is not None:
+        rotating = vault.lambda_rotation()
+        if rotating is None:
+            raise UsageError(
+                f"Only Secrets Manager supports --lambda (vault '{vault.slug}' uses the {vault.driver} driver)"
+            )
+        return rotating.rotate_with_lambda(stage, key, rotation.lambda_arn, rotation.every_days)
+    current = vault.get(stage, key)
+    value = generate_value(rotation.length, rotation.charset)
+    return vault.set(stage, key, value, secure=current.secure)
+
+
+def check_plain(vault: Vault, secure: bool) -> None:
+    """A value can be marked plain only where the driver takes the mark (SSM stores it so)."""
+    if not secure and not vault.capabilities.accepts_plain:
+        raise UsageError(
+            f"Vault '{vault.slug}' ({vault.driver}) always encrypts values; "
+            "plain (unencrypted) storage is not supported"
+        )
+
+
+def check_deletable(vault: Vault, stage: str, key: str, purge: bool) -> None:
+    """Before a confirmed (not a forced) delete: a missing key is NotFound before anything is
+    asked or changed. A purge also removes an already deleted secret, so it reads nothing."""
+    if not purge:
+        vault.get(stage, key)
+
+
+def restorable(vault: Vault, purge: bool) -> bool:
+    """Whether a delete can be undone (`restore`)."""
+    return vault.capabilities.restore and not purge
 
 
 _EVERY_RE = re.compile(r"(\d{1,4})\s*(d|days?)?", re.IGNORECASE)

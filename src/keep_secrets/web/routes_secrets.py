@@ -151,8 +151,7 @@ def _value_and_secure(call: Call, slug: str) -> tuple[str, bool]:
         raise UsageError("Missing required field 'value' (a string)")
     validate_value(value)
     secure = call.flag("secure", True)
-    if not secure and not call.vault(slug).capabilities.accepts_plain:
-        raise UsageError(f"Vault '{slug}' always encrypts values; plain (unencrypted) storage is not supported")
+    svc.check_plain(call.vault(slug), secure)
     return value, secure
 
 
@@ -221,7 +220,7 @@ def delete_secret(call: Call) -> dict[str, Any]:
                     vault.get(stage, key)  # already gone: 404
                 raise _stale(exc, None) from None
         vault.delete(stage, key, purge=purge)
-    return {"key": key, "vault": slug, "stage": stage, "restorable": vault.capabilities.restore and not purge}
+    return {"key": key, "vault": slug, "stage": stage, "restorable": svc.restorable(vault, purge)}
 
 
 def restore_secret(call: Call) -> dict[str, Any]:
