@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..concurrency import concurrent_map
-from ..model import KeepError, NoVaultConfigured, ProbeResult, UsageError
+from ..model import NoVaultConfigured, UsageError
 from ..services import iam as iam_svc
 from ..services import verify as verify_svc
 from .context import Ctx, keep_command
 
 if TYPE_CHECKING:
-    from ..vaults.base import Vault
+    pass
 
 
 def _split(option: str | None) -> list[str]:
@@ -52,34 +51,10 @@ def verify_cmd(ctx: Ctx, fmt: str, read_only: bool) -> int:
     --vault and --stage take one name or a comma-separated list; the default is every vault
     and stage of your workspace. Exits 1 when any step is denied or fails.
     """
-    project = ctx.project
-    slugs = _chosen_vaults(ctx, project.visible_vaults())
-    if not slugs:
-        raise NoVaultConfigured()
-    stages = _chosen_stages(ctx, project.visible_stages())
-
-    results: dict[tuple[str, str], ProbeResult] = {}
-    cells: list[tuple[str, str]] = []
-    vaults: dict[str, Vault] = {}
-    for slug in slugs:
-        try:
-            vaults[slug] = ctx.vault(slug)
-        except KeepError as exc:  # a vault that cannot even open is one failed row per stage
-            for stage in stages:
-                results[(slug, stage)] = ProbeResult(
-                    slug,
-                    stage,
-                    results={"list": False, "write": False, "read": None, "history": None, "delete": None},
-                    errors={"list": f"cannot open the vault: {exc.one_line()}"},
-                )
-            continue
-        cells += [(slug, stage) for stage in stages]
-
+    slugs, stages = verify_svc.targets(ctx.project, _split(ctx.vault_option), _split(ctx.stage_option))
     how = "read-only" if read_only else "with a temporary key"
     ctx.msg(f"Probing {len(slugs) * len(stages)} vault/stage combination(s) {how}...")
-    probed = concurrent_map(lambda cell: verify_svc.probe(vaults[cell[0]], cell[1], write=not read_only), cells)
-    results.update(zip(cells, probed, strict=True))
-    ordered = [results[(slug, stage)] for slug in slugs for stage in stages]
+    ordered = verify_svc.probe_matrix(ctx.vault, slugs, stages, write=not read_only)
 
     if fmt == "json":
         ctx.out(json.dumps([verify_svc.to_json(r) for r in ordered], indent=2, ensure_ascii=False))

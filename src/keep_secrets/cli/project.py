@@ -199,12 +199,10 @@ def _probe(ctx: Ctx, slug: str) -> None:
         ctx.warn("the permission probe is not available in this build; run `keep verify` later")
         return
     project = ctx.project
-    results: list[Any] = []
-    ctx.msg(f"Checking permissions of vault '{slug}' on stages {', '.join(project.visible_stages())}...")
+    stages = project.visible_stages()
+    ctx.msg(f"Checking permissions of vault '{slug}' on stages {', '.join(stages)}...")
     try:
-        vault = ctx.vault(slug)
-        for stage in project.visible_stages():
-            results.append(verify.probe(vault, stage))
+        results = verify.probe_matrix(ctx.vault, [slug], stages)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # the vault is saved; a probe crash must not turn into a failure

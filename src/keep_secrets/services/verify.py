@@ -16,11 +16,13 @@ import secrets as _random
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ..concurrency import concurrent_map
 from ..formats.table import render_table
-from ..model import AccessDenied, KeepError, ProbeResult
+from ..model import AccessDenied, KeepError, NoVaultConfigured, ProbeResult
 from ..vaults import registry
 
 if TYPE_CHECKING:
+    from ..project import Project
     from ..vaults.base import Vault
 
 STEPS = ("list", "write", "read", "history", "delete")
@@ -121,6 +123,45 @@ def probe(vault: Vault, stage: str, *, write: bool = True) -> ProbeResult:
     With `write=False` nothing is written: list, then read and history of the first listed key
     (what a read-only deployment role needs)."""
     return _Probe(vault, stage, write).run()
+
+
+def targets(
+    project: Project, slugs: Sequence[str] | None, stages: Sequence[str] | None
+) -> tuple[list[str], list[str]]:
+    """The vaults and stages to probe: the given ones (validated), else the workspace's."""
+    chosen = list(dict.fromkeys(slugs or [])) or project.visible_vaults()
+    for slug in chosen:
+        project.check_vault(slug)
+    if not chosen:
+        raise NoVaultConfigured()
+    steps = list(dict.fromkeys(stages or [])) or project.visible_stages()
+    for stage in steps:
+        project.check_stage(stage)
+    return chosen, steps
+
+
+def probe_matrix(
+    open_vault: Callable[[str], Vault], slugs: Sequence[str], stages: Sequence[str], *, write: bool = True
+) -> list[ProbeResult]:
+    """Probe every vault x stage concurrently; the results in vault-then-stage order. A vault
+    that cannot even open is one failed row per stage (the others are still probed)."""
+    results: dict[tuple[str, str], ProbeResult] = {}
+    vaults: dict[str, Vault] = {}
+    for slug in slugs:
+        try:
+            vaults[slug] = open_vault(slug)
+        except KeepError as exc:
+            for stage in stages:
+                results[(slug, stage)] = ProbeResult(
+                    slug,
+                    stage,
+                    results={"list": False, "write": False, "read": None, "history": None, "delete": None},
+                    errors={"list": f"cannot open the vault: {exc.one_line()}"},
+                )
+    cells = [(slug, stage) for slug in slugs if slug in vaults for stage in stages]
+    probed = concurrent_map(lambda cell: probe(vaults[cell[0]], cell[1], write=write), cells)
+    results.update(zip(cells, probed, strict=True))
+    return [results[(slug, stage)] for slug in slugs for stage in stages]
 
 
 def failed(result: ProbeResult) -> bool:

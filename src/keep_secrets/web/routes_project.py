@@ -13,7 +13,6 @@ from typing import Any
 from starlette.routing import Route
 
 from .. import __version__
-from ..concurrency import concurrent_map
 from ..model import UsageError
 from ..names import split_list
 from ..project import SYSTEM_STAGES
@@ -167,17 +166,8 @@ def verify(call: Call) -> dict[str, Any]:
     read and history only, nothing written)."""
     from ..services import verify as probe_service
 
-    project = call.project
-    slugs = call.names("vaults") or project.visible_vaults()
-    stages = call.names("stages") or project.visible_stages()
-    for slug in slugs:
-        project.check_vault(slug)
-    for stage in stages:
-        project.check_stage(stage)
-    write = not call.flag("read_only")
-    cells = [(slug, stage) for slug in slugs for stage in stages]
-    vaults = {slug: call.vault(slug) for slug in slugs}
-    results = concurrent_map(lambda cell: probe_service.probe(vaults[cell[0]], cell[1], write=write), cells)
+    slugs, stages = probe_service.targets(call.project, call.names("vaults"), call.names("stages"))
+    results = probe_service.probe_matrix(call.vault, slugs, stages, write=not call.flag("read_only"))
     return {
         "steps": list(probe_service.STEPS),
         "results": [probe_service.to_json(r) for r in results],
