@@ -217,3 +217,19 @@ def test_inline_table_and_quoted_names() -> None:
     assert parsed.keys["A"].required is False and parsed.keys["B-2"].stages == ("local",)
     with pytest.raises(UsageError, match=r"s\.toml:1: .*unknown field 'requird'"):
         schema.parse_schema('keys.A = { requird = false }\n', Path("s.toml"), STAGES)
+
+
+def test_template_validate_checks_rendered_values_with_a_stage(kp: KeepRunner) -> None:
+    _write(kp, '[keys.DB_PASSWORD]\npattern = "[A-Za-z0-9-]{12,}"\n[keys.API]\nrequired = false\npattern = "k-.*"\n')
+    seed(kp.cwd, kp.env, "staging", {"DB_PASSWORD": "short!", "API": "k-fake"})
+    seed(kp.cwd, kp.env, "production", {"DB_PASSWORD": "fake-long-password"})
+    (kp.cwd / "t.env").write_text("DB_PASSWORD={local}\nAPI={local:API}\n")
+    assert kp("template:validate", "t.env").code == 0  # no stage: placeholders are not rendered
+    staging = kp("template:validate", "t.env", "--stage=staging")
+    assert staging.code == 1
+    assert ("line 1: the value of DB_PASSWORD rendered for stage 'staging' does not match the pattern "
+            "'[A-Za-z0-9-]{12,}'") in staging.stderr
+    assert "short!" not in staging.stderr and "API rendered" not in staging.stderr
+    production = kp("template:validate", "t.env", "--stage=production")
+    # API does not resolve in production: reported as missing, not as a pattern failure
+    assert "DB_PASSWORD rendered" not in production.stderr and "API rendered" not in production.stderr

@@ -171,7 +171,8 @@ def template_validate_cmd(ctx: Ctx, file: Path | None) -> None:
     """Check a template: line syntax, placeholder syntax, variable names and vaults; with
     --stage also that every placeholder resolves in that stage. With a .keep/schema.toml, also
     that the template defines every required key (of --stage, or required everywhere) and that
-    its static values match their key's pattern. Exit 1 listing every problem."""
+    its values match their key's pattern (static ones, and with --stage the rendered ones; the
+    value is never shown). Exit 1 listing every problem."""
     project = ctx.project
     stage = project.check_stage(ctx.stage_option) if ctx.stage_option else None
     if file is None:
@@ -185,7 +186,8 @@ def template_validate_cmd(ctx: Ctx, file: Path | None) -> None:
 
     spec = schema.load_schema(project, required=False)
     if spec is not None:  # required keys and static values against .keep/schema.toml
-        report.problems += schema.template_problems(spec, templating.read_template(project, path), stage)
+        template = templating.read_template(project, path)
+        report.problems += schema.template_problems(spec, template, stage, report.values)
     for warning in report.warnings:
         ctx.warn(warning)
     for note in report.notes:

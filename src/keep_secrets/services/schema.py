@@ -264,9 +264,13 @@ def check(
 
 # -- templates -------------------------------------------------------------------------------
 
-def template_problems(schema: Schema, template: Template, stage: str | None) -> list[str]:
+def template_problems(
+    schema: Schema, template: Template, stage: str | None, values: Mapping[str, str] | None = None
+) -> list[str]:
     """Schema problems of a template: required keys it does not define (in `stage`, or without
-    one the keys required in every stage) and static values that fail their key's pattern."""
+    one the keys required in every stage), and values that fail their key's pattern - the
+    static ones, and with `values` (the entries rendered for `stage`) the placeholders' too.
+    Never a value in the messages."""
     problems: list[str] = []
     defined = {entry.key: entry for entry in template.assignments}
     for spec in schema.keys.values():
@@ -276,10 +280,16 @@ def template_problems(schema: Schema, template: Template, stage: str | None) -> 
             problems.append(f"{spec.name} is required by {schema.path.name}{where} but the template does not define it")
     for key, entry in defined.items():
         found = schema.keys.get(key)
-        if found is None or found.pattern is None or entry.placeholders:
+        if found is None or found.pattern is None:
             continue
-        if found.pattern.fullmatch(entry.value or "") is None:
-            problems.append(f"line {entry.line}: the static value of {key} does not match the pattern "
+        if entry.placeholders:
+            if values is None or key not in values:
+                continue  # checked where it resolves (with --stage, or by `keep check`)
+            value, what = values[key], f"the value of {key} rendered for stage '{stage}'"
+        else:
+            value, what = entry.value or "", f"the static value of {key}"
+        if found.pattern.fullmatch(value) is None:
+            problems.append(f"line {entry.line}: {what} does not match the pattern "
                             f"{found.pattern_text()!r} of {schema.path.name}")
     return problems
 

@@ -323,6 +323,8 @@ class Validation:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: with a stage: KEY -> rendered value of the entries that resolved (for schema patterns)
+    values: dict[str, str] | None = None
 
 
 def validate_template(
@@ -367,6 +369,12 @@ def _check_resolves(open_vault: OpenVault, stage: str, template: tpl.Template, r
         report.problems.append(f"cannot read {', '.join(slugs)} for stage '{stage}': {exc.one_line()}")
         return
     rendered = tpl.resolve(template, tpl.vault_lookup(fetched.values()), stage, "skip")
+    unresolved = {m.line for m in rendered.missing}
+    report.values = {}
+    for index, entry in enumerate(template.entries):
+        value = rendered.values.get(index, entry.value)
+        if entry.kind == "assignment" and entry.line not in unresolved and value is not None:
+            report.values[entry.key] = value
     invalid = {(entry.line, p.text) for entry, p in template.placeholders if p.problem}
     report.problems += [m.describe() for m in rendered.missing if (m.line, m.placeholder) not in invalid]
     refs = template.refs()
