@@ -177,3 +177,12 @@ def test_openbao_refs_end_to_end(bao_project: KeepRunner) -> None:
     ecs = bao_project("refs", "--stage=staging", "--vault=bao", "--format=ecs")
     assert ecs.code == 2 and ecs.stdout == "" and "cannot reference secrets of vault 'bao'" in ecs.stderr
     assert "fake-bao-api-key" not in ecs.stderr
+
+
+def test_ecs_refuses_a_key_that_is_no_variable_name() -> None:
+    bad = Reference(key="my-key", vault="sm", stage="s", service="secretsmanager", name="n/s/my-key",
+                    arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:n/s/my-key-AbCdEf")
+    with pytest.raises(UsageError, match="not an environment variable name") as info:
+        references.render([bad], "ecs")
+    assert "--except" in (info.value.hint or "")
+    assert json.loads(references.render([bad], "cloudformation"))["my-key"].startswith("{{resolve:secretsmanager:")

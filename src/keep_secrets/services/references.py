@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..formats.dotenv import check_env_key
 from ..model import UsageError
-from ..names import Patterns
+from ..names import Patterns, is_env_var_name
 
 if TYPE_CHECKING:
     from ..vaults.base import Reference, Vault
@@ -81,7 +80,11 @@ def _check_supported(refs: Sequence[Reference], format_name: str) -> None:
 
 def _ecs(refs: Sequence[Reference]) -> str:
     for ref in refs:
-        check_env_key(ref.key, "ecs")
+        if not is_env_var_name(ref.key):
+            raise UsageError(
+                f"Key {ref.key!r} is not an environment variable name, so it cannot be an ECS `secrets` entry",
+                hint="leave it out with --except, or use --format json",
+            )
     entries = [{"name": ref.key, "valueFrom": ref.arn} for ref in refs]
     return json.dumps(entries, indent=2) + "\n"
 
