@@ -615,7 +615,8 @@ def test_info_table(kp: KeepRunner) -> None:
 def test_info_json_shape(kp: KeepRunner) -> None:
     info = json.loads(ok(kp, "info", "--format", "json").stdout)
     assert set(info) == {"version", "python", "executable", "root", "paths", "settings", "vaults", "stages",
-                         "default_vault", "workspace"}
+                         "default_vault", "problems", "workspace"}
+    assert info["problems"] == []
     assert info["root"] == str(kp.cwd.resolve())
     assert info["settings"]["namespace"] == "myapp"
     assert info["settings"]["app_name"] == "My App"

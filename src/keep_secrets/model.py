@@ -61,6 +61,13 @@ class RemoteError(KeepError):
     http_status = 500
 
 
+class Unreachable(RemoteError):
+    """The store could not be reached (connection errors, timeouts, 5xx after retries): no
+    permission or policy is in question (exit 1, HTTP 503)."""
+
+    http_status = 503
+
+
 class UsageError(KeepError):
     """Invalid input: a bad name, option combination or file (exit 2, HTTP 400)."""
 
@@ -205,6 +212,7 @@ class ProbeResult:
     results: dict[str, bool | None] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     cleaned_up: bool | None = None
+    unreachable: bool = False  # a step failed because the store could not be reached
 
 
 def iso(moment: datetime | None) -> str | None:

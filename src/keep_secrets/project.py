@@ -481,6 +481,22 @@ class Project:
             )
         return stage
 
+    def default_vault_problem(self) -> str | None:
+        """Why settings.default_vault cannot be used, or None (also when there is none)."""
+        default = self.settings.default_vault
+        if not default or default in self.vaults:
+            return None
+        known = ", ".join(sorted(self.vaults)) or "none"
+        return f"default_vault '{default}' in {self.settings_path} is not a configured vault (configured: {known})"
+
+    def configured_default_vault(self) -> str | None:
+        """settings.default_vault; naming a vault that is not configured is a configuration
+        error (exit 2), never silently replaced by another vault."""
+        problem = self.default_vault_problem()
+        if problem:
+            raise UsageError(problem, hint="choose one with `keep vault:default SLUG`, or add it with `keep vault:add`")
+        return self.settings.default_vault
+
     def check_vault(self, slug: str) -> VaultConfig:
         config = self.vaults.get(slug)
         if config is None:

@@ -70,7 +70,18 @@ def verify_cmd(ctx: Ctx, fmt: str, read_only: bool) -> int:
     if left:
         ctx.warn(f"{len(left)} test key(s) starting with '{verify_svc.TEST_KEY_PREFIX}' could not be removed")
     if failures:
-        ctx.msg(f"{len(failures)} of {len(ordered)} vault/stage combination(s) lack a permission.", fg="red")
+        unreachable = [r for r in failures if r.unreachable]
+        if unreachable:
+            # no policy is in question: suggesting one would send the user the wrong way
+            ctx.msg(
+                f"{len(unreachable)} of {len(ordered)} vault/stage combination(s) could not be checked: "
+                "the store cannot be reached (check the network, the region and the vault's endpoint, "
+                "then run `keep verify` again).",
+                fg="red",
+            )
+        denied = len(failures) - len(unreachable)
+        if denied:
+            ctx.msg(f"{denied} of {len(ordered)} vault/stage combination(s) lack a permission.", fg="red")
         return 1
     steps = "list, read and history" if read_only else "list, write, read, history and delete"
     ctx.success(f"All {len(ordered)} vault/stage combination(s) allow {steps}.")

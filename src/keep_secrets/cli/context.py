@@ -158,8 +158,8 @@ class Ctx:
             return chosen
         if not project.vaults:
             raise NoVaultConfigured()
-        default = project.settings.default_vault
-        if default and default in project.vaults:
+        default = project.configured_default_vault()
+        if default:
             return default
         visible = project.visible_vaults()
         if len(visible) == 1:

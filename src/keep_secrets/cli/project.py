@@ -213,7 +213,12 @@ def _probe(ctx: Ctx, slug: str) -> None:
     if results:
         # a side report of vault:add/edit, not its data: stderr, and silenced by --quiet
         ctx.msg(verify.render_matrix(results))
-    if any(verify.failed(result) for result in results):
+    if any(result.unreachable for result in results):
+        ctx.warn(
+            f"vault '{slug}' was saved, but its store cannot be reached, so its permissions are unchecked; "
+            f"check the network, the region and the endpoint, then run `keep verify --vault {slug}`"
+        )
+    elif any(verify.failed(result) for result in results):
         ctx.warn(
             f"vault '{slug}' was saved, but some permissions are missing; "
             f"`keep iam --vault {slug}` prints the policy, `keep verify --vault {slug}` re-checks"
@@ -559,6 +564,10 @@ def info_cmd(ctx: Ctx, fmt: str) -> None:
         ("Stages", ", ".join(settings["stages"])),
         ("Default vault", settings["default_vault"] or "none"),
     ]
+    if info["problems"]:
+        rows[-1] = ("Default vault", f"{settings['default_vault']} (NOT CONFIGURED)")
+        for problem in info["problems"]:
+            ctx.warn(f"configuration error: {problem}")
     workspace = info["workspace"]
     if workspace["restricted"]:
         rows.append(("Workspace", f"vaults {', '.join(workspace['vaults'])}; stages {', '.join(workspace['stages'])}"))

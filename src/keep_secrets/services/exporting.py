@@ -41,7 +41,7 @@ def export_sources(project: Project, requested: Sequence[str] | None) -> list[st
     visible = project.visible_vaults()
     if not visible:
         raise NoVaultConfigured()
-    default = project.settings.default_vault
+    default = project.configured_default_vault()
     return [s for s in visible if s != default] + [s for s in visible if s == default]
 
 

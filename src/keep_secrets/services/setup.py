@@ -440,6 +440,7 @@ def project_info(project: Project) -> dict[str, Any]:
         "vaults": vaults,
         "stages": list(settings.stages),
         "default_vault": settings.default_vault,
+        "problems": [p for p in (project.default_vault_problem(),) if p],
         "workspace": {
             "vaults": project.visible_vaults(),
             "stages": project.visible_stages(),

@@ -150,7 +150,7 @@ def render_template(
     template = _filtered(read_template(project, path), patterns)
     referenced = template.vaults()
     extra_sources = list(all_vaults) or referenced or (
-        [project.settings.default_vault] if project.settings.default_vault else []
+        [default] if (default := project.configured_default_vault()) else []
     )
     slugs = referenced + [s for s in extra_sources if s not in referenced] if include_all else referenced
     for slug in slugs:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..concurrency import concurrent_map
 from ..formats.table import render_table
-from ..model import AccessDenied, KeepError, NoVaultConfigured, ProbeResult
+from ..model import AccessDenied, KeepError, NoVaultConfigured, ProbeResult, Unreachable
 from ..vaults import registry
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ class _Probe:
         except KeepError as exc:
             self.result.results[step] = False
             self.result.errors[step] = explain(self.vault.driver, step, exc)
+            if isinstance(exc, Unreachable):
+                self.result.unreachable = True
             return None
         except Exception as exc:  # one broken cell must not hide the rest of the matrix
             self.result.results[step] = False
@@ -193,5 +195,6 @@ def to_json(result: ProbeResult) -> dict[str, object]:
         "stage": result.stage,
         **{step: result.results.get(step) for step in STEPS},
         "cleaned_up": result.cleaned_up,
+        "unreachable": result.unreachable,
         "errors": dict(result.errors),
     }

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..concurrency import max_concurrency
 from ..model import AccessDenied, KeepError, RemoteError, UsageError
+from ..model import Unreachable as StoreUnreachable
 from .base import Vault
 from .registry import Option
 
@@ -340,11 +341,8 @@ class AwsVault(Vault):
 
             try:
                 session = boto3.session.Session(profile_name=self.profile)
-            except ProfileNotFound:
-                raise UsageError(
-                    f"AWS profile '{self.profile}' (vault '{self.slug}') is not configured",
-                    hint="check ~/.aws/config or the vault's profile",
-                ) from None
+            except ProfileNotFound as exc:
+                raise profile_error(exc, self.profile, self.slug) from None
             # before any client exists: clients take their response parser from this factory
             factory = session._session.get_component("response_parser_factory")
             factory.set_parser_defaults(timestamp_parser=aws_timestamp)
@@ -494,11 +492,30 @@ class AwsAccessDenied(AwsError, AccessDenied):
     pass
 
 
+def profile_error(exc: Exception, configured: str | None, slug: str | None) -> UsageError:
+    """The profile that is actually in effect and where it came from: the vault's `profile`,
+    else AWS_PROFILE (or AWS_DEFAULT_PROFILE) - never 'None'."""
+    kwargs = getattr(exc, "kwargs", None) or {}
+    vault = f"vault '{slug}'" if slug else "the vault"
+    if configured:
+        profile, source = configured, f"the profile of {vault}"
+    elif os.environ.get("AWS_PROFILE"):
+        profile, source = os.environ["AWS_PROFILE"], f"AWS_PROFILE, for {vault}"
+    elif os.environ.get("AWS_DEFAULT_PROFILE"):
+        profile, source = os.environ["AWS_DEFAULT_PROFILE"], f"AWS_DEFAULT_PROFILE, for {vault}"
+    else:
+        profile, source = str(kwargs.get("profile") or "default"), f"the AWS configuration, for {vault}"
+    return UsageError(
+        f"AWS profile '{profile}' ({source}) is not configured",
+        hint="add it to ~/.aws/config, or fix AWS_PROFILE or the vault's profile",
+    )
+
+
 class AwsRemoteError(AwsError, RemoteError):
     pass
 
 
-class Unreachable(AwsError, RemoteError):
+class Unreachable(AwsError, StoreUnreachable):
     """The endpoint/region could not be reached (connection errors or 5xx after retries).
     Only this failure lets a read fall back to a replica region."""
 
@@ -587,7 +604,7 @@ def translate_error(exc: Exception, action: str, resource: str, client: Any) -> 
     ):
         return AccessDenied(f"No valid AWS credentials for {action} ({exc})", hint=CREDENTIALS_HINT)
     if isinstance(exc, bexc.ProfileNotFound):
-        return UsageError(str(exc), hint="check ~/.aws/config or the vault's profile")
+        return profile_error(exc, None, None)
     if isinstance(exc, bexc.NoRegionError):
         return UsageError("No AWS region configured", hint="set the vault's region, or AWS_REGION")
     if isinstance(

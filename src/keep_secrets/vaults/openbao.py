@@ -55,6 +55,7 @@ from ..model import (
     PreconditionFailed,
     RemoteError,
     Secret,
+    Unreachable,
     UsageError,
     Version,
     WriteResult,
@@ -413,7 +414,7 @@ class BaoHttp:
             elapsed = now - started
             if elapsed >= self.retry_seconds:
                 span = f" over {elapsed:.1f} s" if attempts > 1 else ""
-                raise RemoteError(
+                raise Unreachable(
                     f"OpenBao at {self.address} did not answer {what or method + ' ' + path}: {reason} "
                     f"({attempts} attempt{'s' if attempts != 1 else ''}{span})",
                     hint="check that the server is running, unsealed and has an active node",

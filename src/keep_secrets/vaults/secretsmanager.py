@@ -664,8 +664,23 @@ class SecretsManagerVault(AwsVault):
         try:
             response = self.call("rotate_secret", name, **params)
         except AwsError as exc:
+            if exc.code == "ResourceNotFoundException" and self._secret_exists(name):
+                # the missing resource is the rotation Lambda, not the secret
+                raise NotFound(
+                    f"Rotation Lambda {lambda_arn} not found (Secrets Manager could not find it for {name}): "
+                    f"{exc.aws_message}",
+                    hint="check the function ARN and its region, and that the function exists",
+                ) from None
             raise self._secret_error(exc, stage, key, "RotateSecret") from None
         return WriteResult(revision=str(response.get("VersionId") or ""), created=False)
+
+    def _secret_exists(self, name: str) -> bool:
+        """Whether the secret itself exists (one DescribeSecret, only to word an error)."""
+        try:
+            self.call("describe_secret", name, SecretId=name)
+        except AwsError:
+            return False
+        return True
 
     # -- replication ---------------------------------------------------------------------
     def replication_plan(self, stage: str) -> builtins.list[ReplicaChange]:

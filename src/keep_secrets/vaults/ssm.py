@@ -324,7 +324,8 @@ class SsmVault(AwsVault):
         if value == "":
             raise UsageError(
                 f"Parameter Store cannot hold an empty value ('{key}' in {self.slug}:{stage})",
-                hint="store a placeholder value, or use a local or Secrets Manager vault",
+                # Secrets Manager refuses empty values too: only the local vault holds one
+                hint="store a placeholder value, or use a local vault",
             )
         size = len(value.encode("utf-8"))
         tier = self.tier
