@@ -32,8 +32,8 @@ FAKE_REGION = "us-east-1"
 try:
     from hypothesis import settings as _hypothesis_settings
 
-    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
-    _hypothesis_settings.register_profile("dev")
+    _hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True, deadline=None)
+    _hypothesis_settings.register_profile("dev", deadline=None)
     _hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 except ImportError:  # pragma: no cover - hypothesis is a test dependency
     pass
