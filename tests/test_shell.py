@@ -49,6 +49,17 @@ def test_bare_keep_in_a_project_is_the_shell(kp: KeepRunner) -> None:
     assert result.stdout == "fake-value-1\n"
 
 
+def test_short_options_work_in_the_shell(kp: KeepRunner) -> None:
+    """`export -o out.env` (issue 9 item 5) and `help` listing the registry's commands."""
+    kp.ok("set", "DB_PASSWORD", "fake-db-pass-123", "--stage", "local")
+    result = kp("shell", input="export -o out.env\nexport --format json -o out.json\nhelp\nhelp export\n")
+    assert result.code == 0, result.stderr
+    assert (kp.cwd / "out.env").read_text() == "DB_PASSWORD=fake-db-pass-123\n"
+    assert '"DB_PASSWORD": "fake-db-pass-123"' in (kp.cwd / "out.json").read_text()
+    assert not (kp.cwd / "--file").exists()
+    assert "template:validate" in result.stdout and "-o, --file, --output" in result.stdout
+
+
 def test_flag_words_and_aliases(kp: KeepRunner) -> None:
     kp.ok("set", "OLD", "fake-old-value", "--stage", "local")
     result = kp("shell", input="d OLD force\nrestore OLD\ndelete OLD force purge\ng OLD\n")

@@ -114,3 +114,42 @@ def test_history_never_keeps_values() -> None:
     assert "fake-fragment" not in (redact_for_history("search fake-fragment unmask") or "")
     assert redact_for_history("show unmask") == "show unmask"
     assert redact_for_history("   ") is None
+
+
+def _real(name: str) -> click.Command:
+    from keep_secrets.cli import cli
+
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
+    return command
+
+
+def test_short_options_of_the_real_commands_work() -> None:
+    """Issue 9 item 5: `export -o out.env` used to become `export -o --file out.env`."""
+    export = _real("export")
+    assert translate(["-o", "out.env"], export, "export", "v", "s") == [
+        "--stage", "s", "--vault", "v", "export", "-o", "out.env"]
+    assert translate(["-oout.env", "format", "json"], export, "export", "v", "s")[-4:] == [
+        "export", "-oout.env", "--format", "json"]
+    args = translate(["--output=out.env", "overwrite"], export, "export", "v", "s")
+    assert args[-2:] == ["--output=out.env", "--overwrite"] and "--file" not in args
+    assert translate(["out.env"], export, "export", "v", "s")[-3:] == ["export", "--file", "out.env"]
+    assert translate(["-h"], _real("show"), "show", "v", "s")[-2:] == ["show", "-h"]
+
+
+@pytest.mark.parametrize("name", ["export", "show", "copy", "import", "set", "run", "diff"])
+def test_every_short_and_long_option_is_passed_with_its_value(name: str) -> None:
+    """For every option of the real command, in every spelling click knows, the shell passes
+    the option and (when it takes one) exactly its value, which never becomes a positional."""
+    command = _real(name)
+    for param in command.params:
+        if not isinstance(param, click.Option):
+            continue
+        for spelling in [*param.opts, *param.secondary_opts]:
+            takes_value = not (param.is_flag or param.count)
+            words = [spelling, "VALUE-1"] if takes_value else [spelling]
+            args = translate(words, command, name, "v", "s")
+            at = args.index(spelling, args.index(name) + 1)
+            if takes_value:
+                assert args[at + 1] == "VALUE-1", (name, spelling, args)
+                assert args.count("VALUE-1") == 1, (name, spelling, args)

@@ -8,54 +8,89 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
 from .. import __version__
 from ..model import KeepError
 
-# name -> ("module:attribute", one-line help). Help text lives here so `keep --help` does not
-# import every command module.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "init": ("project:init_cmd", "Create or repair .keep/ in this directory"),
-    "info": ("project:info_cmd", "Show version, paths, settings, vaults and stages"),
-    "vault:add": ("project:vault_add_cmd", "Add a vault"),
-    "vault:edit": ("project:vault_edit_cmd", "Edit a vault's configuration"),
-    "vault:list": ("project:vault_list_cmd", "List configured vaults"),
-    "vault:delete": ("project:vault_delete_cmd", "Remove a vault's configuration (remote secrets untouched)"),
-    "vault:default": ("project:vault_default_cmd", "Set the default vault"),
-    "stage:add": ("project:stage_add_cmd", "Add a stage"),
-    "stage:remove": ("project:stage_remove_cmd", "Remove a stage (local/staging/production are protected)"),
-    "env:add": ("project:stage_add_cmd", "Alias of stage:add"),
-    "env:remove": ("project:stage_remove_cmd", "Alias of stage:remove"),
-    "workspace": ("project:workspace_cmd", "Choose which vaults and stages you see"),
-    "set": ("secrets:set_cmd", "Create or update a secret"),
-    "get": ("secrets:get_cmd", "Show one secret"),
-    "show": ("secrets:show_cmd", "List the secrets of a vault and stage (masked)"),
-    "delete": ("secrets:delete_cmd", "Delete a secret (recoverable where the vault allows)"),
-    "restore": ("secrets:restore_cmd", "Undo a delete"),
-    "rename": ("secrets:rename_cmd", "Rename a secret"),
-    "search": ("secrets:search_cmd", "Find secrets by value (or key with --keys)"),
-    "history": ("secrets:history_cmd", "List a secret's versions, newest first"),
-    "rollback": ("secrets:rollback_cmd", "Make an earlier version current again"),
-    "rotate": ("secrets:rotate_cmd", "Rotate a secret (new random value, or AWS rotation with --lambda)"),
-    "copy": ("moving:copy_cmd", "Copy secrets between stages and vaults"),
-    "diff": ("moving:diff_cmd", "Compare secrets across stages and vaults"),
-    "import": ("moving:import_cmd", "Import secrets from a .env or JSON file"),
-    "export": ("exporting:export_cmd", "Export secrets (env, shell, json, yaml, csv, docker) or render a template"),
-    "template:add": ("exporting:template_add_cmd", "Generate a template from a stage's secrets"),
-    "template:validate": ("exporting:template_validate_cmd", "Check a template's placeholders"),
-    "refs": ("gates:refs_cmd", "Deployment references (ECS, CloudFormation, ExternalSecret) without reading values"),
-    "check": ("gates:check_cmd", "Check secrets against .keep/schema.toml (required keys, patterns)"),
-    "schema:init": ("gates:schema_init_cmd", "Write .keep/schema.toml from the keys present (names only)"),
-    "scan": ("gates:scan_cmd", "Find the stages' secret values in files (pre-commit hook; never prints them)"),
-    "run": ("run:run_cmd", "Run a command with secrets in its environment"),
-    "verify": ("access:verify_cmd", "Probe list/read/write/delete/history permissions"),
-    "iam": ("access:iam_cmd", "Print a least-privilege IAM policy"),
-    "replicate": ("aws:replicate_cmd", "Bring Secrets Manager replicas in line with replica_regions"),
-    "shell": ("shell:shell_cmd", "Interactive shell"),
-    "server": ("server:server_cmd", "Local web UI"),
+
+class Cmd(NamedTuple):
+    """One command of the registry, read by the CLI (lazy loading, `--help`), the shell
+    (translation of its words, completion, `help`) and the error wording (cli/hints.py)."""
+
+    #: "module:attribute" under keep_secrets.cli, imported only when the command runs
+    target: str
+    #: the one-line help (here so `keep --help` imports no command module)
+    help: str
+    #: shell: leading bare words that are always positional (free text: keys, values, queries)
+    literal: int = 0
+    #: shell: the first remaining bare word becomes this option (`export out.env` -> --file)
+    positional_option: str | None = None
+    #: shell: the command gets the shell's vault and stage as its --vault/--stage defaults
+    context: bool = True
+    #: shell: the command changes secrets (cached key completions are dropped)
+    writes: bool = False
+    #: shell: its first argument completes as a key of the current stage
+    key_arg: bool = False
+
+
+# Help text lives here so `keep --help` does not import every command module.
+COMMANDS: dict[str, Cmd] = {
+    "init": Cmd("project:init_cmd", "Create or repair .keep/ in this directory", context=False),
+    "info": Cmd("project:info_cmd", "Show version, paths, settings, vaults and stages", context=False),
+    "vault:add": Cmd("project:vault_add_cmd", "Add a vault", context=False),
+    "vault:edit": Cmd("project:vault_edit_cmd", "Edit a vault's configuration", context=False),
+    "vault:list": Cmd("project:vault_list_cmd", "List configured vaults", context=False),
+    "vault:delete": Cmd(
+        "project:vault_delete_cmd", "Remove a vault's configuration (remote secrets untouched)", context=False,
+    ),
+    "vault:default": Cmd("project:vault_default_cmd", "Set the default vault", context=False),
+    "stage:add": Cmd("project:stage_add_cmd", "Add a stage", context=False),
+    "stage:remove": Cmd(
+        "project:stage_remove_cmd", "Remove a stage (local/staging/production are protected)", context=False,
+    ),
+    "env:add": Cmd("project:stage_add_cmd", "Alias of stage:add", context=False),
+    "env:remove": Cmd("project:stage_remove_cmd", "Alias of stage:remove", context=False),
+    "workspace": Cmd("project:workspace_cmd", "Choose which vaults and stages you see", context=False),
+    "set": Cmd("secrets:set_cmd", "Create or update a secret", literal=2, writes=True, key_arg=True),
+    "get": Cmd("secrets:get_cmd", "Show one secret", literal=1, key_arg=True),
+    "show": Cmd("secrets:show_cmd", "List the secrets of a vault and stage (masked)"),
+    "delete": Cmd(
+        "secrets:delete_cmd", "Delete a secret (recoverable where the vault allows)",
+        literal=1, writes=True, key_arg=True,
+    ),
+    "restore": Cmd("secrets:restore_cmd", "Undo a delete", literal=1, writes=True, key_arg=True),
+    "rename": Cmd("secrets:rename_cmd", "Rename a secret", literal=2, writes=True, key_arg=True),
+    "search": Cmd("secrets:search_cmd", "Find secrets by value (or key with --keys)", literal=1),
+    "history": Cmd("secrets:history_cmd", "List a secret's versions, newest first", literal=1, key_arg=True),
+    "rollback": Cmd(
+        "secrets:rollback_cmd", "Make an earlier version current again", literal=1, writes=True, key_arg=True,
+    ),
+    "rotate": Cmd(
+        "secrets:rotate_cmd", "Rotate a secret (new random value, or AWS rotation with --lambda)",
+        literal=1, writes=True, key_arg=True,
+    ),
+    "copy": Cmd("moving:copy_cmd", "Copy secrets between stages and vaults", context=False, writes=True),
+    "diff": Cmd("moving:diff_cmd", "Compare secrets across stages and vaults", context=False),
+    "import": Cmd("moving:import_cmd", "Import secrets from a .env or JSON file", writes=True),
+    "export": Cmd(
+        "exporting:export_cmd", "Export secrets (env, shell, json, yaml, csv, docker) or render a template",
+        positional_option="--file",
+    ),
+    "template:add": Cmd("exporting:template_add_cmd", "Generate a template from a stage's secrets"),
+    "template:validate": Cmd("exporting:template_validate_cmd", "Check a template's placeholders", literal=1),
+    "refs": Cmd("gates:refs_cmd", "Deployment references (ECS, CloudFormation, ExternalSecret) without reading values"),
+    "check": Cmd("gates:check_cmd", "Check secrets against .keep/schema.toml (required keys, patterns)"),
+    "schema:init": Cmd("gates:schema_init_cmd", "Write .keep/schema.toml from the keys present (names only)"),
+    "scan": Cmd("gates:scan_cmd", "Find the stages' secret values in files (pre-commit hook; never prints them)"),
+    "run": Cmd("run:run_cmd", "Run a command with secrets in its environment"),
+    "verify": Cmd("access:verify_cmd", "Probe list/read/write/delete/history permissions", context=False),
+    "iam": Cmd("access:iam_cmd", "Print a least-privilege IAM policy", context=False),
+    "replicate": Cmd("aws:replicate_cmd", "Bring Secrets Manager replicas in line with replica_regions", context=False),
+    "shell": Cmd("shell:shell_cmd", "Interactive shell"),
+    "server": Cmd("server:server_cmd", "Local web UI", context=False),
 }
 
 
@@ -67,7 +102,7 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
-        module_name, _, attr = target[0].partition(":")
+        module_name, _, attr = target.target.partition(":")
         import importlib
 
         try:
@@ -80,7 +115,7 @@ class LazyGroup(click.Group):
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, help_text) for name, (_, help_text) in sorted(COMMANDS.items())]
+        rows = [(name, command.help) for name, command in sorted(COMMANDS.items())]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 

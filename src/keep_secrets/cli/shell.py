@@ -24,7 +24,6 @@ from .context import Ctx, keep_command
 from .shell_words import (
     ALIASES,
     BUILTINS,
-    WRITES,
     ShellInputError,
     redact_for_history,
     resolve_alias,
@@ -122,7 +121,7 @@ class Shell:
         self.last_code = run_line(args)
         if self.last_code not in (0, 130) and sys.stdin.isatty():
             self.error(f"(exit {self.last_code})")
-        if name in WRITES:
+        if COMMANDS[name].writes:
             self.invalidate()
         self._reload_project()
         return True
@@ -136,11 +135,27 @@ class Shell:
         except Exception as exc:  # keep the shell alive on a broken file; the next command says why
             self.error(str(exc))
 
+    @staticmethod
+    def help_text(args: list[str]) -> str:
+        """`help`: the built-ins and every command of the registry; `help CMD`: its options."""
+        if args:
+            name = resolve_alias(args[0])
+            command = cli.get_command(click.Context(cli), name) if name in COMMANDS else None
+            if command is None:
+                raise ShellInputError(f"unknown command '{args[0]}'")
+            with click.Context(command, info_name=name, parent=click.Context(cli, info_name="keep")) as ctx:
+                return command.get_help(ctx)
+        width = max(len(name) for name in COMMANDS)
+        listing = "\n".join(
+            f"  {name:<{width}}  {spec.help}" for name, spec in sorted(COMMANDS.items()) if name != "shell"
+        )
+        return f"{HELP}\n\nCommands (`help CMD` shows one's options):\n{listing}"
+
     def builtin(self, name: str, args: list[str]) -> bool:
         if name == "exit":
             return False
         if name == "help":
-            click.echo(HELP)
+            click.echo(self.help_text(args))
         elif name == "context":
             click.echo(f"{self.vault}:{self.stage}")
         elif name == "clear":
@@ -265,7 +280,7 @@ class _ShellCompleter(_completer_base()):  # type: ignore[misc]
         if name == "diff":
             return shell.stages()
         flag_words = self._flag_words(name)
-        if name in ("get", "set", "delete", "history", "rename", "rollback", "rotate", "restore") and position == 1:
+        if position == 1 and name in COMMANDS and COMMANDS[name].key_arg:
             return shell.keys()
         if name == "copy":
             return [*shell.keys(), *shell.stages(), *pairs, *flag_words] if position <= 2 else flag_words

@@ -16,22 +16,13 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable
+from typing import NamedTuple
 
 import click
 
 ALIASES = {"g": "get", "s": "set", "d": "delete", "ls": "show", "l": "show", "u": "use", "ctx": "context",
            "q": "exit", "quit": "exit", "?": "help", "cls": "clear"}
 BUILTINS = ("use", "stage", "vault", "context", "help", "history", "clear", "exit")
-
-# leading bare words that are always positional (free text such as keys, values, queries)
-LITERAL_LEADING = {"set": 2, "rename": 2, "get": 1, "delete": 1, "restore": 1, "history": 1, "rollback": 1,
-                   "rotate": 1, "search": 1, "template:validate": 1}
-# commands that must not receive the shell's stage/vault as defaults
-NO_CONTEXT = {"diff", "copy", "info", "verify", "iam", "init", "workspace", "vault:list", "vault:add",
-              "vault:edit", "vault:delete", "vault:default", "stage:add", "stage:remove", "env:add", "env:remove",
-              "server", "replicate"}
-WRITES = {"set", "delete", "restore", "rename", "rollback", "rotate", "copy", "import"}
-
 
 class ShellInputError(ValueError):
     pass
@@ -48,82 +39,117 @@ def resolve_alias(word: str) -> str:
     return ALIASES.get(word, word)
 
 
-def _option_words(command: click.Command) -> dict[str, tuple[str, bool]]:
-    words: dict[str, tuple[str, bool]] = {}
+class _Option(NamedTuple):
+    canonical: str  # the spelling passed on (its first long form)
+    takes_value: bool
+
+
+def _options(command: click.Command) -> dict[str, _Option]:
+    """Every spelling of every option of `command`, from click's own parameter objects: the
+    short and long forms (`-o`, `--file`, `--output`), secondary flags (`--no-x`) and, for the
+    shell's bare words, the long names without dashes (`unmask`, `only`)."""
+    table: dict[str, _Option] = {}
     for param in command.params:
         if not isinstance(param, click.Option):
             continue
-        for opt in param.opts:
+        spellings = [*param.opts, *param.secondary_opts]
+        longs = [opt for opt in spellings if opt.startswith("--")]
+        option = _Option(longs[0] if longs else spellings[0], not (param.is_flag or param.count))
+        for opt in spellings:
+            table[opt] = option
             if opt.startswith("--"):
-                words[opt[2:]] = (opt, bool(param.is_flag) or bool(param.count))
-    return words
+                table.setdefault(opt[2:], option)
+    return table
+
+
+def _dashed(word: str, options: dict[str, _Option]) -> tuple[_Option | None, bool]:
+    """The option a dashed word names, and whether the word carries its value already
+    (`--file=x`, `-ox`)."""
+    name, equals, _ = word.partition("=")
+    if name in options:
+        return options[name], bool(equals)
+    if not word.startswith("--") and word[:2] in options:
+        option = options[word[:2]]
+        return option, option.takes_value  # `-ofile`: click reads the rest as the value
+    return None, bool(equals)
+
+
+class _Parsed(NamedTuple):
+    out: list[str]
+    positionals: list[str]
+    given: set[str]
+
+
+def _parse(words: list[str], options: dict[str, _Option], literal: int, keep_separator: bool) -> _Parsed:
+    out: list[str] = []
+    positionals: list[str] = []
+    given: set[str] = set()
+    words = list(words)
+    while words:
+        word = words.pop(0)
+        if word == "--":
+            positionals += ["--", *words] if keep_separator else words
+            break
+        if len(positionals) < literal and not word.startswith("-"):
+            positionals.append(word)
+            continue
+        dashed = word.startswith("-") and word != "-"
+        option, has_value = _dashed(word, options) if dashed else (options.get(word), False)
+        if option is None:
+            (out if dashed else positionals).append(word)
+            continue
+        given.add(option.canonical)
+        out.append(word if dashed else option.canonical)
+        if option.takes_value and not has_value:
+            if not words:
+                raise ShellInputError(f"'{word}' needs a value")
+            out.append(words.pop(0))
+    return _Parsed(out, positionals, given)
+
+
+def _shape_diff(parsed: _Parsed, vault: str | None, stage: str | None) -> None:
+    if parsed.positionals:
+        parsed.out.extend(["--stage", ",".join(parsed.positionals)])
+        parsed.positionals.clear()
+
+
+def _shape_copy(parsed: _Parsed, vault: str | None, stage: str | None) -> None:
+    positionals, given = parsed.positionals, parsed.given
+    target = None
+    if "--to" not in given:
+        if ("--only" in given or "--except" in given) and positionals:
+            target = positionals.pop(0)
+        elif len(positionals) >= 2:
+            target = positionals.pop(1)
+    if target is not None:
+        # a bare stage means "that stage of the vault I am in", not of the default vault
+        parsed.out.extend(["--to", target if ":" in target or not vault else f"{vault}:{target}"])
+    if "--from" not in given and vault and stage:
+        parsed.out.extend(["--from", f"{vault}:{stage}"])
+
+
+# commands whose bare words have a meaning of their own (SPEC §10)
+_SHAPES = {"diff": _shape_diff, "copy": _shape_copy}
 
 
 def translate(words: list[str], command: click.Command, name: str, vault: str | None, stage: str | None
               ) -> list[str]:
-    """Map a shell line's words (after the command name) to keep CLI arguments."""
-    options = _option_words(command)
-    out: list[str] = []
-    positionals: list[str] = []
-    leading = LITERAL_LEADING.get(name, 0)
-    literal = False
-    given: set[str] = set()
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if literal:
-            positionals.append(word)
-        elif word == "--":
-            literal = True
-            if name == "run":
-                positionals.append("--")
-        elif len(positionals) < leading and not word.startswith("-"):
-            positionals.append(word)
-        elif word.startswith("-") and word != "-":
-            out.append(word)
-            opt = word.split("=", 1)[0]
-            given.add(opt)
-            takes_value = opt in {o for o, is_flag in options.values() if not is_flag}
-            if takes_value and "=" not in word and i < len(words):
-                out.append(words[i])
-                i += 1
-        elif word in options:
-            opt, is_flag = options[word]
-            given.add(opt)
-            out.append(opt)
-            if not is_flag:
-                if i >= len(words):
-                    raise ShellInputError(f"'{word}' needs a value")
-                out.append(words[i])
-                i += 1
-        else:
-            positionals.append(word)
+    """Map a shell line's words (after the command name) to keep CLI arguments, reading the
+    command's rules from the registry (cli/__init__.py) and its options from click."""
+    from . import COMMANDS
 
-    if name == "diff" and positionals:
-        out += ["--stage", ",".join(positionals)]
-        positionals = []
-    elif name == "copy":
-        patterns = "--only" in given or "--except" in given
-        target = None
-        if patterns and positionals and "--to" not in given:
-            target = positionals.pop(0)
-        elif len(positionals) >= 2 and "--to" not in given:
-            target = positionals.pop(1)
-        if target is not None:
-            # a bare stage means "that stage of the vault I am in", not of the default vault
-            out += ["--to", target if ":" in target or not vault else f"{vault}:{target}"]
-        if "--from" not in given and vault and stage:
-            out += ["--from", f"{vault}:{stage}"]
-    elif name == "export" and positionals and "--file" not in given and "--output" not in given:
-        out += ["--file", positionals.pop(0)]
-
+    spec = COMMANDS.get(name)
+    parsed = _parse(words, _options(command), spec.literal if spec else 0, keep_separator=name == "run")
+    shape = _SHAPES.get(name)
+    if shape is not None:
+        shape(parsed, vault, stage)
+    elif spec and spec.positional_option and parsed.positionals and spec.positional_option not in parsed.given:
+        parsed.out.extend([spec.positional_option, parsed.positionals.pop(0)])
     root: list[str] = []
-    if name not in NO_CONTEXT:
-        if stage:
-            root += ["--stage", stage]
-        if vault:
-            root += ["--vault", vault]
+    if spec is None or spec.context:
+        root += ["--stage", stage] if stage else []
+        root += ["--vault", vault] if vault else []
+    out, positionals = parsed.out, parsed.positionals
     if name == "run":
         return [*root, name, *out, *positionals]
     if any(p.startswith("-") for p in positionals):
