@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ..model import Conflict, KeepError, NotFound, Secret, UsageError, Version, WriteResult
+from ..model import Conflict, Expect, KeepError, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
 from ..names import shown_key, validate_key, validate_value
 
 if TYPE_CHECKING:
@@ -171,7 +171,18 @@ def rename(
             f"Secret '{new}' already exists in {vault.slug}:{stage}",
             hint="pass --overwrite to replace it, or choose another name",
         )
-    written = vault.set(stage, new, source.value, secure=source.secure)
+    # conditional on what was just read: a NEW created (or changed) by someone else in the
+    # meantime is a conflict, never silently overwritten
+    try:
+        written = vault.set_if(
+            stage, new, source.value, Expect(previous.revision if previous is not None else None), secure=source.secure
+        )
+    except PreconditionFailed:
+        raise Conflict(
+            f"Secret '{new}' in {vault.slug}:{stage} was written by someone else during the rename; "
+            f"nothing was renamed",
+            key=new,
+        ) from None
     try:
         vault.delete(stage, old)
     except BaseException as exc:
