@@ -11,10 +11,11 @@ import click
 from ..model import NoVaultConfigured, UsageError
 from ..services import iam as iam_svc
 from ..services import verify as verify_svc
+from ..vaults import registry
 from .context import Ctx, keep_command
 
 if TYPE_CHECKING:
-    pass
+    from ..project import VaultConfig
 
 
 def _split(option: str | None) -> list[str]:
@@ -113,6 +114,10 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
         raise NoVaultConfigured()
     configs = [project.vaults[slug] for slug in slugs]
     aws = [c for c in configs if c.driver in iam_svc.AWS_DRIVERS]
+    own = [c for c in configs if c.driver not in iam_svc.AWS_DRIVERS and registry.get(c.driver).access_policy]
+    if own and not aws:
+        _own_policy(ctx, own, read_only)
+        return
     if not aws:
         shown = ", ".join(f"{c.slug} ({c.driver})" for c in configs)
         raise UsageError(
@@ -138,6 +143,8 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
         ctx.msg(f"  Vault:  {config.slug} ({config.driver}, {region})")
     if skipped:
         ctx.msg(f"  Not covered (no IAM needed): {', '.join(skipped)}")
+    for config in own:
+        ctx.msg(f"  {config.slug} ({config.driver}) takes its own policy: `keep iam --vault {config.slug}`")
     scoped = [c.slug for c in aws if c.driver == "secretsmanager" and c.scope]
     if scoped:
         ctx.msg(f"  Note: the scope of {', '.join(scoped)} is part of the secret names only; Secrets Manager "
@@ -147,3 +154,25 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
     ctx.msg("Create it with `aws iam create-policy --policy-name keep-"
             f"{project.namespace} --policy-document file://policy.json` (or in the IAM console) "
             "and attach it to the user or role that runs keep; `keep verify` checks the result.")
+
+
+def _own_policy(ctx: Ctx, configs: list[VaultConfig], read_only: bool) -> None:
+    """The policy of vaults whose driver has its own policy language (registry
+    `access_policy`, e.g. OpenBao's HCL): the document on stdout, its notes on stderr."""
+    drivers = sorted({c.driver for c in configs})
+    if len(drivers) > 1:
+        raise UsageError(
+            f"The selected vaults use different policy languages ({', '.join(drivers)})",
+            hint="choose one driver's vaults with --vault",
+        )
+    generate = registry.get(drivers[0]).access_policy
+    assert generate is not None
+    policy = generate(
+        registry.PolicyRequest(
+            vaults=configs, namespace=ctx.project.namespace, stages=_chosen_stages(ctx, ctx.project.stages),
+            limited=bool(ctx.stage_option), read_only=read_only,
+        )
+    )
+    ctx.out(policy.document.rstrip("\n"))
+    for note in policy.notes:
+        ctx.msg(note)

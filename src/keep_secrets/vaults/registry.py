@@ -13,13 +13,14 @@ A driver module ends with one declaration::
         capabilities=Capabilities(restore=True, history=True),
         write_interval=0.05,                 # seconds between writes of a bulk copy/import
         probe_hints={"write": "the token needs the 'create' capability"},
+        access_policy=my_policy,             # `keep iam`: PolicyRequest -> AccessPolicy (optional)
     )
 
 From that one place keep derives: config validation of `.keep/vaults/*.json` (project.py),
 the `vault:add`/`vault:edit` flags and prompts (cli/project.py), the option checks of
 services/vault_config.py, the web settings form (served as a schema by `/api/context`),
-`verify`'s explanations, copy/import write pacing, the conformance-test skips and the
-README's driver table.
+`verify`'s explanations, `keep iam` for stores with their own policy language, copy/import
+write pacing, the conformance-test skips and the README's driver table.
 
 Built-in drivers are listed in :data:`BUILTIN` (name -> module). Other packages register
 through the entry-point group ``keep_secrets.vaults``; the entry point names the module
@@ -36,7 +37,7 @@ built in or when every driver is listed.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
@@ -44,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..model import UsageError
 
 if TYPE_CHECKING:
+    from ..project import VaultConfig
     from .base import Vault
 
 ENTRY_POINT_GROUP = "keep_secrets.vaults"
@@ -185,6 +187,27 @@ class Capabilities:
 
 
 @dataclass(frozen=True)
+class PolicyRequest:
+    """What `keep iam` asks a driver's policy generator for: its vaults, the namespace, the
+    stages (`limited`: chosen with --stage rather than all configured) and the scenario."""
+
+    vaults: Sequence[VaultConfig]
+    namespace: str
+    stages: Sequence[str]
+    limited: bool = False
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """A least-privilege policy in the store's own language: `document` goes to stdout,
+    `notes` (what it covers, how to apply it) to stderr."""
+
+    document: str
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Driver:
     """One driver's declaration (see the module docstring)."""
 
@@ -199,6 +222,9 @@ class Driver:
     remote: bool = False
     #: probe step (list/write/read/history/delete) -> what grants it, for `verify`'s explanations
     probe_hints: Mapping[str, str] = field(default_factory=dict)
+    #: `keep iam` for a store with its own policy language (the AWS drivers share the IAM
+    #: document of services/iam.py instead); None: the store needs no policy from keep
+    access_policy: Callable[[PolicyRequest], AccessPolicy] | None = None
 
     def option(self, name: str) -> Option | None:
         return next((option for option in self.options if option.name == name), None)
