@@ -29,18 +29,14 @@ The HTTP client is the standard library's `http.client` (see :class:`BaoHttp` fo
 from __future__ import annotations
 
 import builtins
-import http.client
 import json
 import os
 import random
 import re
-import socket
-import ssl
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,10 +57,18 @@ from ..model import (
     WriteResult,
 )
 from .base import Reference, Vault
-from .registry import Capabilities, Driver, Option
+from .registry import AccessPolicy, Capabilities, Driver, Option, PolicyRequest
 
 if TYPE_CHECKING:
+    import http.client
+    import ssl
+    from concurrent.futures import ThreadPoolExecutor
+
     from ..project import VaultConfig
+
+# http.client, ssl, socket and concurrent.futures are imported where they are used: the
+# registry imports this module to read its declaration whenever a project has an openbao
+# vault, and a `keep get` on the local vault must not pay for the HTTP stack.
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -207,6 +211,9 @@ def _upgrading(response: Response) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
+    import http.client
+    import socket
+
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, TimeoutError | socket.timeout):
@@ -252,6 +259,8 @@ class BaoHttp:
 
     # -- connections -------------------------------------------------------------------------
     def _ssl_context(self) -> ssl.SSLContext:
+        import ssl
+
         if self._ssl is None:
             try:
                 self._ssl = ssl.create_default_context(cafile=self._ca_cert) if self._ca_cert else (
@@ -262,6 +271,8 @@ class BaoHttp:
         return self._ssl
 
     def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        import http.client
+
         pool: dict[tuple[str, str], http.client.HTTPConnection] | None = getattr(self._local, "pool", None)
         if pool is None:
             pool = {}
@@ -370,6 +381,9 @@ class BaoHttp:
     ) -> Response:
         """Send `method` to `/v1/...` path `path`; retried as the module docstring says.
         Any answer other than a retryable one is returned for the caller to classify."""
+        import http.client
+        import ssl
+
         first_url = self._parsed._replace(
             path=self._prefix + path, query=urllib.parse.urlencode(query or {}), fragment=""
         )
@@ -478,6 +492,22 @@ def acl_policy(configs: Sequence[VaultConfig], namespace: str, stages: Sequence[
             caps = ", ".join(f'"{c}"' for c in capabilities)
             lines += ["", f'path "{path}" {{', f"  capabilities = [{caps}]", "}"]
     return "\n".join(lines) + "\n"
+
+
+def access_policy(request: PolicyRequest) -> AccessPolicy:
+    """`keep iam` for openbao vaults (the registry's `access_policy` hook)."""
+    document = acl_policy(request.vaults, request.namespace, request.stages, read_only=request.read_only)
+    scenario = "read-only" if request.read_only else "read and write"
+    name = f"keep-{request.namespace}" + ("-read" if request.read_only else "")
+    return AccessPolicy(
+        document,
+        (
+            f"OpenBao ACL policy for namespace '{request.namespace}' ({scenario})",
+            f"  Stages: {', '.join(request.stages)}" + ("" if request.limited else " (all configured)"),
+            f"Apply it with 'bao policy write {name} policy.hcl', then 'bao token create -policy={name}' "
+            "(or attach it to an auth role); keep verify checks the result.",
+        ),
+    )
 
 
 # -- the driver ----------------------------------------------------------------------------------
@@ -763,6 +793,8 @@ class OpenBaoVault(Vault):
         one listing to the next."""
         if len(items) <= 1:
             return [func(item) for item in items]
+        from concurrent.futures import ThreadPoolExecutor
+
         with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(READ_CONCURRENCY, thread_name_prefix=f"keep-bao-{self.slug}")
@@ -1030,4 +1062,5 @@ DRIVER = Driver(
         references=True,
     ),
     remote=True,
+    access_policy=access_policy,
 )
