@@ -20,6 +20,7 @@ from ..names import Patterns, validate_key, validate_value
 from .copying import INVALID, SKIP, Item, Location, Plan, decide
 
 if TYPE_CHECKING:
+    from ..model import Secret
     from ..vaults.base import Vault
 
 
@@ -144,15 +145,17 @@ def plan_import(
     patterns: Patterns | None = None,
     overwrite: bool = False,
     skip_existing: bool = False,
+    listed: Sequence[Secret] | None = None,
 ) -> Plan:
-    """Decide per entry against the stage's current values (one `list` call)."""
+    """Decide per entry against the stage's current values (one `list` call, or `listed`:
+    the listing the caller already made, e.g. for the web preview's current values)."""
     if overwrite and skip_existing:
         raise UsageError("--overwrite and --skip-existing cannot be used together")
     selected = [e for e in entries if patterns is None or patterns.matches(e.key)]
     plan = Plan(target=target)
     if not selected:
         return plan
-    current = {s.key: s for s in vault.list(target.stage)}
+    current = {s.key: s for s in (vault.list(target.stage) if listed is None else listed)}
     for entry in selected:
         try:
             validate_key(entry.key)

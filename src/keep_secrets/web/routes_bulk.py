@@ -9,13 +9,13 @@ for them explicitly (`reveal`).
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
 from ..formats.mask import mask
 from ..formats.render import FORMATS, render
-from ..model import Secret, UsageError
+from ..model import UsageError
 from ..services import importing
 from ..services.copying import (
     CONFLICT,
@@ -33,7 +33,7 @@ from .api import Call
 from .templates_io import render_text
 
 if TYPE_CHECKING:
-    from ..vaults.base import Vault
+    pass
 
 MODES = ("fail", "overwrite", "skip")
 
@@ -84,30 +84,15 @@ def _import_plan(call: Call) -> tuple[Plan, importing.Parsed, dict[str, str], st
     current = vault.list(stage)
     existing = {s.key: s.value for s in current}
     plan = importing.plan_import(
-        cast("Vault", _ListedOnce(vault, stage, current)),
+        vault,
         Location(slug, stage),
         parsed.entries,
         patterns=call.patterns(),
         overwrite=mode == "overwrite",
         skip_existing=mode == "skip",
+        listed=current,  # the preview shows the current (masked) values: list the stage once
     )
     return plan, parsed, existing, mode
-
-
-class _ListedOnce:
-    """The vault, with the stage listing this request already made: the preview shows the
-    current (masked) values beside the plan without listing the stage a second time."""
-
-    def __init__(self, vault: Vault, stage: str, secrets: list[Secret]) -> None:
-        self._vault = vault
-        self._stage = stage
-        self._secrets = secrets
-
-    def list(self, stage: str) -> list[Secret]:
-        return list(self._secrets) if stage == self._stage else self._vault.list(stage)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._vault, name)
 
 
 def _item_json(item: Any, existing: dict[str, str]) -> dict[str, Any]:
