@@ -1,4 +1,5 @@
-"""One entry point for every export format, used by `export` and `show --format env`."""
+"""One entry point for every export format: `export`, a template rendered in another format
+(services/templating.py) and the web's export. (`show --format env` writes dotenv directly.)"""
 
 from __future__ import annotations
 

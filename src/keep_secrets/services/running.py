@@ -390,11 +390,6 @@ def run_child(
     return exit_status(returncode)
 
 
-def run_redacted(argv: list[str], env: Mapping[str, str], secrets: Iterable[str]) -> int:
-    """`run --redact`: the child's stdout/stderr with every secret masked."""
-    return run_child(argv, env, secrets)
-
-
 def owns_process(command: Sequence[str], argv: Sequence[str] | None = None) -> bool:
     """Whether this `run` is the command the process was started for (`keep … run … -- CMD`),
     so that replacing the process with CMD loses nothing. Inside `keep shell` the process is
