@@ -4,8 +4,15 @@ alternately in one run so machine noise hits every case alike.
 
     python bench/startup.py [--runs 21] [--json out.json] [--aws-endpoint http://moto:port]
 
-Budget (SPEC §12): `keep --version` and local `keep get` <= 6x. The AWS case is reported
-(boto3's import and the round trip are in it) but has no budget. Exits 1 when over budget.
+Budgets (SPEC §12): `keep --version` <= 3x and local `keep get` <= 4x, on the median wall
+times. The AWS case is reported (boto3's import and the round trip are in it) but has no
+budget. Exits 1 when over budget.
+
+Run it from a built wheel (`$(python bench/wheel_env.py) bench/startup.py`): an editable
+install or a source checkout adds import-system work to every process. Each run also records
+the child's CPU time (user + system, from wait4): on a machine shared with other work the wall
+times include waiting for a CPU, the CPU times much less so; both ratios are reported, the
+budget is judged on wall time as SPEC §12 states it.
 """
 
 from __future__ import annotations
@@ -22,9 +29,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-BUDGET = 6.0
 BASELINE = "python -c pass"
-BUDGETED = ("keep --version", "keep get (local)")
+BUDGETS = {"keep --version": 3.0, "keep get (local)": 4.0}
+BUDGETED = tuple(BUDGETS)
 
 
 def keep_command() -> list[str]:
@@ -39,13 +46,19 @@ def keep_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from keep_secrets.cli import main; sys.exit(main())"]
 
 
-def timed(cmd: list[str], cwd: str, env: dict[str, str]) -> float:
+def timed(cmd: list[str], cwd: str, env: dict[str, str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the child: user + system)."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stderr.close()
     if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.decode()[:300]}")
-    return elapsed
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[:300]}")
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def _aws_vault(project: Path, endpoint: str, env: dict[str, str], keep: list[str]) -> None:
@@ -81,21 +94,31 @@ def measure(runs: int = 21, aws_endpoint: str | None = None) -> list[dict[str, A
             _aws_vault(project, aws_endpoint, env, keep)
             cases["keep get (AWS, moto)"] = [*keep, "get", "BENCH_KEY", "--stage", "local", "--vault", "sm"]
         samples: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
         for cmd in cases.values():  # warm the page cache once
             timed(cmd, str(project), env)
         for _ in range(runs):
             for name, cmd in cases.items():
-                samples[name].append(timed(cmd, str(project), env))
+                wall, used = timed(cmd, str(project), env)
+                samples[name].append(wall)
+                cpu[name].append(used)
 
     base = statistics.median(samples[BASELINE])
+    base_cpu = statistics.median(cpu[BASELINE])
     rows = []
     for name, values in samples.items():
         median = statistics.median(values)
         ratio = median / base
-        row: dict[str, Any] = {"case": name, "median_ms": round(median * 1000, 1), "ratio": round(ratio, 2)}
-        if name in BUDGETED:
-            row["budget"] = BUDGET
-            row["ok"] = ratio <= BUDGET
+        cpu_median = statistics.median(cpu[name])
+        row: dict[str, Any] = {
+            "case": name, "median_ms": round(median * 1000, 1), "ratio": round(ratio, 2),
+            "cpu_median_ms": round(cpu_median * 1000, 1), "cpu_ratio": round(cpu_median / base_cpu, 2),
+            "samples_ms": [round(v * 1000, 1) for v in values],
+            "cpu_samples_ms": [round(v * 1000, 1) for v in cpu[name]],
+        }
+        if name in BUDGETS:
+            row["budget"] = BUDGETS[name]
+            row["ok"] = ratio <= BUDGETS[name]
         rows.append(row)
     return rows
 
@@ -108,12 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rows = measure(args.runs, args.aws_endpoint)
-    print(f"{'case':<22} {'median ms':>10} {'ratio':>7}  budget")
+    print(f"{'case':<22} {'median ms':>10} {'ratio':>7} {'CPU ms':>8} {'CPU ratio':>9}  budget (wall)")
     for row in rows:
         budget = ""
         if "budget" in row:
-            budget = f"<= {BUDGET:g}x " + ("ok" if row["ok"] else "OVER")
-        print(f"{row['case']:<22} {row['median_ms']:>10.1f} {row['ratio']:>6.2f}x  {budget}")
+            budget = f"<= {row['budget']:g}x " + ("ok" if row["ok"] else "OVER")
+        print(f"{row['case']:<22} {row['median_ms']:>10.1f} {row['ratio']:>6.2f}x {row['cpu_median_ms']:>8.1f} "
+              f"{row['cpu_ratio']:>8.2f}x  {budget}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if args.json_path:
         Path(args.json_path).write_text(json.dumps({"runs": args.runs, "results": rows}, indent=2))
     return 0 if all(row.get("ok", True) for row in rows) else 1

@@ -4,7 +4,7 @@ modules, not timing (the start-up times themselves are measured by bench/startup
 
 from __future__ import annotations
 
-import json
+import ast
 import subprocess
 import sys
 
@@ -15,9 +15,9 @@ from .conftest import KeepRunner
 HEAVY = ("boto3", "botocore", "rich", "prompt_toolkit", "starlette", "uvicorn", "yaml", "hvac", "httpx", "keyring")
 
 PROBE = (
-    "import atexit, json, sys\n"
+    "import atexit, sys\n"
     "def report():\n"
-    "    sys.stderr.write('MODULES=' + json.dumps(sorted({m.split('.')[0] for m in sys.modules})) + '\\n')\n"
+    "    sys.stderr.write('MODULES=' + repr(sorted(sys.modules)) + '\\n')\n"
     "atexit.register(report)\n"
     "from keep_secrets.cli import main\n"
     "main()\n"
@@ -28,7 +28,8 @@ def imported(kp: KeepRunner, *args: str) -> tuple[subprocess.CompletedProcess[st
     proc = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=kp.cwd, env=kp.env, capture_output=True,
                           text=True, timeout=60)
     line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES="))
-    return proc, set(json.loads(line.removeprefix("MODULES=")))
+    names = ast.literal_eval(line.removeprefix("MODULES="))
+    return proc, {name.split(".")[0] for name in names} | set(names)
 
 
 @pytest.mark.parametrize("fmt", ["table", "raw", "json"])
@@ -39,3 +40,42 @@ def test_get_on_the_local_vault_imports_nothing_heavy(kp: KeepRunner, fmt: str) 
     assert "fake-value" in proc.stdout
     # keyring included: with a key file there is no reason to look for an OS keyring
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
+def test_get_and_version_need_no_click(kp: KeepRunner) -> None:
+    """The fast path (keep_secrets/cli/quick.py): click alone costs more than the rest of a
+    `keep get`; tests/test_quick_path.py proves the output is click's to the byte."""
+    kp.ok("set", "FAKE_KEY", "fake-value", "--stage", "local")
+    proc, modules = imported(kp, "get", "FAKE_KEY", "--stage", "local", "--format", "raw")
+    assert proc.returncode == 0 and proc.stdout == "fake-value\n", proc.stderr
+    assert "click" not in modules
+    # AESGCM straight from cryptography's Rust bindings, not through every cipher module
+    assert "cryptography.hazmat.primitives.ciphers" not in modules
+    proc, modules = imported(kp, "--version")
+    assert proc.returncode == 0 and proc.stdout.startswith("keep ")
+    assert not modules & {"click", "cryptography", "sqlite3", "_sqlite3", "json"}, modules
+
+
+def test_aesgcm_is_cryptographys_public_class() -> None:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from keep_secrets.vaults.local import aesgcm
+
+    key = b"k" * 32
+    sealed = aesgcm(key).encrypt(b"n" * 12, b"fake-value", b"local/KEY")
+    assert type(aesgcm(key)) is AESGCM
+    assert AESGCM(key).decrypt(b"n" * 12, sealed, b"local/KEY") == b"fake-value"
+
+
+def test_hot_path_dataclasses_carry_docstrings() -> None:
+    """A dataclass without a docstring gets one made from inspect.signature at import time
+    (~0.5 ms each): the modules `keep get` imports must not pay for that."""
+    import dataclasses
+    import importlib
+
+    for name in ("keep_secrets.model", "keep_secrets.project", "keep_secrets.names", "keep_secrets.vaults.base",
+                 "keep_secrets.vaults.registry", "keep_secrets.services.secrets", "keep_secrets.vaults.local"):
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == name:
+                assert value.__doc__ and not value.__doc__.startswith(value.__name__ + "("), (name, value)

@@ -123,6 +123,8 @@ def template_dir_inside(root: Path, template_path: str) -> Path:
 
 @dataclass
 class Settings:
+    """The project's .keep/settings.json: name, namespace, stages, default vault."""
+
     app_name: str
     namespace: str
     stages: list[str]
@@ -227,6 +229,8 @@ class Settings:
 
 @dataclass
 class VaultConfig:
+    """One vault's .keep/vaults/SLUG.json: slug, driver, name, scope and driver options."""
+
     slug: str
     driver: str
     name: str
@@ -306,6 +310,8 @@ class VaultConfig:
 
 @dataclass
 class Workspace:
+    """The personal choice of vaults and stages to show (.keep/local/workspace.json)."""
+
     vaults: list[str] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)

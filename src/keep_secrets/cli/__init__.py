@@ -1,7 +1,11 @@
-"""The `keep` command: root group, lazy command loading, and error -> exit-code mapping.
+"""The `keep` command: the command registry, the entry point and error -> exit-code mapping.
 
 Command modules are imported only when their command runs, so `keep --version` and
-`keep get` stay fast (boto3, rich, prompt_toolkit and starlette load only where used).
+`keep get` stay fast (boto3, rich, prompt_toolkit and starlette load only where used). click
+itself is imported only when a command line needs it: the root group lives in
+:mod:`keep_secrets.cli.root` (reachable here as `cli`, loaded on first use), and `main` first
+offers the command line to :mod:`keep_secrets.cli.quick`, which answers `keep --version` and
+the common forms of `keep get` exactly as click would, without it.
 """
 
 from __future__ import annotations
@@ -9,11 +13,6 @@ from __future__ import annotations
 import os
 import sys
 from typing import Any, NamedTuple
-
-import click
-
-from .. import __version__
-from ..model import KeepError
 
 
 class Cmd(NamedTuple):
@@ -94,92 +93,52 @@ COMMANDS: dict[str, Cmd] = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+def __getattr__(name: str) -> Any:
+    """`cli` and `LazyGroup` load click on first use (PEP 562)."""
+    if name in ("cli", "LazyGroup", "CONTEXT_SETTINGS"):
+        from . import root
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, _, attr = target.target.partition(":")
-        import importlib
-
-        try:
-            module = importlib.import_module(f"{__name__}.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(f"{__name__}."):
-                return _unavailable(cmd_name)
-            raise
-        command: click.Command = getattr(module, attr)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, command.help) for name, command in sorted(COMMANDS.items())]
-        with formatter.section("Commands"):
-            formatter.write_dl(rows)
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        name = args[0] if args else None
-        if name is not None and name not in COMMANDS and not name.startswith("-"):
-            import difflib
-
-            close = difflib.get_close_matches(name, list(COMMANDS), n=3)
-            suggestion = f"; did you mean {', '.join(close)}?" if close else ""
-            raise click.UsageError(f"No such command '{name}'{suggestion}")
-        return super().resolve_command(ctx, args)
-
-
-def _unavailable(name: str) -> click.Command:
-    @click.command(name=name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    def _cmd() -> None:
-        raise KeepError(f"The '{name}' command is not available in this build")
-
-    return _cmd
-
-
-CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 110}
-
-
-@click.group(cls=LazyGroup, invoke_without_command=True, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "--version", "-V", prog_name="keep", message="keep %(version)s")
-@click.option("--stage", "--env", "stage", default=None, help="Stage (alias --env).")
-@click.option("--vault", default=None, help="Vault slug.")
-@click.option("-n", "--no-interaction", is_flag=True, default=False, help="Never prompt.")
-@click.option("-q", "--quiet", is_flag=True, default=False, help="Only print data.")
-@click.option("--no-color", is_flag=True, default=False, help="No colours (also NO_COLOR).")
-@click.pass_context
-def cli(ctx: click.Context, stage: str | None, vault: str | None, no_interaction: bool, quiet: bool,
-        no_color: bool) -> None:
-    """keep: secrets per stage in local, SSM and Secrets Manager vaults."""
-    from .context import Ctx
-
-    ctx.obj = Ctx(stage=stage, vault=vault, no_interaction=no_interaction, quiet=quiet, no_color=no_color)
-    if ctx.invoked_subcommand is None:
-        from ..project import find_root
-
-        name = "shell" if find_root() is not None else "init"
-        command = cli.get_command(ctx, name)
-        assert command is not None
-        ctx.invoke(command)
+        return getattr(root, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _error(message: str, no_color: bool) -> None:
+    import click
+
     text = f"keep: {message}"
     if not no_color:
         text = click.style("keep: ", fg="red", bold=True) + message
     click.echo(text, err=True, color=None if not no_color else False)
 
 
+def error_settings(args: list[str]) -> tuple[bool, bool]:
+    """(no_color, debug) for reporting errors of the command line `args`."""
+    no_color = bool(os.environ.get("NO_COLOR")) or "--no-color" in args or not sys.stderr.isatty()
+    return no_color, bool(os.environ.get("KEEP_DEBUG"))
+
+
 def run_args(args: list[str]) -> int:
     """Run one keep command line in this process and return its exit code (used by `main`
     and by the shell). Expected errors become one line on stderr, never a traceback."""
-    no_color = bool(os.environ.get("NO_COLOR")) or "--no-color" in args or not sys.stderr.isatty()
-    debug = bool(os.environ.get("KEEP_DEBUG"))
+    from .root import cli
+
+    no_color, debug = error_settings(args)
     try:
         rv = cli.main(args=args, prog_name="keep", standalone_mode=False)
+    except BaseException as exc:
+        return handle_error(exc, no_color, debug)
+    return rv if isinstance(rv, int) else 0
+
+
+def handle_error(error: BaseException, no_color: bool, debug: bool) -> int:
+    """The exit code for an exception out of a command, after its one line on stderr (or the
+    exception itself, re-raised, when it is not keep's to report: KEEP_DEBUG, BaseException)."""
+    import click
+
+    from ..model import KeepError
+
+    try:
+        raise error
     except KeepError as exc:
         if debug:
             import traceback
@@ -235,9 +194,13 @@ def run_args(args: list[str]) -> int:
             raise
         _error(f"unexpected error: {type(exc).__name__}: {exc} (set KEEP_DEBUG=1 for details)", no_color)
         return 1
-    return rv if isinstance(rv, int) else 0
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point."""
-    sys.exit(run_args(sys.argv[1:] if argv is None else list(argv)))
+    """Console-script entry point: `keep --version` and the common `keep get` are answered
+    without importing click (:mod:`keep_secrets.cli.quick`), everything else by click."""
+    from .quick import run
+
+    args = sys.argv[1:] if argv is None else list(argv)
+    code = run(args)
+    sys.exit(run_args(args) if code is None else code)

@@ -14,12 +14,13 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import click
-
 from ..model import KeepError, NoVaultConfigured, UsageError
 from ..vaults.base import VaultPool
+from .quick import echo
 
 if TYPE_CHECKING:
+    import click
+
     from ..project import Project
     from ..vaults.base import Vault
 
@@ -82,7 +83,7 @@ class Ctx:
     def out(self, text: str = "", nl: bool = True) -> None:
         """Data: stdout, never coloured by us."""
         try:
-            click.echo(text, nl=nl)
+            echo(text, nl=nl)
         except BrokenPipeError:
             raise  # `keep show | head`: handled quietly by run_args
         except OSError as exc:
@@ -93,6 +94,8 @@ class Ctx:
         """Human messages: stderr, suppressed by --quiet."""
         if self.quiet:
             return
+        import click
+
         click.echo(self.style(text, fg=fg), err=True, color=self.color)
 
     def success(self, text: str) -> None:
@@ -100,17 +103,23 @@ class Ctx:
 
     def warn(self, text: str) -> None:
         # warnings are shown even with --quiet: they report something the user must know
+        import click
+
         click.echo(self.style("warning: " + text, fg="yellow"), err=True, color=self.color)
 
     def style(self, text: str, fg: str | None = None, bold: bool = False) -> str:
         if not self.color or (fg is None and not bold):
             return text
+        import click
+
         return click.style(text, fg=fg, bold=bold)
 
     # -- prompts -----------------------------------------------------------------------------
     def select(self, label: str, choices: list[str], default: str | None = None) -> str:
         if not self.interactive:
             raise UsageError(f"{label} is required (choices: {', '.join(choices)})")
+        import click
+
         return str(
             click.prompt(
                 label,
@@ -125,6 +134,8 @@ class Ctx:
         """Ask on a terminal; without one, refuse rather than guess (exit 2)."""
         if not self.interactive:
             raise UsageError(f"{question.rstrip('?')}: not asked without a terminal; pass {force_flag}")
+        import click
+
         return bool(click.confirm(question, default=default, err=True))
 
     def ask(self, label: str, default: str | None = None, hidden: bool = False, blank: bool = False) -> str:
@@ -132,6 +143,8 @@ class Ctx:
         to judge) instead of asking again."""
         if not self.interactive:
             raise UsageError(f"{label} is required (no terminal to ask on)")
+        import click
+
         shown = default is not None
         if blank and default is None:
             default = ""
@@ -178,6 +191,8 @@ class Ctx:
 
 
 def get_ctx() -> Ctx:
+    import click
+
     ctx = click.get_current_context()
     root = ctx.find_root()
     if not isinstance(root.obj, Ctx):
@@ -189,6 +204,7 @@ def get_ctx() -> Ctx:
 def common_options(func: F) -> F:
     """Add the global options to a command (`keep get K --stage=x` as well as
     `keep --stage=x get K`) and pass the merged :class:`Ctx` as the first argument."""
+    import click
 
     @click.option("--stage", "--env", "_stage", default=None, help="Stage (alias --env).")
     @click.option("--vault", "_vault", default=None, help="Vault slug.")
@@ -223,6 +239,7 @@ def common_options(func: F) -> F:
 
 def keep_command(name: str, **settings: Any) -> Callable[[F], click.Command]:
     """`@keep_command("get")` = a click command with -h/--help and the global options."""
+    import click
 
     def decorate(func: F) -> click.Command:
         context_settings: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 110}

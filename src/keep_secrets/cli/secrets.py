@@ -7,10 +7,8 @@ stdout; messages go to stderr through the Ctx helpers.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import click
@@ -21,39 +19,18 @@ from ..model import NotFound, Secret, UsageError
 from ..names import Patterns, is_env_var_name, validate_key, validate_value
 from ..services import secrets as svc
 from .context import Ctx, keep_command
+from .getting import SECRET_HEADERS as _SECRET_HEADERS
+from .getting import get_secret
+from .getting import json_text as _json
+from .getting import key_arg as _key_arg
+from .getting import target as _target
+from .getting import when as _when
 
 if TYPE_CHECKING:
-    from ..vaults.base import Vault
+    pass
 
 
 # -- shared helpers -------------------------------------------------------------------------
-
-def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def _json(data: object) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
-
-
-def _key_arg(ctx: Ctx, key: str | None, *, write: bool) -> str:
-    """The KEY argument, or asked for on a terminal; validated with the write rules on write
-    paths and with the looser lookup rules where an existing secret is only found."""
-    if key is None:
-        key = ctx.ask("Key")
-    return validate_key(key) if write else svc.validate_lookup_key(key)
-
-
-def _target(ctx: Ctx) -> tuple[str, str, Vault]:
-    """Resolve stage and vault (both validated) and open the vault."""
-    stage = ctx.resolve_stage()
-    slug = ctx.resolve_vault()
-    return stage, slug, ctx.vault(slug)
-
 
 def _where(slug: str, stage: str) -> str:
     return f"{slug}:{stage}"
@@ -63,7 +40,6 @@ def _secret_rows(items: Sequence[Secret], unmask: bool) -> list[list[object]]:
     return [[s.key, maybe_mask(s.value, unmask), s.revision, _when(s.modified)] for s in items]
 
 
-_SECRET_HEADERS = ("Key", "Value", "Revision", "Modified")
 
 
 # -- set ------------------------------------------------------------------------------------
@@ -129,21 +105,7 @@ def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdi
               help="One field of a JSON-object value (dotted path for nested fields).")
 def get_cmd(ctx: Ctx, key: str | None, fmt: str, version: str | None, field: str | None) -> None:
     """Show one secret, value unmasked."""
-    if field is not None and not field:
-        raise UsageError("--field cannot be empty")
-    key = _key_arg(ctx, key, write=False)
-    stage, _slug, vault = _target(ctx)
-    secret = vault.get(stage, key, version)
-    value = svc.extract_field(secret.value, field, key) if field else secret.value
-    if fmt == "raw":
-        ctx.out(value)
-    elif fmt == "json":
-        data = secret.to_dict(value)
-        if field:
-            data["field"] = field
-        ctx.out(_json(data))
-    else:
-        ctx.out(render_table(_SECRET_HEADERS, [[secret.key, value, secret.revision, _when(secret.modified)]]))
+    get_secret(ctx, key, fmt, version, field)
 
 
 # -- show -----------------------------------------------------------------------------------

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import COMMANDS, cli
+from . import COMMANDS
 from . import run_args as run_line
 from .context import Ctx, keep_command
+from .root import cli
 from .shell_words import (
     ALIASES,
     BUILTINS,

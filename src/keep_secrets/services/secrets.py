@@ -139,6 +139,8 @@ def check_revision(vault: Vault, stage: str, key: str, expected: str) -> Secret:
 
 @dataclass(frozen=True)
 class RenameResult:
+    """What `rename` did: the write to the new key and whether it replaced an existing one."""
+
     write: WriteResult
     overwrote: bool
     secure: bool
@@ -377,6 +379,8 @@ def parse_moment(text: str, now: datetime | None = None) -> datetime:
 
 @dataclass(frozen=True)
 class HistoryFilter:
+    """Which versions `history` keeps: a time window and an author."""
+
     since: datetime | None = None
     before: datetime | None = None
     user: str | None = None
