@@ -58,7 +58,10 @@ def test_stage_policy_allows_its_stage_and_denies_others(bao_project: KeepRunner
         assert result.code == 4, f"{args} -> {result.code} {result.stderr}"
         assert "secret/" in result.stderr and "myapp/production" in result.stderr
         assert "Traceback" not in result.stderr
-    assert k("verify", *P, env=env).code == 1
+    denied = k("verify", *P, env=env)
+    assert denied.code == 1
+    assert "'list' on secret/metadata/myapp/production/" in denied.stderr
+    assert "missing: 'list' on MOUNT/metadata/NAMESPACE/STAGE/" in denied.stderr
     # the root token sees production untouched
     assert k.ok("get", "PROD_SECRET", *P, "--format", "raw").stdout == "fake-prod\n"
 

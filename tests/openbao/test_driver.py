@@ -373,3 +373,21 @@ def test_https_proxy_tunnels_with_connect(tmp_path: Path, monkeypatch: pytest.Mo
 
             assert asked and asked[0].startswith(f"CONNECT bao.invalid:{port} ")
             assert f"Proxy-Authorization: Basic {base64.b64encode(b'user:fake-pw').decode()}" in asked[0]
+
+
+def test_purge_version_destroys_one_old_version(make_bao: MakeBao, bao: Api) -> None:
+    vault = make_bao()
+    for value in ("fake-1", "fake-2", "fake-3"):
+        vault.set("staging", "PV", value)
+    vault.purge_version("staging", "PV", "1")
+    assert bao.ok("GET", "secret/metadata/myapp/staging/PV")["data"]["versions"]["1"]["destroyed"] is True
+    assert [(v.version, v.value) for v in vault.history("staging", "PV")] == [
+        ("3", "fake-3"), ("2", "fake-2"), ("1", None)
+    ]
+    with pytest.raises(Conflict, match="current version"):
+        vault.purge_version("staging", "PV", "3")
+    with pytest.raises(NotFound):
+        vault.purge_version("staging", "PV", "9")
+    with pytest.raises(NotFound):
+        vault.purge_version("staging", "MISSING", "1")
+    assert vault.get("staging", "PV").value == "fake-3"

@@ -26,7 +26,7 @@ def _every_operation(vault: OpenBaoVault, stage: str) -> None:
     assert len(vault.history(stage, "K")) == 2
     vault.rollback(stage, "K", "1")
     vault.set_if(stage, "K", "fake-4", Expect("3"))
-    vault.destroy(stage, "K", ["2"])
+    vault.purge_version(stage, "K", "2")
     vault.delete(stage, "K")
     vault.restore(stage, "K")
     vault.delete(stage, "K", purge=True)
@@ -102,7 +102,7 @@ def test_read_only_policy_reads_and_cannot_write(make_bao: MakeBao, bao: Api, mo
         lambda: vault.delete("staging", "K"),
         lambda: vault.delete("staging", "K", purge=True),
         lambda: vault.rollback("staging", "K", "1"),
-        lambda: vault.destroy("staging", "K", ["1"]),
+        lambda: vault.purge_version("staging", "K", "1"),
     ):
         with pytest.raises(AccessDenied):
             attempt()

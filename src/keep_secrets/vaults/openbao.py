@@ -943,6 +943,26 @@ class OpenBaoVault(Vault):
             )
         self._call("POST", "undelete", stage, key, "update", body={"versions": [meta.current]})
 
+    def purge_version(self, stage: str, key: str, version: str) -> None:
+        """`delete --purge --version V`: destroy one old version's data for good (KV `destroy/`;
+        its metadata entry stays, marked destroyed). The current version cannot be removed
+        this way (as on the local vault): delete or purge the secret instead."""
+        number = _version_number(version, key)
+        meta = self._metadata(stage, key)
+        if meta is None:
+            raise self._not_found(stage, key)
+        if number == meta.current:
+            raise Conflict(
+                f"Version {number} is the current version of {self.remote_name(stage, key)}; "
+                "only older versions can be purged one by one",
+                key=key,
+                remote_name=self.remote_name(stage, key),
+                version=str(number),
+            )
+        if number not in meta.versions:
+            raise self._version_missing(stage, key, number)
+        self._call("POST", "destroy", stage, key, "update", body={"versions": [number]})
+
     def destroy(self, stage: str, key: str, versions: Sequence[str]) -> None:
         """Destroy the data of some versions for good (their metadata stays)."""
         numbers = [_version_number(v, key) for v in versions]
@@ -1062,5 +1082,14 @@ DRIVER = Driver(
         references=True,
     ),
     remote=True,
+    # what grants each `verify` step (the paths of `keep iam`'s policy)
+    probe_hints={
+        "list": "'list' on MOUNT/metadata/NAMESPACE/STAGE/",
+        "write": "'create' and 'update' on MOUNT/data/NAMESPACE/STAGE/+, 'read' and 'update' on "
+        "MOUNT/metadata/NAMESPACE/STAGE/+",
+        "read": "'read' on MOUNT/data/NAMESPACE/STAGE/+",
+        "history": "'read' on MOUNT/metadata/NAMESPACE/STAGE/+ and MOUNT/data/NAMESPACE/STAGE/+",
+        "delete": "'delete' on MOUNT/metadata/NAMESPACE/STAGE/+ (the probe purges its test key)",
+    },
     access_policy=access_policy,
 )
