@@ -256,6 +256,28 @@ def _flush(*streams: object) -> None:
             stream.flush()  # type: ignore[attr-defined]
 
 
+def _keep_modules() -> list[tuple[str, object]]:
+    return [(n, m) for n, m in list(sys.modules.items()) if n == "keep_secrets" or n.startswith("keep_secrets.")]
+
+
+_MISSING = object()
+
+
+def _restore_globals(saved: dict[str, dict[str, object]]) -> None:
+    """Module globals of keep_secrets that the call rebound (a flag such as cli.context.IN_SHELL, a
+    lazily made singleton) get their old binding back, as a new process would start with it.
+    Containers changed in place (caches, "once per process" sets) are left alone: telling a cache
+    from a registry filled at import time is not possible here (README, Testing)."""
+    for name, before in saved.items():
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        namespace = vars(module)
+        for key, value in before.items():
+            if namespace.get(key, _MISSING) is not value:
+                namespace[key] = value
+
+
 @contextlib.contextmanager
 def _process_state(cwd: Path, env: dict[str, str], args: list[str]) -> Iterator[None]:
     """Give the CLI the process-wide state a fresh process would have; put everything back after."""
@@ -269,6 +291,7 @@ def _process_state(cwd: Path, env: dict[str, str], args: list[str]) -> Iterator[
     root = logging.getLogger()
     saved_logging = (list(root.handlers), root.level)
     saved_exec = {name: getattr(os, name) for name in _EXEC_NAMES if hasattr(os, name)}
+    saved_globals = {name: dict(vars(module)) for name, module in _keep_modules()}
     try:
         os.environ.clear()
         os.environ.update(env)
@@ -280,6 +303,7 @@ def _process_state(cwd: Path, env: dict[str, str], args: list[str]) -> Iterator[
     finally:
         for name, func in saved_exec.items():
             setattr(os, name, func)
+        _restore_globals(saved_globals)
         sys.argv = saved_argv
         os.chdir(saved_cwd)
         os.environ.clear()

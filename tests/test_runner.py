@@ -96,6 +96,17 @@ def test_the_cli_sees_exactly_the_runner_environment(kp: KeepRunner, monkeypatch
     assert kp.ok("get", "K", "--stage", "local", "--format", "raw").stdout == "fake-value\n"
 
 
+def test_module_globals_rebound_by_a_call_are_put_back(kp: KeepRunner) -> None:
+    """`keep shell` sets cli.context.IN_SHELL for the rest of its process; the next in-process
+    call must not inherit it (a `run` there would start a child instead of exec-ing)."""
+    from keep_secrets.cli import context
+
+    assert context.IN_SHELL is False
+    result = kp("shell", input="get NOPE --stage local\n")
+    assert "not found" in result.stderr
+    assert context.IN_SHELL is False
+
+
 def test_exec_is_refused_in_process_and_run_uses_a_real_process(kp: KeepRunner) -> None:
     with pytest.raises(ExecInProcess):
         _run_in_process(["run", "--stage", "local", "--", "true"], kp.cwd, dict(kp.env), None)

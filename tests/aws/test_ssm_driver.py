@@ -153,14 +153,17 @@ def test_list_pages_give_keys_and_versions_without_values(proxy: Proxy, make_ssm
 def test_value_reads_overlap_up_to_keep_max_concurrency(
     proxy: Proxy, make_ssm: MakeSsm, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_call_budgets import InFlight
+    from tests.inflight import InFlight
 
     put_many(proxy.url, "staging", 50)
     monkeypatch.setenv("KEEP_MAX_CONCURRENCY", "3")
-    gauge = InFlight(hold=0.05)
-    proxy.hooks.append(gauge)
+    # each GetParameters held until 3 are in flight together: counted, not timed
+    gauge = InFlight(3, hold=0.05)
+    proxy.hooks.append(lambda request: gauge(request) if request.operation == "GetParameters" else None)
     assert len(make_ssm(proxy.url).list("staging")) == 50
-    assert gauge.peak == 3  # five batches of one page: they overlap, but never beyond the limit
+    # five batches of one page: they overlap, but never beyond the limit
+    assert gauge.reached.is_set(), f"never 3 GetParameters in flight at once (peak {gauge.peak})"
+    assert gauge.peak == 3 and gauge.calls == 5
 
 
 def test_describe_denied_falls_back_to_pages_by_path_once_per_process(proxy: Proxy, make_ssm: MakeSsm) -> None:
