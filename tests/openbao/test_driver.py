@@ -391,3 +391,53 @@ def test_purge_version_destroys_one_old_version(make_bao: MakeBao, bao: Api) -> 
     with pytest.raises(NotFound):
         vault.purge_version("staging", "MISSING", "1")
     assert vault.get("staging", "PV").value == "fake-3"
+
+
+def test_planned_create_of_a_deleted_or_existing_key_says_why(make_bao: MakeBao) -> None:
+    from keep_secrets.model import PreconditionFailed
+
+    vault = make_bao()
+    vault.set("staging", "GONE", "fake-gone")
+    vault.delete("staging", "GONE")
+    with pytest.raises(Conflict) as caught:
+        vault.set_if("staging", "GONE", "fake-new", Expect(None))
+    assert caught.value.deleted and not isinstance(caught.value, PreconditionFailed)
+    vault.set("staging", "THERE", "fake-there")
+    with pytest.raises(PreconditionFailed, match="at version 1"):
+        vault.set_if("staging", "THERE", "fake-new", Expect(None))
+
+
+def test_create_keeps_custom_metadata_another_client_set(make_bao: MakeBao, bao: Api) -> None:
+    bao.ok("POST", "secret/metadata/myapp/staging/PRESET", {"custom_metadata": {"owner": "ops"}})
+    vault = make_bao()
+    assert vault.set_if("staging", "PRESET", "fake-v", Expect(None)).created is True
+    custom = bao.ok("GET", "secret/metadata/myapp/staging/PRESET")["data"]["custom_metadata"]
+    assert custom == {"owner": "ops", "ManagedBy": "Keep", "Namespace": "myapp", "Stage": "staging", "VaultSlug": "bao"}
+
+
+def test_request_budgets(make_bao: MakeBao, bao: Api) -> None:
+    """Requests per operation, counted by a proxy in front of the real server."""
+    from tests.aws.proxy import Proxy
+
+    with Proxy(bao.address) as proxy:
+        vault = make_bao(address=proxy.url)
+
+        def count(action: Callable[[], object]) -> list[str]:
+            proxy.requests.clear()
+            action()
+            return [f"{r.method} {r.path.split('?')[0].split('/v1/')[1]}" for r in proxy.requests]
+
+        assert count(lambda: vault.set_if("staging", "NEW", "fake-1", Expect(None))) == [
+            "POST secret/data/myapp/staging/NEW", "POST secret/metadata/myapp/staging/NEW"]
+        assert count(lambda: vault.set("staging", "NEW", "fake-2")) == [
+            "GET secret/metadata/myapp/staging/NEW", "POST secret/data/myapp/staging/NEW"]
+        assert count(lambda: vault.set("staging", "FRESH", "fake-1")) == [
+            "GET secret/metadata/myapp/staging/FRESH", "POST secret/data/myapp/staging/FRESH",
+            "POST secret/metadata/myapp/staging/FRESH"]
+        assert count(lambda: vault.get("staging", "NEW")) == ["GET secret/data/myapp/staging/NEW"]
+        for i in range(10):
+            vault.set_if("staging", f"K{i}", "fake", Expect(None))
+        listed = count(lambda: vault.list("staging"))
+        assert listed[0] == "GET secret/metadata/myapp/staging/" and len(listed) == 1 + 12
+        assert count(lambda: vault.delete("staging", "NEW")) == [
+            "GET secret/metadata/myapp/staging/NEW", "POST secret/delete/myapp/staging/NEW"]

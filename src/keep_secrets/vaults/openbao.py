@@ -825,9 +825,10 @@ class OpenBaoVault(Vault):
         return [ref for ref in self._map(reference, keys) if ref is not None]
 
     # -- writes ----------------------------------------------------------------------------
-    def _write_data(self, stage: str, key: str, data: dict[str, Any], cas: int) -> int | None:
-        """Write a new version with check-and-set `cas`; the new version number, or None when
-        another writer changed the entry first."""
+    def _write_data(self, stage: str, key: str, data: dict[str, Any], cas: int) -> tuple[int, dict[str, str]] | None:
+        """Write a new version with check-and-set `cas`: the new version number and the entry's
+        custom metadata (the answer carries it), or None when another writer changed the entry
+        first."""
         answer = self._call(
             "POST", "data", stage, key, "create" if cas == 0 else "update",
             body={"data": data, "options": {"cas": cas}},
@@ -838,12 +839,15 @@ class OpenBaoVault(Vault):
             raise self._bad_request(answer, self._logical("data", stage, key))
         if answer.status == 404:
             raise self._not_found(stage, key)
-        return int(answer.body.get("version") or 0)
+        custom = answer.body.get("custom_metadata") or {}
+        custom = {str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {}
+        return int(answer.body.get("version") or 0), custom
 
-    def _tag(self, stage: str, key: str, meta: _Meta | None) -> None:
-        """Give the entry keep's custom metadata (kept: fields another client set)."""
+    def _tag(self, stage: str, key: str, custom: dict[str, str]) -> None:
+        """Give the entry keep's custom metadata, keeping what another client set (`custom`:
+        the entry's custom metadata as the write answered it)."""
         wanted = self.custom_metadata(stage)
-        existing = dict(meta.custom) if meta is not None else {}
+        existing = dict(custom)
         if all(existing.get(k) == v for k, v in wanted.items()):
             return
         existing.update(wanted)
@@ -875,24 +879,26 @@ class OpenBaoVault(Vault):
         return self._set(stage, key, value, expected=expect.revision, strict=True)
 
     def _set(self, stage: str, key: str, value: str, *, expected: str | None, strict: bool) -> WriteResult:
+        if strict and expected is None:
+            return self._create(stage, key, value)
         for attempt in range(CAS_ATTEMPTS):
             meta = self._metadata(stage, key)
             if meta is not None:
                 self._check_writable(stage, key, meta)
             current = meta.current if meta is not None else 0
-            created = current == 0 or (meta is not None and meta.state() == "destroyed" and len(meta.versions) == 0)
             if strict:
                 want = 0 if expected is None else _version_number(expected, key)
                 if want != current:
                     raise self._changed(stage, key, expected, current)
-            version = self._write_data(stage, key, {"value": value}, current)
-            if version is None:
+            written = self._write_data(stage, key, {"value": value}, current)
+            if written is None:
                 if strict:
                     raise self._changed(stage, key, expected, None)
                 time.sleep(random.uniform(0.0, 0.02 * (attempt + 1)))
                 continue
-            self._tag(stage, key, meta)
-            return WriteResult(revision=str(version), created=created)
+            version, custom = written
+            self._tag(stage, key, custom)
+            return WriteResult(revision=str(version), created=current == 0)
         raise Conflict(
             f"Secret {self.remote_name(stage, key)} kept changing while keep wrote it "
             f"({CAS_ATTEMPTS} check-and-set attempts)",
@@ -900,6 +906,20 @@ class OpenBaoVault(Vault):
             key=key,
             remote_name=self.remote_name(stage, key),
         )
+
+    def _create(self, stage: str, key: str, value: str) -> WriteResult:
+        """Create only if absent (a planned create): the write itself checks, with cas=0, so a
+        new key costs 2 requests (the write, keep's custom metadata). Only when it fails is the
+        entry read, to say why (deleted, or written by someone else)."""
+        written = self._write_data(stage, key, {"value": value}, 0)
+        if written is None:
+            meta = self._metadata(stage, key)
+            if meta is not None and meta.current and meta.state() == "deleted":
+                raise self._deleted_conflict(stage, key)
+            raise self._changed(stage, key, None, meta.current if meta is not None else None)
+        version, custom = written
+        self._tag(stage, key, custom)
+        return WriteResult(revision=str(version), created=True)
 
     def _changed(self, stage: str, key: str, expected: str | None, current: int | None) -> Conflict:
         was = "not to exist" if expected is None else f"at version {expected}"
@@ -1027,15 +1047,15 @@ class OpenBaoVault(Vault):
         answer = self._read(stage, key, number)
         if answer.status == 404:
             raise self._version_missing(stage, key, number, "no longer readable")
-        new = self._write_data(stage, key, answer.body.get("data") or {}, meta.current)
-        if new is None:
+        written = self._write_data(stage, key, answer.body.get("data") or {}, meta.current)
+        if written is None:
             raise Conflict(
                 f"Secret {self.remote_name(stage, key)} changed while keep rolled it back",
                 hint="look at its history again and retry",
                 key=key,
                 remote_name=self.remote_name(stage, key),
             )
-        return WriteResult(revision=str(new), created=False)
+        return WriteResult(revision=str(written[0]), created=False)
 
     def close(self) -> None:
         with self._pool_lock:
