@@ -71,6 +71,24 @@ def _editing(root: object, slug: str, stage: str, *keys: str) -> Iterator[None]:
             lock.release()
 
 
+# Keys deleted (restorably) through this server, per project, vault and stage, so the Restore
+# dialog can list them. The drivers have no "list deleted" call, so a key deleted by the CLI
+# is not listed (the dialog still takes a typed key).
+_deleted_guard = threading.Lock()
+_deleted: dict[tuple[str, str, str], dict[str, str]] = {}
+
+
+def _remember_deleted(call: Call, slug: str, stage: str, key: str, deleted: bool) -> None:
+    from datetime import UTC, datetime
+
+    with _deleted_guard:
+        keys = _deleted.setdefault((str(call.root), slug, stage), {})
+        if deleted:
+            keys[key] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        else:
+            keys.pop(key, None)
+
+
 def _revision(call: Call, *, required: bool = True) -> str | None:
     value = call.raw("revision")
     if value is None or value == "":
@@ -220,13 +238,33 @@ def delete_secret(call: Call) -> dict[str, Any]:
                     vault.get(stage, key)  # already gone: 404
                 raise _stale(exc, None) from None
         vault.delete(stage, key, purge=purge)
-    return {"key": key, "vault": slug, "stage": stage, "restorable": svc.restorable(vault, purge)}
+    restorable = svc.restorable(vault, purge)
+    _remember_deleted(call, slug, stage, key, restorable)
+    return {"key": key, "vault": slug, "stage": stage, "restorable": restorable}
+
+
+def deleted_secrets(call: Call) -> dict[str, Any]:
+    """Keys deleted through this server that may be restored (newest first), minus those
+    that exist again. `complete` is false: keys deleted elsewhere are not known."""
+    slug, stage = _where(call)
+    vault = call.vault(slug)
+    if not vault.capabilities.restore:
+        return {"vault": slug, "stage": stage, "supports_restore": False, "deleted": [], "complete": True}
+    with _deleted_guard:
+        known = dict(_deleted.get((str(call.root), slug, stage), {}))
+    present = {s.key for s in vault.list(stage)} if known else set()
+    items = sorted(((k, t) for k, t in known.items() if k not in present), key=lambda kt: kt[1], reverse=True)
+    return {
+        "vault": slug, "stage": stage, "supports_restore": True, "complete": False,
+        "deleted": [{"key": k, "deleted": t} for k, t in items],
+    }
 
 
 def restore_secret(call: Call) -> dict[str, Any]:
     slug, stage = _where(call)
     key = svc.validate_lookup_key(call.text("key", required=True))
     call.vault(slug).restore(stage, key)
+    _remember_deleted(call, slug, stage, key, False)
     return {"key": key, "vault": slug, "stage": stage, "restored": True}
 
 
@@ -305,6 +343,7 @@ def routes(make: Any) -> list[Route]:
         Route("/api/secret", make(update_secret), methods=["PUT"]),
         Route("/api/secret", make(delete_secret), methods=["DELETE"]),
         Route("/api/secret/restore", make(restore_secret), methods=["POST"]),
+        Route("/api/secrets/deleted", make(deleted_secrets), methods=["GET"]),
         Route("/api/secret/rename", make(rename_secret), methods=["POST"]),
         Route("/api/secret/copy", make(copy_secret), methods=["POST"]),
         Route("/api/secret/history", make(history), methods=["GET"]),

@@ -1,5 +1,5 @@
 // keep web UI entry point: tabs, keyboard shortcuts and start-up.
-import { $, $$, api, clear, errorText, fail, hideBanner, hooks, options, session, state, loadContext } from "./core.js";
+import { $, $$, api, clear, errorText, fail, hideBanner, hooks, options, session, state, loadContext, trackTopbar } from "./core.js";
 import { ensureDiff, setupDiff, wireDiff } from "./diff.js";
 import { loadSecrets, wireSecrets } from "./secrets.js";
 import { renderSettings, wireSettings } from "./settings.js";
@@ -100,6 +100,7 @@ async function signOut() {
 
 async function start() {
   hooks.signedOut = signedOut;
+  trackTopbar();
   wire();
   $("#sign-out").addEventListener("click", () => signOut().catch(fail));
   window.addEventListener("hashchange", async () => { if (await consumeSignin() === true) await boot(); });

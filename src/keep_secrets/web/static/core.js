@@ -90,11 +90,32 @@ export function errorText(err) {
   return String(err && err.message ? err.message : err);
 }
 
+const MAX_TOASTS = 3;
+
+// Toasts sit in a strip at the bottom; at most MAX_TOASTS at once (the oldest goes), and the
+// page gets room below its content for them, so scrolling always brings a control clear.
 export function toast(message, { error = false, action = null, timeout = 5000 } = {}) {
   const box = h("div", { class: "toast" + (error ? " error" : ""), role: error ? "alert" : "status" }, h("span", { text: message }));
-  if (action) box.append(h("button", { type: "button", text: action.label, onclick: () => { box.remove(); action.run(); } }));
-  $("#toasts").append(box);
-  setTimeout(() => box.remove(), action ? timeout * 2 : timeout);
+  const remove = () => { box.remove(); fitToasts(); };
+  if (action) box.append(h("button", { type: "button", text: action.label, onclick: () => { remove(); action.run(); } }));
+  box.append(h("button", { type: "button", class: "toast-close", text: "✕", "aria-label": "Dismiss", onclick: remove }));
+  const strip = $("#toasts");
+  strip.append(box);
+  while (strip.children.length > MAX_TOASTS) strip.firstElementChild.remove();
+  fitToasts();
+  setTimeout(remove, action ? timeout * 2 : timeout);
+}
+
+function fitToasts() {
+  const strip = $("#toasts");
+  document.body.style.paddingBottom = strip.children.length ? `${strip.offsetHeight + 24}px` : "";
+}
+
+// the sticky table header sits right under the (sticky, wrapping) top bar
+export function trackTopbar() {
+  const set = () => document.documentElement.style.setProperty("--topbar-h", `${$(".topbar").offsetHeight}px`);
+  set();
+  new ResizeObserver(set).observe($(".topbar"));
 }
 
 export function fail(err) { toast(errorText(err), { error: true, timeout: 8000 }); }
@@ -188,6 +209,7 @@ export const state = {
   vault: null,
   stage: null,
   secrets: [],
+  page: 0,            // the secrets table's page (PAGE_SIZE rows each)
   supportsRestore: false,
   supportsPlain: false,
   storesPlain: false,

@@ -5,63 +5,120 @@ import { $, api, badge, checked, clear, confirmDialog, copyText, fail, h, openDi
 
 let searchTimer = null;
 
-export async function loadSecrets() {
+// A stage can hold thousands of secrets: the table shows one page of PAGE_SIZE rows at a time
+// (the list itself is fetched once), so a re-render never builds more than PAGE_SIZE rows.
+export const PAGE_SIZE = 100;
+
+let loadSeq = 0;
+
+export async function loadSecrets({ resetPage = false } = {}) {
+  clearTimeout(searchTimer);
   const query = { vault: state.vault, stage: state.stage };
   const q = $("#search").value;
   if (q) { query.q = q; query.in = $("#search-in").value; }
+  const seq = ++loadSeq;
   const data = await api("GET", "/api/secrets", { query });
+  if (seq !== loadSeq) return;  // a newer search (or stage) answered meanwhile: keep its rows
   state.secrets = data.secrets;
   state.supportsRestore = data.supports_restore;
   state.supportsPlain = data.supports_plain;
   state.storesPlain = data.stores_plain;
+  if (resetPage) state.page = 0;
   $("#restore-secret").hidden = !state.supportsRestore;
   renderSecrets(q);
 }
 
-export function renderSecrets(q) {
-  const body = clear($("#secrets-table tbody"));
-  for (const secret of state.secrets) body.append(secretRow(secret));
+export function renderSecrets(q = $("#search").value) {
+  const started = performance.now();
+  const n = state.secrets.length;
+  const pages = Math.max(1, Math.ceil(n / PAGE_SIZE));
+  state.page = Math.min(Math.max(0, state.page || 0), pages - 1);
+  const first = state.page * PAGE_SIZE;
+  const shown = state.secrets.slice(first, first + PAGE_SIZE);
+  const body = $("#secrets-table tbody");
+  const rows = document.createDocumentFragment();
+  for (const secret of shown) rows.append(secretRow(secret));
+  clear(body).append(rows);
   const empty = $("#secrets-empty");
-  empty.hidden = state.secrets.length > 0;
+  empty.hidden = n > 0;
   empty.textContent = q ? `No secret in ${state.vault}:${state.stage} matches “${q}”.`
     : `No secrets in ${state.vault}:${state.stage} yet. Create one with “New secret” or use Import.`;
-  const n = state.secrets.length;
   $("#secret-count").textContent = `${n} secret${n === 1 ? "" : "s"} in ${state.vault}:${state.stage}`;
+  const pager = $("#pager");
+  pager.hidden = pages <= 1;
+  $("#pager-text").textContent = n ? `${first + 1}–${first + shown.length} of ${n}` : "";
+  $("#pager-prev").disabled = state.page === 0;
+  $("#pager-next").disabled = state.page >= pages - 1;
+  // measured by the browser test (5,000 secrets must stay responsive)
+  document.body.dataset.renderMs = String(Math.round(performance.now() - started));
+}
+
+function closeMenus(except = null) {
+  for (const row of document.querySelectorAll("tr.menu-open")) {
+    if (row === except) continue;
+    row.classList.remove("menu-open");
+    const toggle = row.querySelector(".menu-toggle");
+    if (toggle) toggle.setAttribute("aria-expanded", "false");
+  }
+}
+
+export async function copySecretValue(vault, stage, key) {
+  // straight to the clipboard: the value is never put into the page
+  try {
+    const data = await api("GET", "/api/secret", { query: { vault, stage, key } });
+    await navigator.clipboard.writeText(data.secret.value);
+    toast(`Copied the value of ${key}`);
+  } catch (err) {
+    if (err instanceof Error && err.name === "NotAllowedError") toast("The browser refused clipboard access", { error: true });
+    else fail(err);
+  }
 }
 
 export function secretRow(secret) {
   const code = h("code", { class: "masked", text: secret.value, title: "Masked value" });
   let revealed = false;
-  const copy = h("button", { type: "button", class: "icon", text: "Copy", hidden: true, title: "Copy the value" });
+  const copy = h("button", { type: "button", class: "icon", text: "Copy", title: "Copy the value without showing it",
+    "aria-label": `Copy ${secret.key}`, onclick: () => copySecretValue(state.vault, state.stage, secret.key) });
   const reveal = h("button", { type: "button", class: "icon", text: "Reveal", title: "Show the value", "aria-label": `Reveal ${secret.key}` });
   reveal.addEventListener("click", async () => {
     if (revealed) {
-      code.textContent = secret.value; code.className = "masked"; reveal.textContent = "Reveal"; copy.hidden = true; revealed = false;
+      code.textContent = secret.value; code.className = "masked"; reveal.textContent = "Reveal"; revealed = false;
       reveal.setAttribute("aria-label", `Reveal ${secret.key}`);
       return;
     }
     try {
       const data = await api("GET", "/api/secret", { query: { vault: state.vault, stage: state.stage, key: secret.key } });
-      code.textContent = data.secret.value; code.className = "revealed"; reveal.textContent = "Hide"; copy.hidden = false; revealed = true;
+      code.textContent = data.secret.value; code.className = "revealed"; reveal.textContent = "Hide"; revealed = true;
       reveal.setAttribute("aria-label", `Hide ${secret.key}`);
-      copy.onclick = () => copyText(data.secret.value);
     } catch (err) { fail(err); }
   });
-  const act = (label, run, extra = "") => h("button", { type: "button", class: "link " + extra, text: label, onclick: run, "aria-label": `${label} ${secret.key}` });
-  return h("tr", { dataset: { key: secret.key } },
-    h("td", { class: "key", text: secret.key }),
-    h("td", {}, h("div", { class: "value" }, code, reveal, copy,
+  const act = (label, run, extra = "") => h("button", { type: "button", class: "link " + extra, text: label, role: "menuitem",
+    onclick: () => { closeMenus(); run(); }, "aria-label": `${label} ${secret.key}` });
+  const toggle = h("button", { type: "button", class: "icon menu-toggle", text: "⋯", "aria-haspopup": "true", "aria-expanded": "false",
+    "aria-label": `Actions for ${secret.key}`, title: "Actions" });
+  const row = h("tr", { dataset: { key: secret.key } },
+    h("td", { class: "key", text: secret.key, title: secret.key }),
+    h("td", { class: "val" }, h("div", { class: "value" }, code, reveal, copy,
       secret.secure ? null : state.storesPlain
         ? h("span", { class: "badge warn", text: "plain", title: "Stored unencrypted (SSM String)" })
         : h("span", { class: "badge", text: "marked plain", title: "Encrypted in this vault; a copy to SSM stores it as a plain String" }))),
-    h("td", { class: "rev", text: secret.revision, title: secret.revision }),
+    h("td", { class: "rev", text: secret.revision, title: `revision ${secret.revision}` }),
     h("td", { class: "when", text: when(secret.modified) }),
-    h("td", { class: "row-actions" },
+    h("td", { class: "row-actions" }, toggle, h("div", { class: "menu", role: "menu", "aria-label": `Actions for ${secret.key}` },
       act("Edit", () => editSecret(state.vault, state.stage, secret.key).then((ok) => ok && loadSecrets())),
       act("Rename", () => renameSecret(secret)),
       act("Copy to…", () => copySecret(secret)),
       act("History", () => showHistory(secret.key)),
-      act("Delete", () => deleteSecret(secret), "danger-text")));
+      act("Delete", () => deleteSecret(secret), "danger-text"))));
+  toggle.addEventListener("click", (event) => {
+    event.stopPropagation();
+    const open = !row.classList.contains("menu-open");
+    closeMenus(row);
+    row.classList.toggle("menu-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open) row.querySelector(".menu button").focus();
+  });
+  return row;
 }
 
 export function secureBox(vault, checkedValue) {
@@ -108,7 +165,7 @@ export function conflictPanel(conflict, { onReload, onOverwrite, overwriteLabel 
     h("dd", {}, current ? h("code", { text: current.value }) : h("em", { text: "deleted" })),
   ];
   if (conflict.yours !== null && conflict.yours !== undefined) rows.push(h("dt", { text: "Yours" }), h("dd", {}, h("code", { text: conflict.yours })));
-  return h("div", { class: "conflict", role: "alert" },
+  return h("div", { class: "conflict-panel", role: "alert" },
     h("p", { class: "conflict-title", text: `${conflict.key} was changed elsewhere (another tab, a script or the CLI) since you opened it. Nothing was saved.` }),
     h("dl", {}, rows),
     h("div", { class: "actions" },
@@ -280,16 +337,37 @@ async function doDelete(secret, revision) {
 }
 
 export async function restoreDialog() {
-  const input = h("input", { type: "text", name: "key", placeholder: "DB_PASSWORD", spellcheck: "false" });
+  const vault = state.vault, stage = state.stage;
+  let data;
+  try { data = await api("GET", "/api/secrets/deleted", { query: { vault, stage } }); } catch (err) { fail(err); return; }
+  let restored = false;
+  const restore = async (key, button) => {
+    button.disabled = true;
+    try {
+      await api("POST", "/api/secret/restore", { body: { vault, stage, key } });
+      toast(`Restored ${key}`); restored = true;
+      button.closest("li").remove();
+    } catch (err) { button.disabled = false; fail(err); }
+  };
+  const list = h("ul", { class: "deleted-list" }, data.deleted.map((d) => h("li", {},
+    h("span", { class: "mono key-text", text: d.key }), h("span", { class: "muted small", text: `deleted ${when(d.deleted)}` }),
+    h("button", { type: "button", class: "primary", text: "Restore", "aria-label": `Restore ${d.key}`, onclick: (e) => restore(d.key, e.target) }))));
+  const input = h("input", { type: "text", name: "key", placeholder: "DB_PASSWORD", spellcheck: "false", class: "mono" });
   const ok = await openDialog({
-    title: `Restore a deleted secret in ${state.vault}:${state.stage}`,
-    body: [h("label", {}, "Key", input)],
-    actions: [{ label: "Restore", kind: "primary", submit: true, run: async () => {
-      await api("POST", "/api/secret/restore", { body: { vault: state.vault, stage: state.stage, key: input.value.trim() } });
-      toast(`Restored ${input.value.trim()}`);
+    title: `Restore a deleted secret in ${vault}:${stage}`,
+    body: [
+      data.deleted.length ? list : h("p", { class: "muted", text: "No secret was deleted here from this page since the server started." }),
+      h("label", {}, "A key deleted elsewhere (the CLI, another tool)", input),
+    ],
+    actions: [{ label: "Restore typed key", kind: "", submit: true, run: async () => {
+      const key = input.value.trim();
+      if (!key) throw new Error("Type the key to restore");
+      await api("POST", "/api/secret/restore", { body: { vault, stage, key } });
+      toast(`Restored ${key}`);
     } }],
+    cancel: "Close",
   });
-  if (ok) loadSecrets().catch(fail);
+  if (ok || restored) loadSecrets().catch(fail);
 }
 
 export async function showHistory(key) {
@@ -305,33 +383,47 @@ export async function showHistory(key) {
         code.textContent = s.secret.value; code.className = "revealed"; reveal.hidden = true;
       } catch (err) { fail(err); }
     });
-    const rollback = v.current ? badge("current", "current") : h("button", { type: "button", class: "link", text: "Roll back to this",
-      onclick: async () => {
-        try {
-          const r = await api("POST", "/api/secret/rollback", { body: { vault, stage, key, version: v.version } });
-          toast(`Rolled back ${key} to version ${v.version} (now revision ${r.revision})`);
-          $("#dialog").close();
-          loadSecrets().catch(fail);
-        } catch (err) { fail(err); }
-      } });
-    return h("tr", {}, h("td", { class: "rev", text: v.version }), h("td", {}, h("div", { class: "value" }, code, reveal)),
-      h("td", { class: "when", text: when(v.modified) }), h("td", { class: "when", text: v.by || "" }),
-      h("td", {}, (v.labels || []).join(", ")), h("td", { class: "row-actions" }, rollback));
+    const cell = h("td", { class: "row-actions", "data-label": "" });
+    const ask = () => {
+      // rolling back writes a new version: it is confirmed in place first
+      clear(cell).append(h("span", { class: "confirm-text", text: `Roll back to version ${v.version}?` }),
+        h("button", { type: "button", class: "danger", text: "Roll back", "aria-label": `Confirm roll back to ${v.version}`, onclick: async (e) => {
+          e.target.disabled = true;
+          try {
+            const r = await api("POST", "/api/secret/rollback", { body: { vault, stage, key, version: v.version } });
+            toast(`Rolled back ${key} to version ${v.version} (now revision ${r.revision})`);
+            $("#dialog").close();
+            loadSecrets().catch(fail);
+          } catch (err) { e.target.disabled = false; fail(err); }
+        } }),
+        h("button", { type: "button", text: "Cancel", onclick: () => { clear(cell).append(start()); } }));
+    };
+    const start = () => h("button", { type: "button", class: "link", text: "Roll back to this", onclick: ask });
+    cell.append(v.current ? badge("current", "current") : start());
+    return h("tr", {}, h("td", { class: "rev", "data-label": "Version", text: v.version }),
+      h("td", { "data-label": "Value" }, h("div", { class: "value" }, code, reveal)),
+      h("td", { class: "when", "data-label": "Modified", text: when(v.modified) }), h("td", { class: "when", "data-label": "By", text: v.by || "" }),
+      h("td", { "data-label": "Labels" }, (v.labels || []).join(", ")), cell);
   });
-  const table = h("table", { class: "grid", id: "history-table" },
+  const table = h("table", { class: "grid cards", id: "history-table" },
     h("thead", {}, h("tr", {}, ["Version", "Value", "Modified", "By", "Labels", ""].map((t) => h("th", { text: t })))),
     h("tbody", {}, rows));
-  await openDialog({ title: `History of ${key} in ${vault}:${stage}`, body: rows.length ? table : h("p", { text: "No versions." }), actions: [], wide: true });
+  await openDialog({ title: `History of ${key} in ${vault}:${stage}`,
+    body: rows.length ? h("div", { class: "scroll-x" }, table) : h("p", { text: "No versions." }), actions: [], wide: true });
 }
 
 export function wireSecrets() {
-  $("#ctx-vault").addEventListener("change", (e) => { state.vault = e.target.value; loadSecrets().catch(fail); });
-  $("#ctx-stage").addEventListener("change", (e) => { state.stage = e.target.value; loadSecrets().catch(fail); });
-  $("#search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => loadSecrets().catch(fail), 200); });
+  $("#ctx-vault").addEventListener("change", (e) => { state.vault = e.target.value; loadSecrets({ resetPage: true }).catch(fail); });
+  $("#ctx-stage").addEventListener("change", (e) => { state.stage = e.target.value; loadSecrets({ resetPage: true }).catch(fail); });
+  $("#search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => loadSecrets({ resetPage: true }).catch(fail), 200); });
   $("#search-in").addEventListener("change", () => {
     $("#search").placeholder = { values: "Search values…", keys: "Search keys…", both: "Search keys and values…" }[$("#search-in").value] + "  (press /)";
-    loadSecrets().catch(fail);
+    loadSecrets({ resetPage: true }).catch(fail);
   });
+  $("#pager-prev").addEventListener("click", () => { state.page -= 1; renderSecrets(); $("#secrets-table").scrollIntoView({ block: "start" }); });
+  $("#pager-next").addEventListener("click", () => { state.page += 1; renderSecrets(); $("#secrets-table").scrollIntoView({ block: "start" }); });
+  document.addEventListener("click", (event) => { if (!(event.target instanceof Element) || !event.target.closest(".row-actions")) closeMenus(); });
+  document.addEventListener("keydown", (event) => { if (event.key === "Escape") closeMenus(); });
   $("#refresh").addEventListener("click", () => loadSecrets().then(() => toast("Reloaded")).catch(fail));
   $("#new-secret").addEventListener("click", async () => { if (await newSecret()) loadSecrets().catch(fail); });
   $("#restore-secret").addEventListener("click", () => restoreDialog().catch(fail));

@@ -19,9 +19,10 @@ export function renderSettings() {
   for (const v of ctx.vaults) {
     const details = [v.options.region, v.scope && `scope ${v.scope}`, v.options.tier, v.options.endpoint_url, v.options.path].filter(Boolean).join(" · ");
     body.append(h("tr", { dataset: { slug: v.slug } },
-      h("td", { class: "key", text: v.slug }), h("td", {}, v.name, v.default ? " " : null, v.default ? badge("default", "current") : null),
-      h("td", { text: v.driver_label }), h("td", { class: "muted small", text: details }),
-      h("td", { class: "row-actions" },
+      h("td", { class: "key", "data-label": "Slug", text: v.slug }),
+      h("td", { "data-label": "Name" }, v.name, v.default ? " " : null, v.default ? badge("default", "current") : null),
+      h("td", { "data-label": "Driver", text: v.driver_label }), h("td", { class: "muted small", "data-label": "Details", text: details }),
+      h("td", { class: "row-actions", "data-label": "" },
         h("button", { type: "button", class: "link", text: "Edit", onclick: () => vaultDialog(v) }),
         v.default ? null : h("button", { type: "button", class: "link", text: "Make default", onclick: () => saveSettings({ default_vault: v.slug }) }),
         v.default ? null : h("button", { type: "button", class: "link danger-text", text: "Delete", onclick: () => deleteVault(v.slug) }))));
@@ -121,7 +122,8 @@ export async function runVerify() {
     h("thead", {}, h("tr", {}, h("th", { text: "Vault" }), h("th", { text: "Stage" }), data.steps.map((s) => h("th", { text: s })))),
     h("tbody", {}, data.results.map((r) => h("tr", { title: Object.values(r.errors || {}).join("\n") },
       h("td", { class: "key", text: r.vault }), h("td", { text: r.stage }), data.steps.map((s) => h("td", {}, mark(r[s])))))));
-  box.append(h("div", { class: "summary" }, badge(data.ok ? "all permissions present" : "missing permissions", data.ok ? "ok" : "bad")), table);
+  box.append(h("div", { class: "summary" }, badge(data.ok ? "all permissions present" : "missing permissions", data.ok ? "ok" : "bad")),
+    h("div", { class: "scroll-x" }, table));
   for (const r of data.results) for (const [step, message] of Object.entries(r.errors || {})) {
     box.append(h("p", { class: "muted small", text: `${r.vault}:${r.stage} ${step}: ${message}` }));
   }
