@@ -776,8 +776,9 @@ def test_search_copy_restore_history_toasts_and_fonts(page: Page, cli: KeepRunne
     expect(_row(page, "DB_PASSWORD")).to_have_count(0)
     page.get_by_role("button", name="Restore…").click()
     page.locator("dialog[open]").get_by_role("button", name="Restore DB_PASSWORD").click()
-    page.locator("dialog[open]").get_by_role("button", name="Close").click()
     expect(_row(page, "DB_PASSWORD")).to_have_count(1)
+    expect(page.locator("dialog[open] .deleted-list li")).to_have_count(0)
+    page.locator("dialog[open]").get_by_role("button", name="Close").click()
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"
     # history: nothing clipped, and a rollback is confirmed first
     cli.ok("set", "DB_PASSWORD", "fake-db-pass-second", "--stage", "local")

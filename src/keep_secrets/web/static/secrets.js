@@ -340,13 +340,13 @@ export async function restoreDialog() {
   const vault = state.vault, stage = state.stage;
   let data;
   try { data = await api("GET", "/api/secrets/deleted", { query: { vault, stage } }); } catch (err) { fail(err); return; }
-  let restored = false;
   const restore = async (key, button) => {
     button.disabled = true;
     try {
       await api("POST", "/api/secret/restore", { body: { vault, stage, key } });
-      toast(`Restored ${key}`); restored = true;
+      toast(`Restored ${key}`);
       button.closest("li").remove();
+      loadSecrets().catch(fail);  // the table behind the dialog shows it again at once
     } catch (err) { button.disabled = false; fail(err); }
   };
   const list = h("ul", { class: "deleted-list" }, data.deleted.map((d) => h("li", {},
@@ -367,7 +367,7 @@ export async function restoreDialog() {
     } }],
     cancel: "Close",
   });
-  if (ok || restored) loadSecrets().catch(fail);
+  if (ok) loadSecrets().catch(fail);
 }
 
 export async function showHistory(key) {
