@@ -129,10 +129,12 @@ class Secret:
     stage: str
     secure: bool = True
     path: str = ""
+    managed: bool = True  # False: in the stage's place in the store, but not made by keep (no keep tags)
 
     def to_dict(self, value: str | None = None) -> dict[str, object]:
-        """The documented JSON shape `{key, value, revision, modified, vault, stage, secure}`."""
-        return {
+        """The documented JSON shape `{key, value, revision, modified, vault, stage, secure}`,
+        plus `"managed": false` for a secret keep did not make."""
+        data: dict[str, object] = {
             "key": self.key,
             "value": self.value if value is None else value,
             "revision": self.revision,
@@ -141,6 +143,9 @@ class Secret:
             "stage": self.stage,
             "secure": self.secure,
         }
+        if not self.managed:
+            data["managed"] = False
+        return data
 
 
 @dataclass(frozen=True)
@@ -201,6 +206,8 @@ class WriteResult:
 
     revision: str
     created: bool
+    adopted: bool = False  # an existing secret without keep's tags now carries them
+    note: str | None = None  # something the user should know about the write (a warning)
 
 
 @dataclass

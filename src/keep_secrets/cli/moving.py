@@ -305,6 +305,16 @@ def diff_cmd(
     wanted_stages = [*([ctx.stage_option] if ctx.stage_option else []), *stages]
     columns = diffing.select_cells(ctx.project, wanted_stages, ctx.vault_option)
     matrix = diffing.build_matrix(ctx.vault, columns, patterns)
+    foreign = [
+        f"{c.label} " + ", ".join(s.key for s in found)
+        for c in columns
+        if (found := patterns.filter(ctx.vault(c.vault).unmanaged(c.stage)))
+    ]
+    if foreign:
+        ctx.warn(
+            "not compared, made outside keep (no keep tags): " + "; ".join(foreign)
+            + " (`keep set KEY` on one adds keep's tags)"
+        )
     if fmt == "json":
         ctx.out(json.dumps(matrix.to_dict(unmask), indent=2, ensure_ascii=False))
     elif matrix.rows:

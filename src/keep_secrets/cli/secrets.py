@@ -8,7 +8,7 @@ stdout; messages go to stderr through the Ctx helpers.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -40,6 +40,15 @@ def _secret_rows(items: Sequence[Secret], unmask: bool) -> list[list[object]]:
     return [[s.key, maybe_mask(s.value, unmask), s.revision, _when(s.modified)] for s in items]
 
 
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _names(keys: Iterable[str], limit: int = 10) -> str:
+    keys = list(keys)
+    return ", ".join(keys[:limit]) + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
 # -- set ------------------------------------------------------------------------------------
@@ -86,6 +95,10 @@ def set_cmd(ctx: Ctx, key: str | None, value: str | None, plain: bool, from_stdi
     result = vault.set(stage, key, text, secure=not plain)
     verb = "created" if result.created else "updated"
     ctx.success(f"{verb} {key} in {_where(slug, stage)} (revision {result.revision})")
+    if result.adopted:
+        ctx.msg(f"{key} was made outside keep; it now carries keep's tags and shows in every listing")
+    if result.note:
+        ctx.warn(result.note)
     if not is_env_var_name(key):
         ctx.warn(
             f"{key!r} is not a valid environment variable name (letters, digits and _, not starting "
@@ -123,8 +136,15 @@ def show_cmd(ctx: Ctx, unmask: bool, fmt: str, only: tuple[str, ...], except_: t
     patterns = Patterns.parse(only, except_)
     stage, slug, vault = _target(ctx)
     items = patterns.filter(vault.list(stage))
+    foreign = patterns.filter(vault.unmanaged(stage, values=fmt == "json"))
+    if foreign:
+        listed = 'listed with "managed": false' if fmt == "json" else "not shown"
+        ctx.warn(
+            f"{_count(len(foreign), 'secret')} in {_where(slug, stage)} not made by keep (no keep tags), {listed}: "
+            f"{_names(s.key for s in foreign)}; `keep set KEY` on one adds keep's tags"
+        )
     if fmt == "json":
-        ctx.out(_json([s.to_dict(maybe_mask(s.value, unmask)) for s in items]))
+        ctx.out(_json([s.to_dict(maybe_mask(s.value, unmask)) for s in [*items, *foreign]]))
         return
     if fmt == "env":
         from ..formats.dotenv import render_env

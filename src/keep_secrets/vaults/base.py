@@ -107,6 +107,13 @@ class Vault(ABC):
     def list(self, stage: str) -> builtins.list[Secret]:
         """All current secrets of a stage, sorted by key."""
 
+    def unmanaged(self, stage: str, values: bool = False) -> builtins.list[Secret]:
+        """Secrets in the stage's place in the store that keep did not make (e.g. created in a
+        console without keep's tags): `list` leaves them out, `show`/`diff` mention them.
+        Without `values` only keys and names are filled in (no extra read where the listing
+        already saw them). Stores whose every entry is keep's return []."""
+        return []
+
     @abstractmethod
     def get(self, stage: str, key: str, version: str | None = None) -> Secret:
         """One secret (its current value, or `version`). Raises NotFound."""

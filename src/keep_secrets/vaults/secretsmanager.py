@@ -30,10 +30,11 @@
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..concurrency import concurrent_map, pipelined
 from ..model import (
@@ -59,6 +60,9 @@ from .aws import (
 )
 from .base import LambdaRotating, Reference, ReplicaChange, Replicating
 from .registry import Capabilities, Driver, Option
+
+if TYPE_CHECKING:
+    from ..project import VaultConfig
 
 T = TypeVar("T")
 
@@ -125,6 +129,11 @@ def _is_resource_denial(exc: AwsError) -> bool:
 class SecretsManagerVault(AwsVault):
     driver = "secretsmanager"
     service = "secretsmanager"
+
+    def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
+        super().__init__(config, namespace, project_root)
+        # per stage: the listing's entries under the stage prefix without keep's tags
+        self._foreign: dict[str, builtins.list[dict[str, Any]]] = {}
 
     # -- capabilities --------------------------------------------------------------------
     def replication(self) -> Replicating:
@@ -282,32 +291,58 @@ class SecretsManagerVault(AwsVault):
 
     def _entry_pages(self, stage: str, region: str | None) -> Iterator[builtins.list[dict[str, Any]]]:
         """ListSecrets pages of the stage, each filtered to names under the prefix with Keep's
-        tags (the server-side filters match tag keys and values independently, and `name`
-        ignores case, so the exact check happens here)."""
+        tags (`name` ignores case, so the exact check happens here). The filter is by name only,
+        so secrets under the prefix made without keep's tags (in the console, by the AWS CLI)
+        are seen too: they are kept aside for :meth:`unmanaged` rather than listed."""
         prefix = self.base_name(stage) + "/"
         params: dict[str, Any] = {
             "MaxResults": LIST_PAGE_SIZE,
             "IncludePlannedDeletion": False,
-            "Filters": [
-                {"Key": "name", "Values": [prefix]},
-                {"Key": "tag-key", "Values": ["ManagedBy"]},
-                {"Key": "tag-value", "Values": ["Keep"]},
-            ],
+            "Filters": [{"Key": "name", "Values": [prefix]}],
         }
+        foreign: builtins.list[dict[str, Any]] = []
         while True:
             page = self.call("list_secrets", prefix + "*", region=region, **params)
-            yield [
-                entry
-                for entry in page.get("SecretList", [])
-                if str(entry.get("Name", "")).startswith(prefix)
-                and len(str(entry.get("Name", ""))) > len(prefix)
-                and entry.get("DeletedDate") is None
-                and self._matches(entry, stage)
-            ]
+            mine: builtins.list[dict[str, Any]] = []
+            for entry in page.get("SecretList", []):
+                name = str(entry.get("Name", ""))
+                if not name.startswith(prefix) or len(name) == len(prefix) or entry.get("DeletedDate") is not None:
+                    continue
+                (mine if self._matches(entry, stage) else foreign).append(entry)
+            yield mine
             token = page.get("NextToken")
             if not token:
+                self._foreign[stage] = foreign
                 return
             params["NextToken"] = token
+
+    def unmanaged(self, stage: str, values: bool = False) -> builtins.list[Secret]:
+        """Secrets under the stage's prefix without keep's tags, from the stage's latest listing
+        (listed now if this vault has not listed it yet). With `values`, their values are read
+        in batches like a listing's; one that cannot be read is left out."""
+        if stage not in self._foreign:
+            self._read(f"listing {self.base_name(stage)}/", lambda region: self._entries(stage, region))
+        prefix = self.base_name(stage) + "/"
+        entries = sorted(self._foreign.get(stage, []), key=lambda e: str(e["Name"]))
+        if not values:
+            return [
+                Secret(key=str(e["Name"])[len(prefix):], value="", revision=_current_version(e),
+                       modified=_as_datetime(e.get("LastChangedDate")), vault=self.slug, stage=stage,
+                       path=str(e["Name"]), managed=False)
+                for e in entries
+            ]
+        listed = [ListedSecret(str(e["Name"])[len(prefix):], _current_version(e), str(e["ARN"]), str(e["Name"]))
+                  for e in entries]
+        chunks = [listed[i: i + BATCH_SIZE] for i in range(0, len(listed), BATCH_SIZE)]
+        found: builtins.list[Secret] = []
+        for responses in concurrent_map(lambda chunk: self.read_values(stage, chunk), chunks):
+            for response in responses:
+                for item in response.get("SecretValues", []):
+                    if self._decode(item) is None:
+                        continue
+                    secret = self._secret(stage, str(item.get("Name", ""))[len(prefix):], item)
+                    found.append(dataclasses.replace(secret, managed=False))
+        return sorted(found, key=lambda s: s.key)
 
     def list_pages(self, stage: str, region: str | None = None) -> Iterator[builtins.list[ListedSecret]]:
         """The stage's secrets one ListSecrets page at a time, before any value is read: key,
@@ -477,7 +512,7 @@ class SecretsManagerVault(AwsVault):
     def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
         self._check_value(stage, key, value)
         try:
-            return self._put_value(stage, key, value)
+            return self._adopt(stage, key, self._put_value(stage, key, value))
         except AwsError as exc:
             if exc.code == "ResourceNotFoundException":
                 denied: AwsError | None = None
@@ -499,6 +534,23 @@ class SecretsManagerVault(AwsVault):
                 if _is_deletion_error(exc):
                     raise self._scheduled_for_deletion(stage, key) from None
                 raise
+
+    def _adopt(self, stage: str, key: str, result: WriteResult) -> WriteResult:
+        """After a write to an existing secret: give it keep's four tags (`TagResource`, the
+        same tags CreateSecret sets), so a secret made outside keep becomes managed and shows
+        in every listing. The value is written already, so a failure here is a note, not an
+        error."""
+        name = self.remote_name(stage, key)
+        try:
+            self.call("tag_resource", name, SecretId=name, Tags=self.tags(stage))
+        except AwsError as exc:
+            note = f"{name} was updated, but keep's tags could not be set on it: {exc.one_line()}"
+            return dataclasses.replace(result, note=note)
+        known = self._foreign.get(stage)
+        if known is None:
+            return result
+        self._foreign[stage] = [e for e in known if str(e.get("Name")) != name]
+        return dataclasses.replace(result, adopted=len(self._foreign[stage]) < len(known))
 
     def set_if(self, stage: str, key: str, value: str, expect: Expect, secure: bool = True) -> WriteResult:
         """Create with `CreateSecret` alone (AWS refuses an existing name); update after a
