@@ -100,9 +100,10 @@ def test_explain_names_the_missing_statement_for_aws_drivers() -> None:
     text = verify.explain("ssm", "list", denial)
     assert text.startswith("access denied, action ssm:GetParametersByPath, resource "
                            "arn:aws:ssm:us-east-1:123456789012:parameter/myapp/production:")
-    assert "parameter/NS/STAGE, without /*" in text and "`keep iam`" in text
+    assert "(missing: KeepSsmList" in text and "parameter/NS/STAGE, without /*" in text
+    assert "keep " not in text  # the service names no command: shown by the web too
     assert verify.explain("local", "list", denial).startswith("access denied, action ssm:GetParametersByPath")
-    assert "keep iam" not in verify.explain("local", "list", denial)
+    assert "missing:" not in verify.explain("local", "list", denial)
 
 
 def test_matrix_rendering() -> None:

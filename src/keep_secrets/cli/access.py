@@ -82,7 +82,11 @@ def verify_cmd(ctx: Ctx, fmt: str, read_only: bool) -> int:
             )
         denied = len(failures) - len(unreachable)
         if denied:
-            ctx.msg(f"{denied} of {len(ordered)} vault/stage combination(s) lack a permission.", fg="red")
+            ctx.msg(
+                f"{denied} of {len(ordered)} vault/stage combination(s) lack a permission "
+                "(`keep iam` prints a policy with the statements named above).",
+                fg="red",
+            )
         return 1
     steps = "list, read and history" if read_only else "list, write, read, history and delete"
     ctx.success(f"All {len(ordered)} vault/stage combination(s) allow {steps}.")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..concurrency import concurrent_map
 from ..formats.table import render_table
-from ..model import AccessDenied, KeepError, NoVaultConfigured, ProbeResult, Unreachable
+from ..model import AccessDenied, KeepError, NoVaultConfigured, ProbeResult, Secret, Unreachable
 from ..vaults import registry
 
 if TYPE_CHECKING:
@@ -75,7 +75,7 @@ class _Probe:
                 self.result.results.setdefault("history", None)
             else:
                 secret = self.attempt("read", lambda: self.vault.get(self.stage, target))
-                if written and secret is not None and getattr(secret, "value", None) != value:
+                if written and isinstance(secret, Secret) and secret.value != value:
                     self.result.results["read"] = False
                     self.result.errors["read"] = "the value read back differs from the value written"
                 self.attempt("history", lambda: self.vault.history(self.stage, target, 10))
@@ -94,9 +94,8 @@ class _Probe:
 
 
 def _first_key(listed: object) -> str | None:
-    if isinstance(listed, list) and listed:
-        key = getattr(listed[0], "key", None)
-        return key if isinstance(key, str) else None
+    if isinstance(listed, list) and listed and isinstance(listed[0], Secret):
+        return listed[0].key
     return None
 
 
@@ -116,7 +115,8 @@ def explain(driver: str, step: str, exc: KeepError) -> str:
     hint = registry.get(driver).probe_hints.get(step)
     explained = f"{detail}: {text}"
     if hint:
-        explained += f" (missing: {hint}; `keep iam` prints a policy that grants it)"
+        # the statement names are those of keep's generated policy; the front end says how to get it
+        explained += f" (missing: {hint})"
     return explained
 
 
