@@ -10,8 +10,9 @@ from __future__ import annotations
 import click
 
 from ..model import UsageError
-from ..names import Patterns, is_env_var_name
+from ..names import Patterns, is_env_var_name, split_list
 from ..services import running
+from ..services.exporting import export_sources
 from . import context
 from .context import Ctx, keep_command
 
@@ -65,32 +66,7 @@ def run_cmd(
             f"Unknown option {argv[0]} for keep run; put the command after `--`: keep run [options] -- COMMAND"
         )
     patterns = Patterns.parse(only, except_)
-    stage = ctx.resolve_stage()
-    if template is not None:
-        from ..services.templating import find_template, read_template, template_environment
-
-        path = find_template(ctx.project, stage, template or None)
-        pieces: dict[str, list[str]] = {}
-        # run has no --missing: the hint must not offer export's option
-        injected = template_environment(
-            ctx.project,
-            ctx.vault,
-            stage,
-            path,
-            missing="fail",
-            patterns=patterns,
-            missing_hint="the command was not started; set the secret or fix the template",
-            pieces=pieces,
-        )
-        secrets = running.template_secret_values(read_template(ctx.project, path), injected, pieces)
-    else:
-        # the same vaults `export` reads, so `run` injects what `export` would write
-        from .exporting import _vault_list
-
-        injected, overlaps = running.secret_environment(ctx.vault, _vault_list(ctx), stage, patterns)
-        for warning in overlaps:
-            ctx.warn(warning)
-        secrets = set(injected.values())
+    injected, secrets = _secrets(ctx, ctx.resolve_stage(), template, patterns)
     odd = sorted(k for k in injected if not is_env_var_name(k))
     if odd:
         ctx.warn(
@@ -102,3 +78,31 @@ def run_cmd(
         running.exec_command(argv, env, before=ctx.close)
     ctx.close()
     return running.run_child(argv, env, secrets if redact else None)
+
+
+def _secrets(ctx: Ctx, stage: str, template: str | None, patterns: Patterns) -> tuple[dict[str, str], set[str]]:
+    """The variables to inject, and the values `--redact` masks (a template's placeholders
+    mask their own values exactly, even inside a longer line)."""
+    if template is None:
+        # the same vaults `export` reads, so `run` injects what `export` would write
+        sources = export_sources(ctx.project, split_list(ctx.vault_option))
+        injected, overlaps = running.secret_environment(ctx.vault, sources, stage, patterns)
+        for warning in overlaps:
+            ctx.warn(warning)
+        return injected, set(injected.values())
+    from ..services.templating import find_template, read_template, template_environment
+
+    path = find_template(ctx.project, stage, template or None)
+    pieces: dict[str, list[str]] = {}
+    # run has no --missing: the hint must not offer export's option
+    injected = template_environment(
+        ctx.project,
+        ctx.vault,
+        stage,
+        path,
+        missing="fail",
+        patterns=patterns,
+        missing_hint="the command was not started; set the secret or fix the template",
+        pieces=pieces,
+    )
+    return injected, running.template_secret_values(read_template(ctx.project, path), injected, pieces)

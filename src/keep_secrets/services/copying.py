@@ -224,64 +224,83 @@ def apply(
     credentials, which would fail every remaining key the same way: those stop the run and
     the remaining keys are reported as not attempted. Ctrl+C stops the same way.
     """
-    # a plain (unencrypted) source value stays plain only where the destination can store it so
-    plain_ok = vault.capabilities.accepts_plain
-    interval = 0.0 if dry_run else write_interval(vault)
+    writer = _Writer(vault, plan.target.stage, 0.0 if dry_run else write_interval(vault))
     counts: dict[str, int] = {}
-    first_error: KeepError | None = None
-    stop = False
-    interrupted = False
-    last_write = 0.0
-    stage = plan.target.stage
     for item in plan.items:
-        if stop:
+        if writer.stop:
             item.outcome = NOT_ATTEMPTED
-        elif item.action == INVALID:
-            item.outcome = FAILED
-        elif item.action == CONFLICT:
-            # only reached by a dry run: a real run refuses conflicts before apply
-            item.outcome = CONFLICTED
-        elif item.action in (UNCHANGED, SKIP):
-            item.outcome = UNCHANGED if item.action == UNCHANGED else SKIPPED
-        elif dry_run:
-            item.outcome = WOULD_CREATE if item.action == CREATE else WOULD_UPDATE
+        elif (planned := _outcome_without_write(item, dry_run)) is not None:
+            item.outcome = planned
         else:
-            assert item.value is not None
-            wait = last_write + interval - time.monotonic()
-            try:
-                if wait > 0:
-                    time.sleep(wait)
-                last_write = time.monotonic()
-                result = vault.set_if(stage, item.key, item.value, item.expect, secure=item.secure or not plain_ok)
-            except PreconditionFailed as exc:
-                if item.action == CREATE and _now_equal(vault, stage, item):
-                    item.outcome = UNCHANGED
-                    item.reason = "created meanwhile by someone else with the same value"
-                else:
-                    item.outcome = CONFLICTED
-                    item.reason = exc.message
-                    first_error = first_error or exc
-            except KeyboardInterrupt:
-                item.outcome = NOT_ATTEMPTED
-                item.reason = "interrupted"
-                stop = interrupted = True
-            except KeepError as exc:
-                item.outcome = FAILED
-                item.reason = exc.one_line()
-                first_error = first_error or exc
-                if isinstance(exc, AccessDenied):
-                    stop = True
-            else:
-                item.revision = result.revision
-                item.outcome = CREATED if result.created else UPDATED
+            writer.write(item)
         counts[item.outcome] = counts.get(item.outcome, 0) + 1
         if on_item is not None:
             try:
                 on_item(item)
             except KeyboardInterrupt:
                 # Ctrl+C while reporting: this item is done; the rest are not attempted
-                stop = interrupted = True
-    return Outcome(counts, first_error, interrupted)
+                writer.stop = writer.interrupted = True
+    return Outcome(counts, writer.first_error, writer.interrupted)
+
+
+# what an item that is not written ends as (a conflict reaches apply only in a dry run: a real
+# run refuses conflicts before)
+_WITHOUT_WRITE = {INVALID: FAILED, CONFLICT: CONFLICTED, UNCHANGED: UNCHANGED, SKIP: SKIPPED}
+
+
+def _outcome_without_write(item: Item, dry_run: bool) -> str | None:
+    if item.action in _WITHOUT_WRITE:
+        return _WITHOUT_WRITE[item.action]
+    if dry_run:
+        return WOULD_CREATE if item.action == CREATE else WOULD_UPDATE
+    return None
+
+
+class _Writer:
+    """The writes of one apply: paced `interval` seconds apart, conditional on what the plan
+    saw, and stopping the run on access denied (every further key would fail alike) or Ctrl+C."""
+
+    def __init__(self, vault: Vault, stage: str, interval: float) -> None:
+        self.vault = vault
+        self.stage = stage
+        self.interval = interval
+        # a plain (unencrypted) source value stays plain only where the destination takes the mark
+        self.plain_ok = vault.capabilities.accepts_plain
+        self.first_error: KeepError | None = None
+        self.stop = False
+        self.interrupted = False
+        self._last_write = 0.0
+
+    def write(self, item: Item) -> None:
+        assert item.value is not None
+        wait = self._last_write + self.interval - time.monotonic()
+        try:
+            if wait > 0:
+                time.sleep(wait)
+            self._last_write = time.monotonic()
+            result = self.vault.set_if(
+                self.stage, item.key, item.value, item.expect, secure=item.secure or not self.plain_ok
+            )
+        except PreconditionFailed as exc:
+            if item.action == CREATE and _now_equal(self.vault, self.stage, item):
+                item.outcome = UNCHANGED
+                item.reason = "created meanwhile by someone else with the same value"
+            else:
+                item.outcome = CONFLICTED
+                item.reason = exc.message
+                self.first_error = self.first_error or exc
+        except KeyboardInterrupt:
+            item.outcome = NOT_ATTEMPTED
+            item.reason = "interrupted"
+            self.stop = self.interrupted = True
+        except KeepError as exc:
+            item.outcome = FAILED
+            item.reason = exc.one_line()
+            self.first_error = self.first_error or exc
+            self.stop = isinstance(exc, AccessDenied)
+        else:
+            item.revision = result.revision
+            item.outcome = CREATED if result.created else UPDATED
 
 
 def _now_equal(vault: Vault, stage: str, item: Item) -> bool:

@@ -166,44 +166,51 @@ def render_template(
             f"{len(rendered.missing)} missing placeholder(s) {action}: "
             + "; ".join(m.describe() for m in rendered.missing)
         )
-    extras: list[Secret] = []
-    if include_all:
-        pairs = [(slug, s.key) for slug in extra_sources for s in fetched.secrets.get(slug, [])]
-        chosen: dict[str, Secret] = {}
-        for slug, key in tpl.unreferenced(template, pairs):
-            secret = fetched.find(slug, key)
-            if secret is not None and patterns.matches(key):
-                if key in chosen:
-                    warnings.append(f"{key} is in both {chosen[key].vault} and {slug}; using {slug}")
-                chosen[key] = secret
-        extras = [chosen[k] for k in sorted(chosen)]
-
+    extras = _unreferenced(template, fetched, extra_sources, patterns, warnings) if include_all else []
     if format_name == "env":
-        for entry in template.assignments:
-            check_env_key(entry.key, "env")
-        text = rendered.text()
-        if extras:
-            eol = template.eol
-            if text and not text.endswith(("\n", "\r")):
-                text += eol
-            # line by line: a multi-line value keeps its own line breaks
-            block = "".join(render_env_line(s.key, s.value) + eol for s in extras)
-            text += f"{eol}# Secrets of {stage} not referenced by the template{eol}{block}"
-        count = len(rendered.mapping()) + len(extras)
-        return TemplateOutput(text, count, slugs, warnings)
-
-    rows = _rows(rendered, fetched, stage) + [
-        Row(s.key, s.value, s.vault, s.stage, s.modified) for s in extras
-    ]
-    skipped = [e for e in template.entries if e.kind == "other"]
-    for entry in skipped:
-        warnings.append(f"{path}:{entry.line}: ignored ({entry.problem}): {entry.raw[:60]!r}")
+        text = _env_text(template, rendered, extras, stage)
+        return TemplateOutput(text, len(rendered.mapping()) + len(extras), slugs, warnings)
+    for entry in template.entries:
+        if entry.kind == "other":
+            warnings.append(f"{path}:{entry.line}: ignored ({entry.problem}): {entry.raw[:60]!r}")
+    rows = _rows(rendered, fetched, stage) + [Row(s.key, s.value, s.vault, s.stage, s.modified) for s in extras]
     # later duplicates win, as a dotenv reader would do, but keep first-seen order
     merged: dict[str, Row] = {}
     for row in rows:
         merged.pop(row.key, None)
         merged[row.key] = row
     return TemplateOutput(render(format_name, list(merged.values())), len(merged), slugs, warnings)
+
+
+def _unreferenced(
+    template: tpl.Template, fetched: Fetched, sources: Sequence[str], patterns: Patterns, warnings: list[str]
+) -> list[Secret]:
+    """`--all`: the secrets of `sources` no placeholder uses and no template line defines,
+    sorted by key (a key in two sources: the later source wins, with a warning)."""
+    pairs = [(slug, s.key) for slug in sources for s in fetched.secrets.get(slug, [])]
+    chosen: dict[str, Secret] = {}
+    for slug, key in tpl.unreferenced(template, pairs):
+        secret = fetched.find(slug, key)
+        if secret is not None and patterns.matches(key):
+            if key in chosen:
+                warnings.append(f"{key} is in both {chosen[key].vault} and {slug}; using {slug}")
+            chosen[key] = secret
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def _env_text(template: tpl.Template, rendered: tpl.Rendered, extras: list[Secret], stage: str) -> str:
+    """The template rendered as itself (.env), with the `--all` extras appended in a block."""
+    for entry in template.assignments:
+        check_env_key(entry.key, "env")
+    text = rendered.text()
+    if extras:
+        eol = template.eol
+        if text and not text.endswith(("\n", "\r")):
+            text += eol
+        # line by line: a multi-line value keeps its own line breaks
+        block = "".join(render_env_line(s.key, s.value) + eol for s in extras)
+        text += f"{eol}# Secrets of {stage} not referenced by the template{eol}{block}"
+    return text
 
 
 def _rows(rendered: tpl.Rendered, fetched: Fetched, stage: str) -> list[Row]:
