@@ -69,8 +69,8 @@ def test_default_vault_naming_no_vault_is_a_configuration_error(kp: KeepRunner) 
     settings.write_text(json.dumps({**json.loads(settings.read_text()), "default_vault": "ghost"}))
     expected = f"default_vault 'ghost' in {settings} is not a configured vault (configured: local)"
     for command in (["show", "--stage", "local"], ["get", "DB_PASSWORD", "--stage", "local"],
-                    ["export", "--stage", "local"]):
-        result = kp(*command)
+                    ["export", "--stage", "local"], ["shell"]):
+        result = kp(*command, input="exit\n")
         assert result.code == 2, (command, result.stderr)
         assert expected in single_line(result) and result.stdout == ""
     # an explicit --vault still works, and so does the repair

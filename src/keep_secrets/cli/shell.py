@@ -306,7 +306,7 @@ class _ShellCompleter(_completer_base()):  # type: ignore[misc]
 def shell_cmd(ctx: Ctx) -> None:
     """Interactive shell: `vault:stage> ` prompt, commands without --stage/--vault."""
     project = ctx.project
-    vault = ctx.vault_option or project.settings.default_vault or (project.visible_vaults() or [""])[0]
+    vault = ctx.vault_option or project.configured_default_vault() or (project.visible_vaults() or [""])[0]
     if not vault:
         from ..model import NoVaultConfigured
 
