@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -56,22 +57,7 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
 
     if ctx.interactive:
         ctx.msg("keep configuration" + ("" if created else f" (updating {root})"), fg="cyan")
-        if name is None:
-            name = _ask_valid(
-                ctx, "Application name", old_name or setup.detect_app_name(root), setup.validate_app_name
-            )
-        if namespace is None:
-            namespace = _ask_valid(
-                ctx, "Namespace (prefix of every secret)", old_namespace or setup.slugify(name), validate_namespace
-            )
-        if stage_list is None:
-            answer = _ask_valid(
-                ctx,
-                "Stages (comma-separated)",
-                ",".join(old_stages or setup.DEFAULT_STAGES),
-                setup.parse_stages,
-            )
-            stage_list = setup.parse_stages(answer)
+        name, namespace, stage_list = _ask_init(ctx, root, existing, name, namespace, stage_list)
     final_name = name or old_name or setup.detect_app_name(root)
     final_namespace = namespace or old_namespace or setup.slugify(final_name)
     final_stages = stage_list or old_stages or list(setup.DEFAULT_STAGES)
@@ -82,8 +68,39 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
     ):
         ctx.warn(
             f"namespace changed from '{old_namespace}' to '{result.settings.namespace}': secrets already "
-            "stored in AWS vaults under the old namespace stay there and are no longer seen by keep"
+            "stored in remote vaults (AWS, OpenBao) under the old namespace stay there and are no longer seen by keep"
         )
+    _report_init(ctx, result, old_stages)
+    if result.added_local_vault:
+        ctx.msg("Added the embedded encrypted vault 'local' (driver local) as the default vault.")
+    if result.created and ctx.interactive and ctx.confirm("Add an AWS vault now?", default=False):
+        from ..project import Project
+
+        ctx.set_project(Project.load_at(result.root))
+        click.get_current_context().invoke(vault_add_cmd)
+    elif result.created:
+        ctx.msg("Next: `keep set MY_SECRET` to store a secret; `keep vault:add` to add an AWS vault.")
+
+
+def _ask_init(
+    ctx: Ctx, root: Path, existing: setup.Existing, name: str | None, namespace: str | None,
+    stage_list: list[str] | None,
+) -> tuple[str, str, list[str]]:
+    """On a terminal: ask for what no flag gave, defaulting to the existing values."""
+    old_name, old_namespace, old_stages = setup.existing_values(existing)
+    if name is None:
+        name = _ask_valid(ctx, "Application name", old_name or setup.detect_app_name(root), setup.validate_app_name)
+    if namespace is None:
+        namespace = _ask_valid(
+            ctx, "Namespace (prefix of every secret)", old_namespace or setup.slugify(name), validate_namespace
+        )
+    if stage_list is None:
+        default = ",".join(old_stages or setup.DEFAULT_STAGES)
+        stage_list = setup.parse_stages(_ask_valid(ctx, "Stages (comma-separated)", default, setup.parse_stages))
+    return name, namespace, stage_list
+
+
+def _report_init(ctx: Ctx, result: setup.InitResult, old_stages: list[str] | None) -> None:
     dropped = [s for s in old_stages or [] if s not in result.settings.stages]
     if dropped:
         ctx.msg(f"Stages removed from the project: {', '.join(dropped)} (their secrets are not deleted)")
@@ -97,15 +114,6 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
     ctx.msg(f"  namespace: {result.settings.namespace}")
     ctx.msg(f"  stages:    {', '.join(result.settings.stages)}")
     ctx.msg(f"  default vault: {result.settings.default_vault}")
-    if result.added_local_vault:
-        ctx.msg("Added the embedded encrypted vault 'local' (driver local) as the default vault.")
-    if result.created and ctx.interactive and ctx.confirm("Add an AWS vault now?", default=False):
-        from ..project import Project
-
-        ctx.set_project(Project.load_at(result.root))
-        click.get_current_context().invoke(vault_add_cmd)
-    elif result.created:
-        ctx.msg("Next: `keep set MY_SECRET` to store a secret; `keep vault:add` to add an AWS vault.")
 
 
 # -- vaults -----------------------------------------------------------------------------------
