@@ -152,21 +152,7 @@ def handle_error(error: BaseException, no_color: bool, debug: bool) -> int:
         click.echo(exc.ctx.get_help() if exc.ctx else str(exc), err=True)
         return 2
     except click.UsageError as exc:
-        hint = ""
-        if exc.ctx is not None and exc.ctx.command_path and exc.ctx.command_path != "keep":
-            hint = f" (see `{exc.ctx.command_path} --help`)"
-        if (
-            isinstance(exc, click.NoSuchOption)
-            and not exc.option_name.startswith("--")
-            and exc.ctx is not None
-            and exc.ctx.info_name == "set"
-        ):
-            # a random password like -x9f... is parsed as short options; say how to pass it
-            hint = (
-                " (a VALUE starting with '-' goes after `--`, options first: "
-                "keep set --stage=S -- KEY VALUE, or comes from --stdin; a KEY cannot start with '-')"
-            )
-        _error(f"{exc.format_message()}{hint}", no_color)
+        _error(f"{exc.format_message()}{_usage_hint(exc)}", no_color)
         return 2
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -194,6 +180,26 @@ def handle_error(error: BaseException, no_color: bool, debug: bool) -> int:
             raise
         _error(f"unexpected error: {type(exc).__name__}: {exc} (set KEEP_DEBUG=1 for details)", no_color)
         return 1
+
+
+def _usage_hint(exc: Any) -> str:
+    """Where to look after a click usage error (`exc` is a click.UsageError)."""
+    import click
+
+    if (
+        isinstance(exc, click.NoSuchOption)
+        and not exc.option_name.startswith("--")
+        and exc.ctx is not None
+        and exc.ctx.info_name == "set"
+    ):
+        # a random password like -x9f... is parsed as short options; say how to pass it
+        return (
+            " (a VALUE starting with '-' goes after `--`, options first: "
+            "keep set --stage=S -- KEY VALUE, or comes from --stdin; a KEY cannot start with '-')"
+        )
+    if exc.ctx is not None and exc.ctx.command_path and exc.ctx.command_path != "keep":
+        return f" (see `{exc.ctx.command_path} --help`)"
+    return ""
 
 
 def main(argv: list[str] | None = None) -> Any:

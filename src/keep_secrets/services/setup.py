@@ -286,15 +286,7 @@ def init_project(
     keep_dir = root / KEEP_DIR
     if keep_dir.exists() and not keep_dir.is_dir():
         raise UsageError(f"{keep_dir} exists and is not a directory")
-    backup_dir: Path | None = None
-    if existing.backups:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        backup_dir = keep_dir / "local" / "repaired" / stamp
-        backup_dir.mkdir(parents=True, exist_ok=True)
-        for path in existing.backups:
-            relative = path.relative_to(keep_dir)
-            target = backup_dir / str(relative).replace(os.sep, "__")
-            shutil.move(str(path), target)
+    backup_dir = _back_up(keep_dir, existing.backups)
     project = Project(root, settings, vaults, existing.workspace)
     project.ensure_dirs()
     _ensure_gitignore(keep_dir / ".gitignore")
@@ -306,6 +298,17 @@ def init_project(
         project.workspace = Workspace()
         project.save_workspace()
     return InitResult(root, created, settings, added_local, existing.repairs, backup_dir)
+
+
+def _back_up(keep_dir: Path, paths: list[Path]) -> Path | None:
+    """Move the corrupt files `init` replaces under .keep/local/repaired/<time>/."""
+    if not paths:
+        return None
+    backup_dir = keep_dir / "local" / "repaired" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        shutil.move(str(path), backup_dir / str(path.relative_to(keep_dir)).replace(os.sep, "__"))
+    return backup_dir
 
 
 def _ensure_gitignore(path: Path) -> None:
