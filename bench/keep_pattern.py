@@ -4,7 +4,8 @@
 Nothing here is "keep": it is what Keep does, call for call, sequentially (Keep has no
 concurrency), with Keep's page sizes. Values are turned into keep's Secret rows and rendered
 with keep's own env renderer, so both sides pay the same local CPU and only the access
-pattern differs. The "floor" functions make only the minimum calls with no processing.
+pattern differs. The "floor" functions make only the calls no client can avoid, one after
+the other, with no processing: the listing's sequential pages plus one round trip for values.
 """
 
 from __future__ import annotations
@@ -87,27 +88,20 @@ def sm_set(client: Any, namespace: str, stage: str, key: str, value: str, slug: 
     client.get_secret_value(SecretId=name)
 
 
-def sm_floor_ids(client: Any, namespace: str, stage: str) -> list[list[str]]:
-    """The ARNs of the stage in chunks of 20 (prepared before the timed floor run)."""
-    arns: list[str] = []
+def sm_floor(client: Any, namespace: str, stage: str) -> int:
+    """The round-trip floor of any Secrets Manager listing (SPEC §12): the ceil(N/100)
+    ListSecrets pages, one after the other (each needs the previous page's token), plus one
+    round trip for values (a BatchGetSecretValue of 20 ids); no processing. Returns the number
+    of values read."""
     params: dict[str, Any] = {"MaxResults": 100, "Filters": [{"Key": "name", "Values": [f"{namespace}/{stage}/"]}]}
     while True:
         page = client.list_secrets(**params)
-        arns.extend(e["ARN"] for e in page.get("SecretList", []))
+        arns = [e["ARN"] for e in page.get("SecretList", [])]
         token = page.get("NextToken")
         if not token:
             break
         params["NextToken"] = token
-    return [arns[i : i + 20] for i in range(0, len(arns), 20)]
-
-
-def sm_floor(client: Any, chunks: list[list[str]]) -> int:
-    """The round-trip floor: ceil(N/20) BatchGetSecretValue calls of known ids, one after the
-    other, no processing. Returns the number of values read."""
-    count = 0
-    for chunk in chunks:
-        count += len(client.batch_get_secret_value(SecretIdList=chunk).get("SecretValues", []))
-    return count
+    return len(client.batch_get_secret_value(SecretIdList=arns[:20]).get("SecretValues", []))
 
 
 def ssm_list(client: Any, namespace: str, stage: str, vault: str = "ssm") -> list[Secret]:
@@ -144,15 +138,19 @@ def ssm_set(client: Any, namespace: str, stage: str, key: str, value: str) -> No
 
 
 def ssm_floor(client: Any, namespace: str, stage: str) -> int:
-    """The floor for SSM: the ceil(N/10) pages themselves (each needs the previous page's
-    NextToken, so they cannot overlap), no processing."""
-    params: dict[str, Any] = {"Path": f"/{namespace}/{stage}", "Recursive": True, "WithDecryption": True,
-                              "MaxResults": SSM_PAGE}
-    count = 0
+    """The round-trip floor of any SSM listing (SPEC §12): the ceil(N/50) DescribeParameters
+    pages (names only, one after the other: each needs the previous page's token), plus one
+    round trip for values (a GetParameters of 10 names); no processing. Returns the number of
+    values read."""
+    params: dict[str, Any] = {
+        "ParameterFilters": [{"Key": "Path", "Option": "Recursive", "Values": [f"/{namespace}/{stage}"]}],
+        "MaxResults": 50,
+    }
     while True:
-        page = client.get_parameters_by_path(**params)
-        count += len(page.get("Parameters", []))
+        page = client.describe_parameters(**params)
+        names = [p["Name"] for p in page.get("Parameters", [])]
         token = page.get("NextToken")
         if not token:
-            return count
+            break
         params["NextToken"] = token
+    return len(client.get_parameters(Names=names[:10], WithDecryption=True).get("Parameters", []))

@@ -48,11 +48,11 @@ SECTIONS = ("startup", "listing", "set", "diff", "bulk", "memory")
 REGIONS = {20: "ap-south-1", 60: "ap-northeast-1", 100: "us-west-1", 200: "us-west-2", 400: "eu-west-1",
            1000: "eu-central-1"}
 BUDGETS = {
-    "startup": "keep --version and keep get (local) <= 6x python -c pass",
-    "sm_export": "Secrets Manager export of 400 at 50 ms <= 0.6x Keep's pattern, <= ceil(N/20)+ceil(N/100) calls",
-    "ssm_export": "SSM export of 200 at 50 ms <= 1.1x Keep's pattern",
+    "startup": "keep --version <= 3x and keep get (local) <= 4x python -c pass (median wall, from a wheel)",
+    "sm_export": "Secrets Manager export of 400 at 50 ms <= 0.15x Keep's pattern, <= ceil(N/20)+ceil(N/100) calls",
+    "ssm_export": "SSM export of 200 at 50 ms <= 0.3x Keep's pattern",
     "sm_set": "Secrets Manager set of an existing key <= 2 calls",
-    "diff": "diff over 2 vaults x 3 stages <= 2x show of one stage",
+    "diff": "diff over 2 vaults x 3 stages <= 1.3x show of one stage",
     "bulk": "0 write calls on equal re-runs; throttled bulk writes finish without an error",
 }
 
@@ -96,6 +96,7 @@ def total(calls: dict[str, int]) -> int:
 
 def calls_text(calls: dict[str, int]) -> str:
     short = {"ListSecrets": "List", "BatchGetSecretValue": "Batch", "GetParametersByPath": "ByPath",
+             "DescribeParameters": "Describe", "GetParameters": "Values",
              "PutSecretValue": "Put", "TagResource": "Tag", "GetSecretValue": "Get", "PutParameter": "Put",
              "GetParameter": "Get"}
     return f"{total(calls)} (" + " ".join(f"{short.get(k, k)} {v}" for k, v in sorted(calls.items())) + ")"
@@ -120,9 +121,10 @@ def section_startup(report: Report, moto_url: str, runs: int) -> None:
     report.data["startup"] = rows
     report.table(
         "Start-up (cold process, median)",
-        ["case", "median ms", "ratio to python -c pass", "budget"],
-        [[r["case"], f"{r['median_ms']:.0f}", f"{r['ratio']:.2f}x",
-          ("<= 6x " + ("ok" if r["ok"] else "OVER")) if "budget" in r else "-"] for r in rows],
+        ["case", "median ms", "ratio to python -c pass", "CPU ms", "CPU ratio", "budget (wall)"],
+        [[r["case"], f"{r['median_ms']:.0f}", f"{r['ratio']:.2f}x", f"{r['cpu_median_ms']:.0f}",
+          f"{r['cpu_ratio']:.2f}x",
+          (f"<= {r['budget']:g}x " + ("ok" if r["ok"] else "OVER")) if "budget" in r else "-"] for r in rows],
     )
     budgeted = [r for r in rows if "budget" in r]
     report.budget("startup", all(r["ok"] for r in budgeted),
@@ -194,12 +196,12 @@ def section_listing(report: Report, proxy: Proxy, sizes: list[int], latencies: l
         limit = math.ceil(n / 20) + math.ceil(n / 100)
         ratio = sm["keep_s"] / sm["keep_pattern_s"]
         calls = total(sm["keep_calls"])
-        report.budget("sm_export", ratio <= 0.6 and calls <= limit,
+        report.budget("sm_export", ratio <= 0.15 and calls <= limit,
                       f"N={n} at {sm['latency_ms']:g} ms: {ratio:.2f}x, {calls} calls (limit {limit})")
     ssm = results.get(f"ssm-{ssm_budget_n}-50.0")
     if ssm:
         ratio = ssm["keep_s"] / ssm["keep_pattern_s"]
-        report.budget("ssm_export", ratio <= 1.1,
+        report.budget("ssm_export", ratio <= 0.3,
                       f"N={ssm_budget_n} at 50 ms: {ratio:.2f}x, {total(ssm['keep_calls'])} calls")
 
 
@@ -267,7 +269,7 @@ def section_diff(report: Report, proxy: Proxy, root: Path, env: dict[str, str], 
         ["command", "median ms", "ratio to slowest show", "calls"],
         [[name, ms(medians[name]), f"{medians[name] / one_stage:.2f}x", calls_text(calls[name])] for name in cases],
     )
-    report.budget("diff", ratio <= 2.0, f"{ratio:.2f}x the slowest single-stage show")
+    report.budget("diff", ratio <= 1.3, f"{ratio:.2f}x the slowest single-stage show")
 
 
 def section_bulk(report: Report, proxy: Proxy, limit: infra.WriteRateLimit, root: Path, env: dict[str, str],
@@ -403,9 +405,13 @@ def section_memory(report: Report, n: int, aws: tuple[str, str, int] | None = No
 # -- main ----------------------------------------------------------------------------------------
 
 def machine() -> dict[str, Any]:
+    import keep_secrets
+
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"nproc": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-            "load_average_at_start": load, "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+            "load_average_at_start": load, "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            # a wheel installs under site-packages; a checkout or editable install does not
+            "keep_secrets_from": str(Path(keep_secrets.__file__).parent), "executable": sys.executable}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -473,12 +479,15 @@ def main(argv: list[str] | None = None) -> int:
 
     elapsed = time.perf_counter() - began
     report.data["elapsed_s"] = elapsed
+    report.data["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     report.data["budgets"] = report.budgets
     rows = [[name, b["budget"], b["measured"], "ok" if b["ok"] else "OVER"] for name, b in report.budgets.items()]
     if rows:
         report.table("budgets (SPEC §12)", ["budget", "rule", "measured", "result"], rows)
     print(f"total bench time: {elapsed:.0f} s on {report.data['machine']['nproc']} CPUs, "
-          f"Python {report.data['machine']['python']}")
+          f"Python {report.data['machine']['python']}, load average {report.data['machine']['load_average_at_start']} "
+          f"at the start, {report.data['load_average_at_end']} at the end; keep from "
+          f"{report.data['machine']['keep_secrets_from']}")
     report.data["tables"] = report.tables
     if args.json_path:
         out = Path(args.json_path)

@@ -106,7 +106,6 @@ def listing(spec: dict[str, Any]) -> dict[str, Any]:
             raise SystemExit(f"keep exported {result.count} secrets of {stage}, expected {n}")
 
     if service == "sm":
-        chunks = keep_pattern.sm_floor_ids(client, NAMESPACE, stage)
 
         def pattern() -> None:
             text = keep_pattern.sm_export(client, NAMESPACE, stage)
@@ -114,8 +113,8 @@ def listing(spec: dict[str, Any]) -> dict[str, Any]:
                 raise SystemExit(f"Keep's pattern exported {text.count(chr(10))} lines, expected {n}")
 
         def floor() -> None:
-            if keep_pattern.sm_floor(client, chunks) != n:
-                raise SystemExit("floor read the wrong number of values")
+            if keep_pattern.sm_floor(client, NAMESPACE, stage) < min(n, 1):
+                raise SystemExit("floor read no value")
     else:
 
         def pattern() -> None:
@@ -124,8 +123,8 @@ def listing(spec: dict[str, Any]) -> dict[str, Any]:
                 raise SystemExit(f"Keep's pattern exported {text.count(chr(10))} lines, expected {n}")
 
         def floor() -> None:
-            if keep_pattern.ssm_floor(client, NAMESPACE, stage) != n:
-                raise SystemExit("floor read the wrong number of values")
+            if keep_pattern.ssm_floor(client, NAMESPACE, stage) < min(n, 1):
+                raise SystemExit("floor read no value")
 
     warm_up(service, vault, client, calls)
     return per_latency(spec, {"keep": keep, "keep_pattern": pattern, "floor": floor}, calls)
