@@ -22,8 +22,8 @@ from .conftest import KeepRunner
 FAST = (
     "import atexit, sys\n"
     "atexit.register(lambda: sys.stderr.write('\\nCLICK=%s' % ('click' in sys.modules)))\n"
-    "from keep_secrets.cli import main\n"
-    "main(sys.argv[1:])\n"
+    "from keep_secrets.console import main\n"
+    "main()\n"
 )
 CLICK = "import sys\nfrom keep_secrets.cli import run_args\nsys.exit(run_args(sys.argv[1:]))\n"
 

@@ -22,48 +22,20 @@ here and is parsed by click, so help texts, error messages and exit codes are cl
 
 from __future__ import annotations
 
-import codecs
 import errno
-import io
 import os
 import sys
 
 from .. import __version__
+from ..console import echo, version_only
+
+__all__ = ["echo", "parse_get", "run"]
 
 GET_VALUE_OPTIONS = {"--stage": "stage", "--env": "stage", "--vault": "vault", "--format": "fmt",
                      "--version": "version", "--field": "field"}
 GET_FLAGS = {"-n": "no_interaction", "--no-interaction": "no_interaction", "-q": "quiet", "--quiet": "quiet",
              "--no-color": "no_color"}
 GET_FORMATS = ("table", "json", "raw")
-
-
-def echo(text: str, nl: bool = True) -> None:
-    """`click.echo(text, nl=nl)` to stdout, without importing click where click would do
-    exactly this: a regular text stdout with a non-ASCII encoding (click rewraps an ASCII
-    one) and no ANSI escape in the text (click strips escapes when stdout is not a terminal).
-    Anything else goes to click.echo itself."""
-    stream = sys.stdout
-    if (
-        "\x1b" in text
-        or type(stream) is not io.TextIOWrapper
-        or sys.platform == "win32"
-        or _ascii_encoding(stream.encoding)
-    ):
-        import click
-
-        click.echo(text, nl=nl)
-        return
-    out = text + "\n" if nl else text
-    if out:
-        stream.write(out)
-    stream.flush()
-
-
-def _ascii_encoding(encoding: str | None) -> bool:
-    try:
-        return codecs.lookup(encoding or "ascii").name == "ascii"
-    except LookupError:
-        return False
 
 
 def parse_get(args: list[str]) -> dict[str, str | bool] | None:
@@ -101,11 +73,11 @@ def parse_get(args: list[str]) -> dict[str, str | bool] | None:
 
 def run(args: list[str]) -> int | None:
     """The exit code of `args` when this fast path handles them, else None (use click)."""
-    if "_KEEP_COMPLETE" in os.environ:
-        return None
-    if args in (["--version"], ["-V"]):
+    if version_only(args):
         echo(f"keep {__version__}")
         return 0
+    if "_KEEP_COMPLETE" in os.environ:
+        return None
     if not args or args[0] != "get":
         return None
     options = parse_get(args[1:])
