@@ -69,7 +69,7 @@ def test_ciphertext_moved_to_another_key_fails_authentication(tmp_path: Path, cf
     conn.commit()
     conn.close()
     reopened = make(tmp_path)
-    with pytest.raises(KeepError, match="fails authentication"):
+    with pytest.raises(KeepError, match="fails its integrity check"):
         reopened.get("local", "B")
     assert reopened.get("local", "A").value == "fake-a"
 

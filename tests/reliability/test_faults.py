@@ -126,16 +126,20 @@ def test_deadline_and_notice_delay_are_configurable(kp: KeepRunner, silent_serve
     assert "gave up after 2 attempts (deadline 3 s" in result.stderr
 
 
-@pytest.mark.parametrize("driver", ["secretsmanager", "ssm"])
-def test_bulk_import_survives_throttling_and_5xx(kp: KeepRunner, counted: Proxy, driver: str) -> None:
+@pytest.mark.slow
+@pytest.mark.parametrize("driver, keys", [("secretsmanager", 200), ("ssm", 50)])
+def test_bulk_import_survives_throttling_and_5xx(kp: KeepRunner, counted: Proxy, driver: str, keys: int) -> None:
+    """30% throttling + 10% HTTP 500 on every call: before, 66 of 200 Secrets Manager keys
+    failed ("gave up after 1 attempts": the retry quota ran dry). ~150 s for 200 keys: the
+    adaptive rate limiter slows down on every throttle, which random injection never rewards."""
     add_vault(kp.cwd, "aws", driver)
     counted.throttle_rate = 0.3
     counted.fail_5xx_rate = 0.1
     start = time.monotonic()
-    result = kp.process()("import", "-", "--vault", "aws", "--stage", "staging", input=env_file(200),
+    result = kp.process()("import", "-", "--vault", "aws", "--stage", "staging", input=env_file(keys),
                 env={"AWS_ENDPOINT_URL": counted.url, "KEEP_WRITE_INTERVAL": "0"}, timeout=900)
     elapsed = time.monotonic() - start
     print(f"{driver}: {elapsed:.1f}s injected={dict(counted.injected)} counts={dict(counted.counts)}")
     assert result.code == 0, result.stderr[-3000:]
-    assert "200 created" in result.stderr
-    assert counted.injected["throttle"] > 30 and counted.injected["5xx"] > 10
+    assert f"{keys} created" in result.stderr and "failed" not in result.stderr
+    assert counted.injected["throttle"] > keys / 8 and counted.injected["5xx"] > keys / 40

@@ -182,12 +182,20 @@ class Ctx:
         raise UsageError(f"--vault is required (configured vaults: {', '.join(sorted(project.vaults))})")
 
     def vault(self, slug: str) -> Vault:
-        return self._vaults.get(slug)
+        vault = self._vaults.get(slug)
+        if self.quiet and vault.driver == "local":
+            # the local vault's notices are informational ("no data yet"): -q hides them
+            vault.notice = _silent  # type: ignore[attr-defined]
+        return vault
 
     def close(self) -> None:
         failures = self._vaults.close()
         if failures:
             raise failures[0][1]
+
+
+def _silent(text: str) -> None:
+    pass
 
 
 def get_ctx() -> Ctx:

@@ -163,11 +163,22 @@ def show_cmd(ctx: Ctx, unmask: bool, fmt: str, only: tuple[str, ...], except_: t
 @click.argument("key", required=False)
 @click.option("--force", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--purge", is_flag=True, help="Delete for good (no restore), also an already deleted secret.")
-def delete_cmd(ctx: Ctx, key: str | None, force: bool, purge: bool) -> None:
+@click.option("--version", "version", default=None, metavar="V",
+              help="With --purge: remove only this old version for good (local vault).")
+def delete_cmd(ctx: Ctx, key: str | None, force: bool, purge: bool, version: str | None) -> None:
     """Delete KEY (restorable with `keep restore` where the vault allows, unless --purge)."""
     key = _key_arg(ctx, key, write=False)
     stage, slug, vault = _target(ctx)
     where = _where(slug, stage)
+    if version is not None:
+        if not purge:
+            raise UsageError("--version needs --purge: one version can only be removed for good")
+        if not force and not ctx.confirm(f"Remove version {version} of '{key}' from {where} for good?"):
+            ctx.msg("Cancelled; nothing deleted.")
+            return
+        vault.purge_version(stage, key, version)
+        ctx.success(f"removed version {version} of {key} from {where} for good")
+        return
     if not force:
         # a missing key is exit 3 before anything is asked; with --force the delete call
         # itself says not found, so no read (and no read permission) is needed

@@ -141,6 +141,10 @@ class Vault(ABC):
     def delete(self, stage: str, key: str, purge: bool = False) -> None:
         """Delete (recoverably where the store allows, unless `purge`). Raises NotFound."""
 
+    def purge_version(self, stage: str, key: str, version: str) -> None:
+        """Remove one old version for good (`delete --purge --version V`)."""
+        raise UsageError(f"The {self.driver} driver cannot remove a single version")
+
     def restore(self, stage: str, key: str) -> None:
         raise UsageError(f"The {self.driver} driver cannot restore deleted secrets")
 
