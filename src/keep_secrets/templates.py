@@ -82,6 +82,9 @@ class Template:
     entries: list[Entry]
     eol: str  # the template's line ending, used for lines we add
     unknown: list[tuple[int, str]] = field(default_factory=list)  # brace text naming no vault
+    #: (line, what) of placeholders that are not quite placeholders: `{local:KEY` without its
+    #: closing brace, `{local:` at the end, a stray `}` right after `{local:KEY}`
+    malformed: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def assignments(self) -> list[Entry]:
@@ -127,6 +130,28 @@ def _find_placeholders(
     return found
 
 
+def _malformed(value: str, vaults: Collection[str], found: list[Placeholder]) -> list[str]:
+    """What looks like a placeholder of a configured vault but is left as text."""
+    out: list[str] = []
+    taken = [(p.start, p.end) for p in found]
+    for match in _OPENING.finditer(value):
+        if match.group(1) not in vaults or any(start <= match.start() < end for start, end in taken):
+            continue
+        rest = value[match.end():]
+        close, reopen = rest.find("}"), rest.find("{")
+        if close == -1 or (reopen != -1 and reopen < close):
+            fragment = value[match.start():match.end() + (len(rest) if reopen == -1 else reopen)]
+            shown = fragment if len(fragment) <= 40 else fragment[:37] + "..."
+            out.append(f"unterminated placeholder {shown!r} (no closing '}}'): left as text")
+    for p in found:
+        if value[p.end:p.end + 1] == "}":
+            out.append(f"stray '}}' after {p.text}: the value gets a literal '}}'")
+    return out
+
+
+_OPENING = re.compile(r"(?<!\$)\{([a-z0-9][a-z0-9_-]*)(?=:|$|[^a-z0-9_-])")
+
+
 def parse(text: str, vaults: Collection[str]) -> Template:
     """Parse template `text`; `vaults` are the configured slugs (only those make placeholders).
 
@@ -166,6 +191,7 @@ def parse(text: str, vaults: Collection[str]) -> Template:
             entry = _entry(body, line, binding)
             if entry.kind == "assignment":
                 entry.placeholders = _find_placeholders(entry.value, entry.key, vaults, line, template.unknown)
+                template.malformed.extend((line, what) for what in _malformed(entry.value, vaults, entry.placeholders))
             template.entries.append(entry)
             line += len(_EOL.findall(body))
     return template

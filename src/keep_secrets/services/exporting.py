@@ -15,7 +15,7 @@ from ..formats.render import FORMATS, LINE_FORMATS, render
 from ..fsutil import atomic_write, cannot, is_stream, write_stream
 from ..model import Conflict, KeepError, NoVaultConfigured, Secret, UsageError
 from ..names import Patterns
-from .fetch import fetch_cells
+from .fetch import fetch_cells, overlap_warnings
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -54,16 +54,16 @@ def check_format(format_name: str) -> str:
 def merge_secrets(cells: Sequence[tuple[str, list[Secret]]], patterns: Patterns) -> tuple[list[Secret], list[str]]:
     """Secrets of several vaults as one set, sorted by key. A key in more than one vault takes
     the value of the vault listed last (later `--vault` entries override earlier ones), and
-    the overlap is reported rather than hidden."""
+    the overlap is reported rather than hidden (one line per pair of vaults)."""
     chosen: dict[str, Secret] = {}
-    warnings: list[str] = []
+    overlaps: list[tuple[str, str, str]] = []
     for slug, secrets in cells:
         for secret in patterns.filter(secrets):
             previous = chosen.get(secret.key)
             if previous is not None:
-                warnings.append(f"{secret.key} is in both {previous.vault} and {slug}; using {slug}")
+                overlaps.append((secret.key, previous.vault, slug))
             chosen[secret.key] = secret
-    return [chosen[key] for key in sorted(chosen)], warnings
+    return [chosen[key] for key in sorted(chosen)], overlap_warnings(overlaps)
 
 
 def export_secrets(

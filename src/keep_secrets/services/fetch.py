@@ -27,3 +27,24 @@ def fetch_cells(
     vaults = {slug: open_vault(slug) for slug, _ in wanted}
     results = concurrent_map(lambda cell: vaults[cell[0]].list(cell[1]), wanted, name="keep-fetch")
     return dict(zip(wanted, results, strict=True))
+
+
+#: keys named in one overlap summary line
+OVERLAP_SHOWN = 5
+
+
+def overlap_warnings(overlaps: Iterable[tuple[str, str, str]]) -> list[str]:
+    """One line per pair of vaults that share keys (not one per key: 2,000 shared keys are one
+    line with a count and the first few): `overlaps` is (key, overridden vault, winning vault)."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for key, previous, winner in overlaps:
+        grouped.setdefault((previous, winner), []).append(key)
+    lines = []
+    for (previous, winner), keys in grouped.items():
+        if len(keys) == 1:
+            lines.append(f"{keys[0]} is in both {previous} and {winner}; using {winner}")
+            continue
+        shown = ", ".join(sorted(keys)[:OVERLAP_SHOWN])
+        more = f", … ({len(keys) - OVERLAP_SHOWN} more)" if len(keys) > OVERLAP_SHOWN else ""
+        lines.append(f"{len(keys)} keys are in both {previous} and {winner}; using {winner}: {shown}{more}")
+    return lines

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..model import UsageError
 from ..names import Patterns, is_env_var_name
+from .fetch import overlap_warnings
 
 if TYPE_CHECKING:
     from ..vaults.base import Reference, Vault
@@ -53,14 +54,16 @@ def collect(
         if not vault.capabilities.references:
             vault.references(stage)  # the driver's own clear error
             raise UsageError(f"Vault '{slug}' ({vault.driver} driver) gives no remote references")
+    overlaps: list[tuple[str, str, str]] = []
     for slug in wanted:
         for ref in vaults[slug].references(stage):
             if not patterns.matches(ref.key):
                 continue
             previous = chosen.get(ref.key)
             if previous is not None:
-                warnings.append(f"{ref.key} is in both {previous.vault} and {slug}; using {slug}")
+                overlaps.append((ref.key, previous.vault, slug))
             chosen[ref.key] = ref
+    warnings.extend(overlap_warnings(overlaps))
     return Refs([chosen[k] for k in sorted(chosen)], wanted, warnings)
 
 

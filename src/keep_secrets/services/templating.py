@@ -19,7 +19,7 @@ from ..formats.render import render
 from ..formats.structured import Row
 from ..model import KeepError, NotFound, Secret, UsageError
 from ..names import Patterns, is_env_var_name
-from .fetch import fetch_cells
+from .fetch import fetch_cells, overlap_warnings
 
 if TYPE_CHECKING:
     from ..project import Project
@@ -101,7 +101,7 @@ def _filtered(template: tpl.Template, patterns: Patterns) -> tpl.Template:
     if not patterns.active:
         return template
     kept = [e for e in template.entries if e.kind != "assignment" or patterns.matches(e.key)]
-    return tpl.Template(kept, template.eol, template.unknown)
+    return tpl.Template(kept, template.eol, template.unknown, template.malformed)
 
 
 _EXPORT_MISSING_HINT = "nothing was written; --missing=remove|blank|skip renders anyway"
@@ -125,7 +125,7 @@ def unknown_warnings(path: Path, template: tpl.Template) -> list[str]:
     return [
         f"{path}:{line}: {text} is left as text: '{text[1:].split(':', 1)[0]}' is not a configured vault"
         for line, text in template.unknown
-    ]
+    ] + [f"{path}:{line}: {what}" for line, what in template.malformed]
 
 
 def render_template(
@@ -189,12 +189,14 @@ def _unreferenced(
     sorted by key (a key in two sources: the later source wins, with a warning)."""
     pairs = [(slug, s.key) for slug in sources for s in fetched.secrets.get(slug, [])]
     chosen: dict[str, Secret] = {}
+    overlaps: list[tuple[str, str, str]] = []
     for slug, key in tpl.unreferenced(template, pairs):
         secret = fetched.find(slug, key)
         if secret is not None and patterns.matches(key):
             if key in chosen:
-                warnings.append(f"{key} is in both {chosen[key].vault} and {slug}; using {slug}")
+                overlaps.append((key, chosen[key].vault, slug))
             chosen[key] = secret
+    warnings.extend(overlap_warnings(overlaps))
     return [chosen[k] for k in sorted(chosen)]
 
 
@@ -363,6 +365,8 @@ def validate_template(
     for line, text in template.unknown:
         name = text[1:].split(":", 1)[0]
         report.problems.append(f"line {line}: {text}: vault '{name}' is not configured")
+    for line, what in template.malformed:
+        report.problems.append(f"line {line}: {what}")
     if stage is not None:
         _check_resolves(open_vault, stage, template, report)
     return report
