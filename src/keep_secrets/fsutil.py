@@ -72,10 +72,52 @@ def write_stream(path: Path | str, data: str | bytes, *, append: bool = False) -
             os.close(fd)
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the platform allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: the widest modes keep gives the files and directories it shares with the team (.keep/...):
+#: the umask may make them stricter, never looser
+SHARED_FILE_MODE = 0o644
+SHARED_DIR_MODE = 0o755
+
+
+def shared_file_mode() -> int:
+    return SHARED_FILE_MODE & ~current_umask()
+
+
+def make_dirs(path: Path | str, mode: int = SHARED_DIR_MODE) -> None:
+    """`mkdir -p` where every directory made gets `mode` (which the umask can only tighten);
+    existing directories are left as they are."""
+    target = Path(path)
+    missing = []
+    for directory in (target, *target.parents):
+        if directory.exists():
+            break
+        missing.append(directory)
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=mode)
+
+
+_make_dirs = make_dirs
+
+
 def atomic_write(
-    path: Path | str, data: str | bytes, *, mode: int = 0o644, append: bool = False, make_dirs: bool = True
+    path: Path | str, data: str | bytes, *, mode: int | None = None, append: bool = False, make_dirs: bool = True
 ) -> None:
-    """Write `data` to `path` atomically with permission `mode`.
+    """Write `data` to `path` atomically with permission `mode` (default: 0644 narrowed by
+    the umask, as a plain `open()` would create it).
 
     With `append=True` the existing content is kept and `data` added after it (still written
     as a whole new file and renamed, so a failure leaves the old file intact). With
@@ -89,10 +131,10 @@ def atomic_write(
         payload = target.read_bytes() + payload
     directory = target.parent if str(target.parent) else Path(".")
     if make_dirs:
-        directory.mkdir(parents=True, exist_ok=True)
+        _make_dirs(directory)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
-        os.fchmod(fd, mode)
+        os.fchmod(fd, shared_file_mode() if mode is None else mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .fsutil import atomic_write, cannot
+from .fsutil import atomic_write, cannot, make_dirs
 from .model import Conflict, NotFound, UsageError
 from .names import (
     validate_namespace,
@@ -82,7 +82,7 @@ def _read_json_text(path: Path) -> tuple[dict[str, Any], str]:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     try:
-        atomic_write(path, json.dumps(data, indent=4, ensure_ascii=False) + "\n", mode=0o644)
+        atomic_write(path, json.dumps(data, indent=4, ensure_ascii=False) + "\n")
     except OSError as exc:
         raise cannot("write", path, exc) from None
 
@@ -97,7 +97,7 @@ def _exists(path: Path) -> bool:
 
 def _make_dir(path: Path, mode: int | None = None) -> None:
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_dirs(path)  # made 0755 at most: the umask can tighten it, never loosen it
         if mode is not None:
             os.chmod(path, mode)
     except OSError as exc:

@@ -340,7 +340,7 @@ def init_schema(
     text = render_schema(keys_by_stage, list(project.stages))
     parse_schema(text, path, list(project.stages))  # what we write must read back
     try:
-        atomic_write(path, text, mode=0o644)
+        atomic_write(path, text)
     except OSError as exc:
         raise KeepError(f"Cannot write {path}: {exc.strerror or exc}") from None
     return path, len({k for keys in keys_by_stage.values() for k in keys})
