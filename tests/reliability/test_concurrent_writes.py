@@ -49,15 +49,21 @@ def keys_with(outcome: str, stderr: str) -> set[str]:
 
 def check_race(results: list[tuple[int, str]], files: list[dict[str, str]], stored: dict[str, tuple[str, int]]) -> None:
     """Every key written once, by exactly one process, with that process's value; the other
-    reports a conflict and exits 5."""
+    process reports each of those keys as a conflict (if it planned before they existed) or
+    refuses them all before writing (if it planned after), and exits 5. Whichever way the OS
+    schedules the two, nothing is overwritten."""
     keys = set(files[0])
     created = [keys_with("created", err) for _, err in results]
-    conflicts = [keys_with("conflict", err) for _, err in results]
     assert created[0] | created[1] == keys and not created[0] & created[1]
-    assert conflicts[0] == created[1] and conflicts[1] == created[0]
-    for (code, err), mine in zip(results, conflicts, strict=True):
-        assert code == (5 if mine else 0), err[-2000:]
+    for n, (code, err) in enumerate(results):
+        others = created[1 - n]
         assert "updated" not in err and "Traceback" not in err
+        if not others:
+            assert code == 0, err[-2000:]
+            continue
+        assert code == 5, err[-2000:]
+        refused_upfront = "nothing was written" in err
+        assert refused_upfront or keys_with("conflict", err) == others, err[-2000:]
     for key in keys:
         value, versions = stored[key]
         winner = 0 if key in created[0] else 1
@@ -89,8 +95,8 @@ def test_two_imports_with_equal_values_are_not_conflicts(kp: KeepRunner) -> None
     assert [code for code, _ in results] == [0, 0], results
     created = [keys_with("created", err) for _, err in results]
     unchanged = [keys_with("unchanged", err) for _, err in results]
-    assert created[0] | created[1] == {f"SAME_{i:03d}" for i in range(200)}
-    assert unchanged[0] == created[1] and unchanged[1] == created[0]
+    assert created[0] | created[1] == {f"SAME_{i:03d}" for i in range(200)} and not created[0] & created[1]
+    assert unchanged[0] >= created[1] and unchanged[1] >= created[0]
 
 
 @pytest.mark.aws
