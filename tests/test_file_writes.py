@@ -193,3 +193,21 @@ def test_read_only_local_database(kp: KeepRunner) -> None:
     assert written.code == 1
     assert one_line(written) == f"keep: Cannot write {db}: Permission denied (the database is read-only)"
     assert read.code == 0 and read.stdout == "fake-db-pass\n"
+
+
+@needs_unprivileged
+def test_unreadable_import_file_and_template(kp: KeepRunner) -> None:
+    source = kp.cwd / "in.env"
+    source.write_text("A=fake-a\n")
+    template = kp.cwd / "t.env"
+    template.write_text("A={local}\n")
+    try:
+        source.chmod(0)
+        template.chmod(0)
+        imported = unprivileged(kp, "import", "in.env", "--stage", "local")
+        exported = unprivileged(kp, "export", "--stage", "local", "--template", "t.env")
+    finally:
+        source.chmod(0o644)
+        template.chmod(0o644)
+    assert imported.code == 1 and one_line(imported) == "keep: Cannot read in.env: Permission denied"
+    assert exported.code == 1 and one_line(exported) == "keep: Cannot read template t.env: Permission denied"

@@ -18,6 +18,7 @@ import click
 
 from ..formats.mask import maybe_mask
 from ..formats.table import render_table
+from ..fsutil import cannot
 from ..model import Conflict, Interrupted, KeepError, NotFound, UsageError
 from ..names import Patterns, shown_key
 from ..services import copying, diffing, importing
@@ -217,6 +218,8 @@ def _read_input(ctx: Ctx, source: str | None) -> tuple[str, str]:
         raise NotFound(f"File {source} does not exist") from None
     except IsADirectoryError:
         raise UsageError(f"{source} is a directory, not a file") from None
+    except PermissionError as exc:
+        raise cannot("read", source, exc) from None  # one line, exit 1, like every permission error
     except OSError as exc:
         raise UsageError(f"Cannot read {source}: {exc.strerror or exc}") from None
     return importing.decode(data, source), source

@@ -17,6 +17,7 @@ from .. import templates as tpl
 from ..formats.dotenv import check_env_key, render_env_line
 from ..formats.render import render
 from ..formats.structured import Row
+from ..fsutil import cannot
 from ..model import KeepError, NotFound, Secret, UsageError
 from ..names import Patterns, is_env_var_name
 from .fetch import fetch_cells, overlap_warnings
@@ -63,6 +64,8 @@ def read_template(project: Project, path: Path) -> tpl.Template:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(f"Template {path} is not UTF-8 text: {exc}") from None
+    except PermissionError as exc:
+        raise cannot("read template", path, exc) from None
     except OSError as exc:
         raise UsageError(f"Cannot read template {path}: {exc.strerror or exc}") from None
     return tpl.parse(text, project.vaults)
