@@ -58,7 +58,7 @@ export function renderDiff() {
       });
       return td;
     });
-    body.append(h("tr", { class: row.status, dataset: { key: row.key } }, h("td", { class: "key", text: row.key }), h("td", {}, badge(row.status)), cells));
+    body.append(h("tr", { class: row.status, dataset: { key: row.key } }, h("td", { class: "key", text: row.key, title: row.key }), h("td", {}, badge(row.status)), cells));
   }
   const empty = $("#diff-empty");
   empty.hidden = rows.length > 0;
