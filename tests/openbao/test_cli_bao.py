@@ -225,3 +225,19 @@ def test_local_get_imports_no_openbao_code(bao_project: KeepRunner) -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "fake-local\n"
     assert "LOADED=[]" in proc.stderr
+
+
+def test_delete_purge_version_destroys_one_version(bao_project: KeepRunner, bao: Api) -> None:
+    k = bao_project
+    for value in ("fake-1", "fake-2", "fake-3"):
+        k.ok("set", "PV", value, *S)
+    k.ok("delete", "PV", "--purge", "--version", "1", "--force", *S)
+    versions = bao.ok("GET", "secret/metadata/myapp/staging/PV")["data"]["versions"]
+    assert versions["1"]["destroyed"] is True and not versions["2"]["destroyed"]
+    history = k.ok("history", "PV", *S, "--unmask", "--format", "json").json()
+    assert [(h["version"], h["value"]) for h in history] == [  # type: ignore[index,union-attr]
+        ("3", "fake-3"), ("2", "fake-2"), ("1", None)
+    ]
+    assert k("delete", "PV", "--purge", "--version", "3", "--force", *S).code == 5
+    assert k("delete", "PV", "--purge", "--version", "9", "--force", *S).code == 3
+    assert k.ok("get", "PV", *S, "--format", "raw").stdout == "fake-3\n"

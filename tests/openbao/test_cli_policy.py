@@ -38,6 +38,7 @@ def test_stage_policy_allows_its_stage_and_denies_others(bao_project: KeepRunner
         ("delete", "B", *S, "--force"),
         ("restore", "B", *S),
         ("rotate", "B", *S),
+        ("delete", "B", *S, "--force", "--purge", "--version", "1"),
         ("import", "-", *S),
         ("export", *S),
         ("search", "fake", *S),
@@ -90,6 +91,7 @@ def test_read_only_policy_reads_and_every_write_is_exit_4(bao_project: KeepRunne
         ("delete", "A", *S, "--force", "--purge"),
         ("rollback", "A", "--to", "1", *S),
         ("rotate", "A", *S),
+        ("delete", "A", *S, "--force", "--purge", "--version", "1"),
     ):
         result = k(*args, env=env)
         assert result.code == 4, f"{args} -> {result.code} {result.stderr}"
