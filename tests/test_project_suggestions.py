@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from keep_secrets.cli.hints import cli_hint
 from keep_secrets.model import UsageError
 from keep_secrets.project import Project, Settings, VaultConfig, Workspace
+from keep_secrets.web.hints import web_hint
 
 
 def project(tmp_path: Path) -> Project:
@@ -31,7 +33,9 @@ def test_new_stage_name_suggests_stage_add(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as err:
         project(tmp_path).check_stage("uat")
     assert "did you mean" not in err.value.message
-    assert err.value.hint is not None and "stage:add" in err.value.hint
+    assert err.value.fix == ("stage:add", "uat")
+    assert "`keep stage:add uat`" in (cli_hint(err.value) or "")
+    assert "Settings" in (web_hint(err.value) or "")
 
 
 def test_vault_typo(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ class KeepError(Exception):
         version: str | None = None,
         deleted: bool = False,
         action: str | None = None,
+        fix: tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -47,6 +48,9 @@ class KeepError(Exception):
         self.deleted = deleted
         #: the store action that was denied (an IAM action name such as GetSecretValue)
         self.action = action
+        #: the operation that remedies it, as (command, argument...) - e.g. ("stage:add", "qa");
+        #: each front end words it (a command line in the terminal, a place in the page)
+        self.fix = fix
 
     def one_line(self) -> str:
         if self.hint:
@@ -79,7 +83,7 @@ class NoVaultConfigured(UsageError):
     """The project has no vault yet (each front end says where to add one)."""
 
     def __init__(self) -> None:
-        super().__init__("No vaults are configured")
+        super().__init__("No vaults are configured", fix=("vault:add",))
 
 
 class NotFound(KeepError):

@@ -53,7 +53,7 @@ def line_of(text: str | None, field_name: str) -> int | None:
 def _located(source: str, exc: UsageError, text: str | None) -> UsageError:
     line = line_of(text, exc.field) if isinstance(exc, InvalidField) else None
     where = f"{source}: line {line}" if line else source
-    return UsageError(f"{where}: {exc.message}", hint=exc.hint)
+    return UsageError(f"{where}: {exc.message}", hint=exc.hint, fix=exc.fix)
 
 
 def _read_json_text(path: Path) -> tuple[dict[str, Any], str]:
@@ -73,7 +73,8 @@ def _read_json_text(path: Path) -> tuple[dict[str, Any], str]:
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}",
-            hint="fix the file or re-run `keep init` to repair it",
+            hint="fix the file",
+            fix=("init-repair",),
         ) from None
     if not isinstance(data, dict):
         raise UsageError(f"{path}: line 1: expected a JSON object, found {type(data).__name__}")
@@ -390,7 +391,7 @@ class Project:
         if root is None:
             raise NotInitialised(
                 "Keep is not initialised here (no .keep/ in this directory or any parent)",
-                hint="run `keep init`",
+                fix=("init",),
             )
         return cls.load_at(root)
 
@@ -398,7 +399,7 @@ class Project:
     def load_at(cls, root: Path) -> Project:
         settings_path = root / KEEP_DIR / "settings.json"
         if not _exists(settings_path):
-            raise NotInitialised(f"{settings_path} is missing", hint="run `keep init`")
+            raise NotInitialised(f"{settings_path} is missing", fix=("init",))
         data, text = _read_json_text(settings_path)
         settings = Settings.from_dict(data, str(settings_path), text)
         vaults = cls._load_vaults(root)
@@ -483,7 +484,7 @@ class Project:
             guess = _did_you_mean(stage, self.settings.stages)
             raise UsageError(
                 f"Unknown stage '{stage}'{guess}; configured stages: {', '.join(self.settings.stages)}",
-                hint="add it with `keep stage:add`" if _looks_like_stage(stage) and not guess else None,
+                fix=("stage:add", stage) if _looks_like_stage(stage) and not guess else (),
             )
         return stage
 
@@ -500,7 +501,7 @@ class Project:
         error (exit 2), never silently replaced by another vault."""
         problem = self.default_vault_problem()
         if problem:
-            raise UsageError(problem, hint="choose one with `keep vault:default SLUG`, or add it with `keep vault:add`")
+            raise UsageError(problem, fix=("default-or-add",))
         return self.settings.default_vault
 
     def check_vault(self, slug: str) -> VaultConfig:

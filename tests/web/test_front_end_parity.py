@@ -77,3 +77,19 @@ def test_export_reads_the_same_vaults_in_cli_and_web(client: TestClient, cli: Ke
     web = json.loads(body["content"])
     assert set(web) == set(exported) == {"API_KEY", "DB_PASSWORD", "TEAM_ONLY"}
     assert web == exported  # the default vault (local) wins the shared key in both
+
+
+def test_a_remedy_is_worded_by_each_front_end(client: TestClient, cli: KeepRunner) -> None:
+    """The service says what fixes it (make another vault the default); the CLI names the
+    command, the page names its own controls."""
+    cli.ok("vault:add", "--driver", "local", "--slug", "team", "--no-verify", "-n")
+    refused = cli("vault:delete", "local", "--force")
+    assert refused.code == 5 and "`keep vault:default team`" in refused.stderr
+    response = client.delete("/api/vaults", params={"slug": "local"})
+    assert response.status_code == 409
+    body = response.json()
+    assert "Settings" in body["hint"]
+    _no_cli_syntax(body["error"] + body["hint"])
+    unknown = client.get("/api/secrets", params={"stage": "uat"})
+    assert unknown.status_code == 400 and "Settings" in (unknown.json()["hint"] or "")
+    _no_cli_syntax(unknown.json()["error"] + unknown.json()["hint"])

@@ -7,7 +7,7 @@ web words the same cases with its own buttons (:mod:`keep_secrets.web.hints`).
 
 from __future__ import annotations
 
-from ..model import AccessDenied, Conflict, KeepError, NotFound, NoVaultConfigured
+from ..model import AccessDenied, Conflict, KeepError, NotFound
 
 
 def cli_hint(exc: KeepError) -> str | None:
@@ -17,9 +17,22 @@ def cli_hint(exc: KeepError) -> str | None:
     return "; ".join(parts) or None
 
 
+# (command, argument...) of KeepError.fix -> the terminal's wording
+_FIXES = {
+    "init": "run `keep init`",
+    "init-repair": "or re-run `keep init` to repair it",
+    "stage:add": "add it with `keep stage:add {0}`",
+    "vault:add": "add one with `keep vault:add`",
+    "vault:default": "choose another first: `keep vault:default {0}`",
+    "default-or-add": "choose one with `keep vault:default SLUG`, or add it with `keep vault:add`",
+    "template:add": "create one with `keep template:add --stage={0}`",
+    "schema:init": "`keep schema:init` writes one from the keys present",
+}
+
+
 def _command_hint(exc: KeepError) -> str | None:
-    if isinstance(exc, NoVaultConfigured):
-        return "add one with `keep vault:add`"
+    if exc.fix and exc.fix[0] in _FIXES:
+        return _FIXES[exc.fix[0]].format(*exc.fix[1:])
     key = exc.key
     if key is None:
         return None

@@ -201,8 +201,7 @@ def load_schema(project: Project, required: bool = True) -> Schema | None:
     except FileNotFoundError:
         if not required:
             return None
-        raise NotFound(f"No schema: {path} does not exist", hint="`keep schema:init` writes one from the keys present"
-                       ) from None
+        raise NotFound(f"No schema: {path} does not exist", fix=("schema:init",)) from None
     except OSError as exc:
         raise UsageError(f"Cannot read {path}: {exc.strerror or exc}") from None
     try:

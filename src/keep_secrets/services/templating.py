@@ -43,7 +43,7 @@ def find_template(project: Project, stage: str, path: str | Path | None) -> Path
         if not candidate.is_file():
             raise NotFound(
                 f"No template for stage '{stage}' at {candidate}",
-                hint=f"create one with `keep template:add --stage={stage}`",
+                fix=("template:add", stage),
             )
         return candidate
     given = Path(path)

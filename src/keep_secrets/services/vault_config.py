@@ -147,7 +147,7 @@ def update_vault(project: Project, old_slug: str, config: VaultConfig, make_defa
         if config.driver == "secretsmanager":
             notes.append(
                 f"secrets created before the rename keep their tag VaultSlug={old_slug}; "
-                "the IAM policy from `keep iam` does not depend on it"
+                "keep's generated IAM policy does not depend on it"
             )
     config.validate(str(project.vault_path(config.slug)))
     if move_db is not None:
@@ -187,8 +187,9 @@ def check_vault_deletable(project: Project, slug: str) -> None:
     project.check_vault(slug)
     if project.settings.default_vault == slug:
         others = sorted(s for s in project.vaults if s != slug)
-        hint = f"choose another first: `keep vault:default {others[0]}`" if others else "it is the only vault"
-        raise Conflict(f"Cannot delete the default vault '{slug}'", hint=hint)
+        if others:
+            raise Conflict(f"Cannot delete the default vault '{slug}'", fix=("vault:default", others[0]))
+        raise Conflict(f"Cannot delete the default vault '{slug}'", hint="it is the only vault")
 
 
 def set_default_vault(project: Project, slug: str) -> bool:

@@ -505,7 +505,7 @@ def access_policy(request: PolicyRequest) -> AccessPolicy:
             f"OpenBao ACL policy for namespace '{request.namespace}' ({scenario})",
             f"  Stages: {', '.join(request.stages)}" + ("" if request.limited else " (all configured)"),
             f"Apply it with 'bao policy write {name} policy.hcl', then 'bao token create -policy={name}' "
-            "(or attach it to an auth role); keep verify checks the result.",
+            "(or attach it to an auth role); the permission probe checks the result.",
         ),
     )
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..model import AccessDenied, Conflict, KeepError, NotFound, NoVaultConfigured
+from ..model import AccessDenied, Conflict, KeepError, NotFound
 
 
 def web_hint(exc: KeepError) -> str | None:
@@ -12,9 +12,22 @@ def web_hint(exc: KeepError) -> str | None:
     return "; ".join(parts) or None
 
 
+# (command, argument...) of KeepError.fix -> the page's wording
+_FIXES = {
+    "init": "initialise the project in a terminal first",
+    "init-repair": "or repair it by initialising the project again in a terminal",
+    "stage:add": "add it under Settings, Stages",
+    "vault:add": "add one under Settings, Vaults",
+    "vault:default": "make another vault the default first (Settings, Vaults)",
+    "default-or-add": "choose the default vault under Settings",
+    "template:add": "create one in the Templates tab",
+    "schema:init": "create .keep/schema.toml",
+}
+
+
 def _page_hint(exc: KeepError) -> str | None:
-    if isinstance(exc, NoVaultConfigured):
-        return "add one under Settings"
+    if exc.fix and exc.fix[0] in _FIXES:
+        return _FIXES[exc.fix[0]]
     if exc.key is None:
         return None
     if exc.deleted and isinstance(exc, NotFound | Conflict):
