@@ -91,9 +91,9 @@ def test_generate_value_is_spread_over_the_alphabet() -> None:
 
 
 def test_generate_value_bounds() -> None:
-    with pytest.raises(UsageError, match="--length 7"):
+    with pytest.raises(UsageError, match="Invalid length 7: use 8-4096"):
         svc.generate_value(7)
-    with pytest.raises(UsageError, match="--length 4097"):
+    with pytest.raises(UsageError, match="Invalid length 4097"):
         svc.generate_value(4097)
     with pytest.raises(UsageError, match="Unknown charset"):
         svc.generate_value(32, "emoji")
