@@ -83,3 +83,16 @@ def test_set_on_one_adopts_it(sm: tuple[KeepRunner, Any]) -> None:
     assert "not made by keep" in shown.stderr and "OTHER_TOOL" in shown.stderr and "CONSOLE_MADE" not in shown.stderr
     exported = kp.ok("export", *SM, "--stage", "staging").stdout
     assert exported == "CONSOLE_MADE=fake-console-value-new\nMANAGED_KEY=fake-managed-value\n"
+
+
+def test_import_over_one_says_it_was_made_outside_keep(sm: tuple[KeepRunner, Any]) -> None:
+    kp, client = sm
+    (kp.cwd / "in.env").write_text("CONSOLE_MADE=fake-import-1\nBRAND_NEW=fake-import-2\n")
+    result = kp("import", "in.env", *SM, "--stage", "staging")
+    assert result.code == 1, result.stderr
+    assert (
+        "Secret myapp/staging/CONSOLE_MADE exists but was not made by keep (no keep tags); not overwritten"
+    ) in result.stderr
+    assert "someone else" not in result.stderr
+    assert client.get_secret_value(SecretId="myapp/staging/CONSOLE_MADE")["SecretString"] == "fake-console-value-123"
+    assert "created       BRAND_NEW" in result.stderr

@@ -613,6 +613,13 @@ class SecretsManagerVault(AwsVault):
             if exc.code == "ResourceExistsException":
                 if denied is not None:
                     raise denied from None
+                if any(str(e.get("Name")) == name for e in self._foreign.get(stage, [])):
+                    # not a race: the listing saw it, without keep's tags
+                    raise Conflict(
+                        f"Secret {name} exists but was not made by keep (no keep tags); not overwritten",
+                        key=key,
+                        remote_name=name,
+                    ) from None
                 raise Expect(None).failure(f"{self.slug}:{stage}", key, "?") from None
             if _is_deletion_error(exc):
                 raise self._scheduled_for_deletion(stage, key) from None
