@@ -87,6 +87,8 @@ COMMANDS: dict[str, Cmd] = {
     "run": Cmd("run:run_cmd", "Run a command with secrets in its environment"),
     "verify": Cmd("access:verify_cmd", "Probe list/read/write/delete/history permissions", context=False),
     "iam": Cmd("access:iam_cmd", "Print a least-privilege IAM policy", context=False),
+    "cache": Cmd("cache:cache_cmd", "The encrypted read cache: `cache status`, `cache clear [--vault SLUG]`",
+                 context=False),
     "replicate": Cmd("aws:replicate_cmd", "Bring Secrets Manager replicas in line with replica_regions", context=False),
     "shell": Cmd("shell:shell_cmd", "Interactive shell"),
     "server": Cmd("server:server_cmd", "Local web UI", context=False),

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from ..project import Project
     from ..vaults.base import Vault
+    from ..vaults.cache import Mode
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,16 +40,26 @@ class Ctx:
         no_interaction: bool = False,
         quiet: bool = False,
         no_color: bool = False,
+        no_cache: bool = False,
+        offline: bool = False,
     ) -> None:
         self.stage_option = stage
         self.vault_option = vault
         self.no_interaction = no_interaction
         self.quiet = quiet
         self.no_color = no_color or bool(os.environ.get("NO_COLOR"))
+        self.no_cache = no_cache
+        self.offline = offline
         self._project: Project | None = None
-        self._vaults = VaultPool(lambda: self.project)
+        self._vaults = VaultPool(lambda: self.project, self.cache_mode)
 
     # -- environment -------------------------------------------------------------------------
+    def cache_mode(self) -> Mode:
+        """--offline (no network call) wins over --no-cache; KEEP_NO_CACHE=1 is --no-cache."""
+        if self.offline:
+            return "offline"
+        return "off" if self.no_cache else "auto"
+
     @property
     def interactive(self) -> bool:
         if self.no_interaction or os.environ.get("KEEP_NO_INTERACTION"):
@@ -219,6 +230,8 @@ def common_options(func: F) -> F:
     @click.option("-n", "--no-interaction", "_no_interaction", is_flag=True, default=False, help="Never prompt.")
     @click.option("-q", "--quiet", "_quiet", is_flag=True, default=False, help="Only print data.")
     @click.option("--no-color", "_no_color", is_flag=True, default=False, help="No colours (also NO_COLOR).")
+    @click.option("--no-cache", "_no_cache", is_flag=True, default=False, help="Read the stores strictly.")
+    @click.option("--offline", "_offline", is_flag=True, default=False, help="No network call: the cache or fail.")
     @functools.wraps(func)
     def wrapper(
         *args: Any,
@@ -227,6 +240,8 @@ def common_options(func: F) -> F:
         _no_interaction: bool,
         _quiet: bool,
         _no_color: bool,
+        _no_cache: bool,
+        _offline: bool,
         **kwargs: Any,
     ) -> Any:
         obj = get_ctx()
@@ -237,6 +252,8 @@ def common_options(func: F) -> F:
         obj.no_interaction = obj.no_interaction or _no_interaction
         obj.quiet = obj.quiet or _quiet
         obj.no_color = obj.no_color or _no_color
+        obj.no_cache = obj.no_cache or _no_cache
+        obj.offline = obj.offline or _offline
         try:
             return func(obj, *args, **kwargs)
         finally:

@@ -26,6 +26,9 @@ _FIXES = {
     "vault:default": "choose another first: `keep vault:default {0}`",
     "default-or-add": "choose one with `keep vault:default SLUG`, or add it with `keep vault:add`",
     "template:add": "create one with `keep template:add --stage={0}`",
+    "cache:online": "run it again without --offline",
+    "cache:on": "`keep vault:edit {0} --cache on`, then read it once online",
+    "cache:fill": "read it once online to fill the cache",
     "schema:init": "`keep schema:init` writes one from the keys present",
 }
 

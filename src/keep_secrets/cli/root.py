@@ -71,13 +71,16 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("-n", "--no-interaction", is_flag=True, default=False, help="Never prompt.")
 @click.option("-q", "--quiet", is_flag=True, default=False, help="Only print data.")
 @click.option("--no-color", is_flag=True, default=False, help="No colours (also NO_COLOR).")
+@click.option("--no-cache", is_flag=True, default=False, help="Read the stores strictly, never the cache.")
+@click.option("--offline", is_flag=True, default=False, help="No network call: serve the cache or fail.")
 @click.pass_context
 def cli(ctx: click.Context, stage: str | None, vault: str | None, no_interaction: bool, quiet: bool,
-        no_color: bool) -> None:
+        no_color: bool, no_cache: bool, offline: bool) -> None:
     """keep: secrets per stage in local, SSM and Secrets Manager vaults."""
     from .context import Ctx
 
-    ctx.obj = Ctx(stage=stage, vault=vault, no_interaction=no_interaction, quiet=quiet, no_color=no_color)
+    ctx.obj = Ctx(stage=stage, vault=vault, no_interaction=no_interaction, quiet=quiet, no_color=no_color,
+                  no_cache=no_cache, offline=offline)
     if ctx.invoked_subcommand is None:
         from ..project import find_root
 

@@ -308,6 +308,19 @@ def aws_options(managed_key: str) -> tuple[Option, ...]:
                env=("AWS_ENDPOINT_URL",), reprobe=True),
         Option("profile", "AWS profile for this vault", validate=_check_profile, env=("AWS_PROFILE",),
                reprobe=True),
+        *cache_options(),
+    )
+
+
+def cache_options() -> tuple[Option, ...]:
+    """The cache fields of a vault whose driver has the `incremental` capability (SPEC §13)."""
+    from .cache import DEFAULT_MAX_STALE, check_duration
+
+    return (
+        Option("cache", "Encrypted local cache of values, refreshed by listing (and offline fallback)",
+               kind="choice", choices=("on", "off"), default="off"),
+        Option("cache_max_stale", "Oldest cache served when the store is unreachable (90m, 24h, 7d)",
+               validate=check_duration, default=DEFAULT_MAX_STALE),
     )
 
 

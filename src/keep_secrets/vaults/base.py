@@ -19,6 +19,7 @@ from . import registry
 
 if TYPE_CHECKING:
     from ..project import Project, VaultConfig
+    from .cache import Incremental, Mode
 
 
 @dataclass
@@ -97,6 +98,11 @@ class Vault(ABC):
         return None
 
     def lambda_rotation(self) -> LambdaRotating | None:
+        return None
+
+    def incremental(self) -> Incremental | None:
+        """Listing with versions + reading only chosen keys (capability `incremental`): what
+        the cache (vaults/cache.py) refreshes with."""
         return None
 
     @abstractmethod
@@ -183,14 +189,15 @@ class VaultPool:
     """The vaults one command (or one web request) opened, by slug: each opened once, all
     closed together. Closing goes on past a failing vault; the failures are returned."""
 
-    def __init__(self, project: Callable[[], Project]) -> None:
+    def __init__(self, project: Callable[[], Project], cache: Callable[[], Mode] | None = None) -> None:
         self._project = project
+        self._cache = cache
         self._open: dict[str, Vault] = {}
 
     def get(self, slug: str) -> Vault:
         instance = self._open.get(slug)
         if instance is None:
-            instance = open_vault(self._project(), slug)
+            instance = open_vault(self._project(), slug, self._cache() if self._cache else "auto")
             self._open[slug] = instance
         return instance
 
@@ -213,8 +220,15 @@ def driver_class(driver: str) -> type[Vault]:
     return registry.get(driver).vault_class
 
 
-def open_vault(project: Project, slug: str) -> Vault:
-    """Instantiate the configured vault `slug` (validated: unknown slugs are exit 2)."""
+def open_vault(project: Project, slug: str, cache: Mode = "auto") -> Vault:
+    """Instantiate the configured vault `slug` (validated: unknown slugs are exit 2), behind
+    the cache where it is on (`cache`: "auto" = as configured, "off" = --no-cache,
+    "offline" = --offline, no network call)."""
     config = project.check_vault(slug)
     cls = driver_class(config.driver)
-    return cls(config, project.namespace, str(project.root))
+    vault = cls(config, project.namespace, str(project.root))
+    if cache == "off" or not registry.get(config.driver).remote:
+        return vault
+    from .cache import wrap
+
+    return wrap(vault, cache)

@@ -177,6 +177,9 @@ class Capabilities:
     conditional_writes: bool = False
     #: `references(stage)` gives deployment references from listing calls only (`keep refs`)
     references: bool = False
+    #: lists with each key's current version and reads only chosen keys (`Vault.incremental()`):
+    #: the encrypted cache and its offline fallback work for it (`cache` option)
+    incremental: bool = False
 
     @property
     def accepts_plain(self) -> bool:

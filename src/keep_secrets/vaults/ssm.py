@@ -33,7 +33,7 @@ from __future__ import annotations
 import builtins
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -41,6 +41,7 @@ from ..concurrency import RateLimiter, pipelined
 from ..model import AccessDenied, Expect, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
 from .aws import CREDENTIAL_CODES, AwsError, AwsVault, aws_options
 from .base import Reference
+from .cache import Incremental
 from .registry import Capabilities, Driver, Option
 
 TIER_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
@@ -130,7 +131,39 @@ class SsmVault(AwsVault):
             path=str(param.get("Name", "")),
         )
 
+    def incremental(self) -> Incremental:
+        return self
+
     # -- reads ---------------------------------------------------------------------------
+    def list_changed(
+        self, stage: str, known: Callable[[str, str], bool]
+    ) -> tuple[builtins.list[tuple[str, str]], builtins.list[Secret]]:
+        """The DescribeParameters listing's (key, Version) pairs, and the values of the keys
+        not `known` at that version (GetParameters batches of 10 pipelined with the pages).
+        Where DescribeParameters is denied, the GetParametersByPath listing reads every value
+        anyway, so all of them are returned."""
+        identity = (self.profile, self.endpoint_url, self.region)
+        with _state_lock:
+            denied = identity in _describe_denied
+        if not denied:
+            listed: builtins.list[tuple[str, str]] = []
+
+            def pages() -> Iterator[builtins.list[Listed]]:
+                for page in self.list_pages(stage):
+                    listed.extend(page)
+                    yield [item for item in page if not known(item.key, item.version)]
+
+            try:
+                secrets = pipelined(pages(), VALUES_PER_CALL, lambda chunk: self.read_values(stage, chunk),
+                                    name="keep-ssm")
+            except _ListingDenied:
+                with _state_lock:
+                    _describe_denied.add(identity)
+            else:
+                return listed, secrets
+        everything = self._list_by_path(stage)
+        return [(s.key, s.revision) for s in everything], everything
+
     def list(self, stage: str) -> list[Secret]:
         identity = (self.profile, self.endpoint_url, self.region)
         with _state_lock:
@@ -420,6 +453,7 @@ DRIVER = Driver(
     ),
     capabilities=Capabilities(
         plain_values=True, history=True, native_versions=True, conditional_writes=True, references=True,
+        incremental=True,
     ),
     write_interval=0.05,
     remote=True,

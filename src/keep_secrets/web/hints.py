@@ -21,6 +21,9 @@ _FIXES = {
     "vault:default": "make another vault the default first (Settings, Vaults)",
     "default-or-add": "choose the default vault under Settings",
     "template:add": "create one in the Templates tab",
+    "cache:online": "it needs the store (keep is offline)",
+    "cache:on": "turn the vault's cache on under Settings, Vaults, then read it once online",
+    "cache:fill": "read it once online to fill the cache",
     "schema:init": "create .keep/schema.toml",
 }
 
