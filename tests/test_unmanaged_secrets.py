@@ -18,9 +18,10 @@ pytestmark = pytest.mark.aws
 SM = ("--vault", "sm")
 
 
-@pytest.fixture
-def sm(kp: KeepRunner, moto: str) -> tuple[KeepRunner, Any]:
-    config = {"slug": "sm", "driver": "secretsmanager", "name": "SM", "region": "us-east-1", "endpoint_url": moto}
+@pytest.fixture(params=["off", "on"], ids=["no-cache", "cache"])
+def sm(kp: KeepRunner, moto: str, request: pytest.FixtureRequest) -> tuple[KeepRunner, Any]:
+    config = {"slug": "sm", "driver": "secretsmanager", "name": "SM", "region": "us-east-1", "endpoint_url": moto,
+              "cache": request.param}
     (kp.cwd / ".keep" / "vaults" / "sm.json").write_text(json.dumps(config))
     kp.ok("set", "MANAGED_KEY", "fake-managed-value", *SM, "--stage", "staging")
     client = boto3.client("secretsmanager", endpoint_url=moto, region_name="us-east-1")

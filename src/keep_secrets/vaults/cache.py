@@ -500,6 +500,16 @@ class CachedVault(Vault):
     def remote_name(self, stage: str, key: str) -> str:
         return self.inner.remote_name(stage, key)
 
+    def unmanaged(self, stage: str, values: bool = False) -> builtins.list[Secret]:
+        # the inner driver saw them in the listing it just made (the cache holds keep's own
+        # secrets only); offline, or with the store unreachable, there is nothing to add
+        if self.mode == "offline":
+            return []
+        try:
+            return self.inner.unmanaged(stage, values)
+        except Unreachable:
+            return []
+
     def close(self) -> None:
         self.inner.close()
 
