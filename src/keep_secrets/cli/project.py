@@ -201,11 +201,8 @@ def _prompt_driver_options(ctx: Ctx, driver: str, options: dict[str, Any], curre
 def _probe(ctx: Ctx, slug: str) -> None:
     """Run the permission probe on the visible stages. A failing probe never undoes the vault
     change: it prints what is missing, and the command still exits 0."""
-    try:
-        from ..services import verify
-    except ImportError:
-        ctx.warn("the permission probe is not available in this build; run `keep verify` later")
-        return
+    from ..services import verify
+
     project = ctx.project
     stages = project.visible_stages()
     ctx.msg(f"Checking permissions of vault '{slug}' on stages {', '.join(stages)}...")
