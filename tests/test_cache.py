@@ -265,6 +265,24 @@ def test_access_denied_is_never_answered_from_the_cache(aws: KeepRunner, counted
         assert denied.stdout == "" and "served from the cache" not in denied.stderr
         single = aws("get", "FAKE_KEY_001", "--vault", vault, "--stage", "staging")
         assert single.code == 4 and "fake-staging" not in single.stdout
+        # the revoked stage is forgotten: not even --offline serves it afterwards
+        offline = export(aws, vault, "staging", "--offline")
+        assert offline.code == 1 and offline.stdout == ""
+        assert "not cached" in offline.stderr
+
+
+def test_diff_and_templates_are_served_offline(aws: KeepRunner, counted: Proxy, moto: str) -> None:
+    seed_sm(moto, "staging", {"FAKE_A": "fake-a-staging-1", "FAKE_B": "fake-b-same-2"})
+    seed_ssm(moto, "staging", {"FAKE_A": "fake-a-other-3", "FAKE_B": "fake-b-same-2"})
+    online = aws.ok("diff", "--vault", "sm,ssm", "--stage", "staging", "--format", "json").json()
+    (aws.cwd / "app.env").write_text("A={sm:FAKE_A}\nB={ssm:FAKE_B}\n")
+    aws.ok("export", "--stage", "staging", "--template", "app.env")
+    counted.reset_counts()
+    offline = aws.ok("diff", "--vault", "sm,ssm", "--stage", "staging", "--format", "json", "--offline")
+    assert offline.json() == online
+    rendered = aws.ok("export", "--stage", "staging", "--template", "app.env", "--offline")
+    assert "A=fake-a-staging-1" in rendered.stdout and "B=fake-b-same-2" in rendered.stdout
+    assert counted.total == 0
 
 
 def test_expired_credentials_are_never_answered_from_the_cache(aws: KeepRunner, counted: Proxy, moto: str) -> None:

@@ -38,7 +38,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from ..model import Expect, KeepError, NotFound, RemoteError, Secret, Unreachable, Version, WriteResult
+from ..model import (
+    AccessDenied,
+    Expect,
+    KeepError,
+    NotFound,
+    RemoteError,
+    Secret,
+    Unreachable,
+    Version,
+    WriteResult,
+)
 from .base import LambdaRotating, Reference, Replicating, Vault
 
 if TYPE_CHECKING:
@@ -308,12 +318,16 @@ class Store:
         put: Sequence[Secret] = (),
         drop: Sequence[str] = (),
         refreshed: float | None = None,
+        forget: bool = False,
     ) -> None:
         """Store `put` (at their revisions), remove `drop`, and mark the stage refreshed at
-        `refreshed` (a complete listing), all in one transaction."""
-        self._guard(lambda: self._update(stage, put, drop, refreshed), None)
+        `refreshed` (a complete listing) - or, with `forget`, no longer refreshed at all - in
+        one transaction."""
+        self._guard(lambda: self._update(stage, put, drop, refreshed, forget), None)
 
-    def _update(self, stage: str, put: Sequence[Secret], drop: Sequence[str], refreshed: float | None) -> None:
+    def _update(
+        self, stage: str, put: Sequence[Secret], drop: Sequence[str], refreshed: float | None, forget: bool
+    ) -> None:
         now = time.time()
         rows = []
         if put:
@@ -336,6 +350,8 @@ class Store:
                 conn.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 if refreshed is not None:
                     conn.execute("INSERT OR REPLACE INTO stages(stage, refreshed) VALUES (?, ?)", (stage, refreshed))
+                if forget:
+                    conn.execute("DELETE FROM stages WHERE stage = ?", (stage,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -552,6 +568,10 @@ class CachedVault(Vault):
         cached = loaded[0] if loaded else {}
         try:
             return self._refresh(stage, cached)
+        except AccessDenied as exc:
+            if _revoked(exc):  # a policy now denies it: not even --offline serves it any more
+                self.store.update(stage, drop=builtins.list(cached), forget=True)
+            raise
         except Unreachable as exc:
             fresh = self._fresh(stage)
             if fresh is None:
@@ -613,8 +633,12 @@ class CachedVault(Vault):
             return self.inner.get(stage, key, version)
         try:
             secret = self.inner.get(stage, key)
-        except NotFound:
+        except NotFound:  # NotFoundOrDenied too
             self._drop(stage, key)
+            raise
+        except AccessDenied as exc:
+            if _revoked(exc):
+                self._drop(stage, key)
             raise
         except Unreachable as exc:
             return self._cached_one(stage, key, f"{_service_name(self.inner)} unreachable", exc)
@@ -699,6 +723,15 @@ class CachedVault(Vault):
             return self.inner.rollback(stage, key, version)
         finally:
             self._drop(stage, key)
+
+
+def _revoked(exc: AccessDenied) -> bool:
+    """A denial by policy (not missing, expired or invalid credentials, after which a new
+    sign-in reads the same values again)."""
+    from .aws import CREDENTIAL_CODES
+
+    code = str(getattr(exc, "code", "") or "")
+    return code not in CREDENTIAL_CODES and "credentials" not in exc.message.lower()
 
 
 def _service_name(inner: Vault) -> str:
