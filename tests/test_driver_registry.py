@@ -127,3 +127,20 @@ def test_entry_point_driver_works_through_the_cli(installed_example: Path, kp: K
     assert missing.code == 3 and "`keep show` lists" in missing.stderr
     refused = run("vault:add", "--driver", "local", "--slug", "x", "--file", "a.json", "-n", "--no-verify")
     assert refused.code == 2 and "--file does not apply to the local driver (only jsonfile)" in refused.stderr
+
+
+def test_no_capability_sniffing_in_src() -> None:
+    """Optional capabilities are typed accessors and declared flags: nothing probes a vault's
+    attributes with getattr/hasattr, no `type: ignore` papers over a missing method, and no
+    code outside a driver branches on a driver's name - except the AWS IAM policy generator
+    (services/iam.py and the `keep iam` command), whose subject is those two AWS services."""
+    src = Path(registry.__file__).resolve().parents[1]
+    sniffing = re.compile(r"\b(?:getattr|hasattr)\(\s*(?:self\.)?\w*vault\w*\s*,|\.driver\s*(?:==|!=|in)\s*\(?\s*\"")
+    found = [
+        f"{path.relative_to(src)}:{n}: {line.strip()}"
+        for path in sorted(src.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if (sniffing.search(line) or ("type: ignore[attr-defined]" in line and "vault" in line))
+        and str(path.relative_to(src)) not in ("services/iam.py", "cli/access.py")
+    ]
+    assert found == []

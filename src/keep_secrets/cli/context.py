@@ -194,9 +194,9 @@ class Ctx:
 
     def vault(self, slug: str) -> Vault:
         vault = self._vaults.get(slug)
-        if self.quiet and vault.driver == "local":
-            # the local vault's notices are informational ("no data yet"): -q hides them
-            vault.notice = _silent  # type: ignore[attr-defined]
+        if self.quiet and vault.declaration.quiet_notices:
+            # notices such as the local vault's "no data yet" are informational: -q hides them
+            vault.notice = _silent
         return vault
 
     def close(self) -> None:

@@ -425,10 +425,9 @@ def vault_delete_cmd(ctx: Ctx, vault_slug: str | None, force: bool) -> None:
         return
     vault_config.delete_vault(project, slug)
     ctx.success(f"Vault '{slug}' configuration deleted ({project.vault_path(slug)})")
-    if config.driver == "local":
-        data = vault_config.local_db_path(project, config)
-        if data.exists():
-            ctx.msg(f"Its data file {data} was kept; delete it yourself to destroy those secrets.")
+    data = vault_config.data_file(project, config)
+    if data is not None and data.exists():
+        ctx.msg(f"Its data file {data} was kept; delete it yourself to destroy those secrets.")
 
 
 @keep_command("vault:default")

@@ -35,7 +35,7 @@ from ..project import (
     template_dir_inside,
 )
 from ..vaults import registry
-from .vault_config import local_db_path
+from .vault_config import data_file
 
 DEFAULT_STAGES = ("local", "staging", "production")
 
@@ -415,8 +415,9 @@ def project_info(project: Project) -> dict[str, Any]:
             "in_workspace": slug in visible_vaults,
             "options": dict(config.options),
         }
-        if config.driver == "local":
-            entry["path"] = str(local_db_path(project, config))
+        path = data_file(project, config)
+        if path is not None:
+            entry["path"] = str(path)
         vaults.append(entry)
     return {
         "version": __version__,

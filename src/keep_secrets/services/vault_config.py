@@ -7,7 +7,6 @@ move a local vault's data file when its location follows the slug).
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -117,12 +116,10 @@ def add_vault(project: Project, config: VaultConfig, make_default: bool) -> bool
     return becomes_default
 
 
-def local_db_path(project: Project, config: VaultConfig) -> Path:
-    raw = config.get("path")
-    if raw:
-        path = Path(os.path.expanduser(str(raw)))
-        return path if path.is_absolute() else project.root / path
-    return project.local_dir / f"{config.slug}.db"
+def data_file(project: Project, config: VaultConfig) -> Path | None:
+    """The file holding the vault's data on this machine, for drivers that keep one."""
+    locate = registry.get(config.driver).data_file
+    return None if locate is None else locate(project.root, config)
 
 
 def update_vault(project: Project, old_slug: str, config: VaultConfig, make_default: bool) -> list[str]:
@@ -134,21 +131,18 @@ def update_vault(project: Project, old_slug: str, config: VaultConfig, make_defa
         raise UsageError(f"The driver of a vault cannot change ({old.driver}); add a new vault instead")
     renamed = config.slug != old_slug
     move_db: tuple[Path, Path] | None = None
-    if config.driver == "local":
-        # the data file follows the vault: its default location is named after the slug
-        old_db, new_db = local_db_path(project, old), local_db_path(project, config)
-        if old_db != new_db and old_db.exists():
-            if new_db.exists():
-                raise Conflict(f"Cannot move the vault data to {new_db}: the file exists")
-            move_db = (old_db, new_db)
+    # the data file follows the vault: its default location is named after the slug
+    old_db, new_db = data_file(project, old), data_file(project, config)
+    if old_db is not None and new_db is not None and old_db != new_db and old_db.exists():
+        if new_db.exists():
+            raise Conflict(f"Cannot move the vault data to {new_db}: the file exists")
+        move_db = (old_db, new_db)
     if renamed:
         if config.slug in project.vaults or project.vault_path(config.slug).exists():
             raise Conflict(f"A vault with slug '{config.slug}' already exists")
-        if config.driver == "secretsmanager":
-            notes.append(
-                f"secrets created before the rename keep their tag VaultSlug={old_slug}; "
-                "keep's generated IAM policy does not depend on it"
-            )
+        note = registry.get(config.driver).rename_note
+        if note:
+            notes.append(note.format(old=old_slug, new=config.slug))
     config.validate(str(project.vault_path(config.slug)))
     if move_db is not None:
         for suffix in ("", "-wal", "-shm"):

@@ -70,6 +70,12 @@ class Reference:
     extra: Mapping[str, str] = field(default_factory=dict)
 
 
+def _stderr_notice(text: str) -> None:
+    import sys
+
+    sys.stderr.write(f"keep: notice: {text}\n")
+
+
 class Vault(ABC):
     """One configured vault. Methods take the stage explicitly; one instance serves all stages."""
 
@@ -79,6 +85,8 @@ class Vault(ABC):
         self.config = config
         self.namespace = namespace
         self.project_root = project_root
+        #: where the driver says what the user must know without failing (front ends replace it)
+        self.notice: Callable[[str], None] = _stderr_notice
 
     @property
     def slug(self) -> str:

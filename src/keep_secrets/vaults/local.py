@@ -238,18 +238,22 @@ def _create_key_file(path: Path, key: bytes) -> bytes:
     return key
 
 
+def data_file(project_root: Path, config: VaultConfig) -> Path:
+    """The database file: the vault's `path` (relative to the project), else
+    .keep/local/<slug>.db (so it follows a rename of the slug)."""
+    raw = config.get("path")
+    if raw:
+        path = Path(os.path.expanduser(str(raw)))
+        return path if path.is_absolute() else project_root / path
+    return project_root / ".keep" / "local" / f"{config.slug}.db"
+
+
 class LocalVault(Vault):
     driver = "local"
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         super().__init__(config, namespace, project_root)
-        raw = config.get("path")
-        root = Path(project_root or ".")
-        if raw:
-            path = Path(os.path.expanduser(str(raw)))
-            self.path = path if path.is_absolute() else root / path
-        else:
-            self.path = root / ".keep" / "local" / f"{config.slug}.db"
+        self.path = data_file(Path(project_root or "."), config)
         self._conn: sqlite3.Connection | None = None
         self._aead: AESGCM | None = None
         self._key_bytes: bytes | None = None
@@ -1023,6 +1027,8 @@ DRIVER = Driver(
     label="Local encrypted vault",
     vault_class=LocalVault,
     options=(Option("path", "Database file of a local vault (default .keep/local/<slug>.db)"),),
+    data_file=data_file,
+    quiet_notices=True,
     # the `secure` mark is kept (a copy to SSM stores a plain String) but every value is sealed
     capabilities=Capabilities(restore=True, plain_marker=True, history=True, conditional_writes=True),
 )

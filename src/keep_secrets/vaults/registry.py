@@ -39,6 +39,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -223,6 +224,13 @@ class Driver:
     write_interval: float = 0.0
     #: secrets live outside the project (renaming the namespace orphans them)
     remote: bool = False
+    #: where the vault keeps its data on this machine (project root, config) -> file; the file
+    #: follows a slug rename, is kept (and named) when the vault's configuration is deleted
+    data_file: Callable[[Path, VaultConfig], Path] | None = None
+    #: what a slug rename means for the secrets already stored ({old} and {new} are filled in)
+    rename_note: str | None = None
+    #: its notices are informational only (e.g. "no data yet"): `-q` silences them
+    quiet_notices: bool = False
     #: probe step (list/write/read/history/delete) -> what grants it, for `verify`'s explanations
     probe_hints: Mapping[str, str] = field(default_factory=dict)
     #: `keep iam` for a store with its own policy language (the AWS drivers share the IAM

@@ -862,6 +862,8 @@ DRIVER = Driver(
     ),
     write_interval=0.05,
     remote=True,
+    rename_note="secrets created before the rename keep their tag VaultSlug={old}; "
+    "keep's generated IAM policy does not depend on it",
     probe_hints={
         "list": "KeepSecretsManagerList: secretsmanager:ListSecrets and "
         "secretsmanager:BatchGetSecretValue on *, plus GetSecretValue on the stage's secrets",
