@@ -368,3 +368,38 @@ def test_vault_add_and_edit_take_the_cache_options(kp: KeepRunner, counted: Prox
     assert bad.code == 2 and "cache" in bad.stderr
     kp.ok("vault:edit", "sm2", "--cache", "off", "-n")
     assert json.loads((kp.cwd / ".keep" / "vaults" / "sm2.json").read_text())["cache"] == "off"
+
+
+def test_other_writes_through_keep_keep_the_cache_right(aws: KeepRunner, counted: Proxy, moto: str) -> None:
+    seed_ssm(moto, "staging", values("staging", 20))
+    export(aws, "ssm", "staging")
+    aws.ok("set", "FAKE_KEY_001", "fake-second-version", "--vault", "ssm", "--stage", "staging")
+    aws.ok("rollback", "FAKE_KEY_001", "--to", "1", "--vault", "ssm", "--stage", "staging")
+    (aws.cwd / "in.env").write_text("FAKE_KEY_002=fake-imported-2\nFAKE_IMPORTED=fake-imported-new\n")
+    aws.ok("import", "in.env", "--overwrite", "--vault", "ssm", "--stage", "staging")
+    aws.ok("rotate", "FAKE_KEY_003", "--vault", "ssm", "--stage", "staging")
+    rotated = aws.ok("get", "FAKE_KEY_003", "--vault", "ssm", "--stage", "staging", "--format", "raw",
+                     "--no-cache").stdout[:-1]
+    counted.reset_counts()
+    got = exported(export(aws, "ssm", "staging"))
+    assert got == dict(values("staging", 20), FAKE_KEY_002="fake-imported-2", FAKE_IMPORTED="fake-imported-new",
+                       FAKE_KEY_003=rotated)
+    assert reads(counted) <= 1  # only the rolled-back key is read again (its new version was not written by set)
+
+
+def test_a_ciphertext_moved_to_another_key_does_not_open(
+    aws: KeepRunner, counted: Proxy, moto: str, home: Path
+) -> None:
+    seed_sm(moto, "staging", {"FAKE_A": "fake-value-a-1111", "FAKE_B": "fake-value-b-2222"})
+    export(aws, "sm", "staging")
+    (path,) = cache_files(home)
+    conn = sqlite3.connect(path)
+    with conn:
+        nonce, sealed = conn.execute("SELECT nonce, ciphertext FROM entries WHERE key = 'FAKE_A'").fetchone()
+        conn.execute("UPDATE entries SET nonce = ?, ciphertext = ? WHERE key = 'FAKE_B'", (nonce, sealed))
+    conn.close()
+    counted.fail_regions = {FAKE_REGION}
+    result = export(aws, "sm", "staging")  # unreachable, and the cache is discarded: nothing to serve
+    assert result.code == 1 and result.stdout == ""
+    assert result.stderr.count("discarded") == 1
+    assert "fake-value-a" not in result.stderr
