@@ -111,6 +111,16 @@ class Conflict(KeepError):
     http_status = 409
 
 
+class OutsideProject(UsageError):
+    """A local vault's database path lies outside the project and the user has not confirmed
+    it (a committed vault file could otherwise point into another project's data)."""
+
+    def __init__(self, message: str, *, slug: str, path: str) -> None:
+        super().__init__(message, fix=("outside-project", slug, path))
+        self.slug = slug
+        self.path = path
+
+
 class PreconditionFailed(Conflict):
     """A conditional write (:class:`Expect`) found the key absent, present or at another
     revision than the plan saw: nothing was overwritten (exit 5)."""

@@ -30,6 +30,7 @@ _FIXES = {
     "cache:on": "`keep vault:edit {0} --cache on`, then read it once online",
     "cache:fill": "read it once online to fill the cache",
     "schema:init": "`keep schema:init` writes one from the keys present",
+    "outside-project": "if that is intended, confirm it with `keep vault:edit {0} --path {1} --outside-project`",
 }
 
 

@@ -140,6 +140,8 @@ def _vault_options(func: Callable[..., Any]) -> Callable[..., Any]:
             help=f"{option.help} ({', '.join(owners)}).",
         ))
     options += [
+        click.option("--outside-project", "outside_project", is_flag=True,
+                     help="Confirm a local vault --path outside this project (recorded in your workspace)."),
         click.option("--default", "make_default", is_flag=True, help="Make this the default vault."),
         click.option("--no-verify", is_flag=True, help="Skip the permission probe."),
     ]
@@ -249,6 +251,7 @@ def vault_add_cmd(
     """
     project = ctx.project
     taken = set(project.vaults)
+    outside = bool(flags.pop("outside_project", False))
     # flags are validated before anything is asked
     options = _flag_options(flags)
     if driver is not None:
@@ -284,6 +287,7 @@ def vault_add_cmd(
         options = vault_config.initial_options(driver, options)
 
     config = vault_config.build_vault(driver, slug, name, options)
+    vault_config.confirm_location(project, config, outside)
     became_default = vault_config.add_vault(project, config, make_default)
     ctx.success(f"Vault '{config.slug}' ({label}) added: {project.vault_path(config.slug)}")
     if became_default:
@@ -333,6 +337,7 @@ def vault_edit_cmd(
     if driver is not None and driver != old.driver:
         vault_config.validate_driver(driver)
         raise UsageError(f"The driver of vault '{old_slug}' is {old.driver} and cannot change; add a new vault")
+    outside = bool(flags.pop("outside_project", False))
     options = _flag_options(flags)
     _check_applicable(old.driver, options)
     if slug is not None:
@@ -359,6 +364,7 @@ def vault_edit_cmd(
     merged = dict(current)
     merged.update(options)
     config = vault_config.build_vault(old.driver, slug or old_slug, name or old.name, merged)
+    vault_config.confirm_location(project, config, outside)
     if config.to_dict() == old.to_dict() and not (make_default and project.settings.default_vault != old_slug):
         ctx.msg(f"Vault '{old_slug}' unchanged.")
         return

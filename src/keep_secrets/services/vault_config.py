@@ -122,6 +122,37 @@ def data_file(project: Project, config: VaultConfig) -> Path | None:
     return None if locate is None else locate(project.root, config)
 
 
+OUTSIDE_PATHS = "outside_paths"
+
+
+def outside_project(project: Project, config: VaultConfig) -> Path | None:
+    """The resolved database path of a local vault when it lies outside the project, else None."""
+    if config.driver != "local":
+        return None
+    path = local_db_path(project, config).resolve()
+    return None if path.is_relative_to(project.root.resolve()) else path
+
+
+def confirm_location(project: Project, config: VaultConfig, confirmed: bool) -> None:
+    """A local vault path outside the project needs the user's confirmation (`confirmed`),
+    which is recorded in their own workspace file (never committed): a vault file from the
+    repository alone cannot point keep at another project's database."""
+    path = outside_project(project, config)
+    if path is None:
+        return
+    if not confirmed:
+        raise UsageError(
+            f"Vault '{config.slug}': path {path} is outside this project",
+            hint="add --outside-project to confirm that this project's local secrets live there",
+        )
+    paths = project.workspace.extra.get(OUTSIDE_PATHS)
+    paths = dict(paths) if isinstance(paths, dict) else {}
+    if paths.get(config.slug) != str(path):
+        paths[config.slug] = str(path)
+        project.workspace.extra[OUTSIDE_PATHS] = paths
+        project.save_workspace()
+
+
 def update_vault(project: Project, old_slug: str, config: VaultConfig, make_default: bool) -> list[str]:
     """Replace vault `old_slug` by `config` (possibly renamed). The new file is written before
     the old one is removed, so a failure never loses the vault. Returns notes for the user."""

@@ -32,6 +32,7 @@ import functools
 import getpass
 import hashlib
 import hmac
+import json
 import os
 import sqlite3
 import sys
@@ -49,6 +50,7 @@ from ..model import (
     Expect,
     KeepError,
     NotFound,
+    OutsideProject,
     Secret,
     UsageError,
     Version,
@@ -264,10 +266,48 @@ class LocalVault(Vault):
         self._lock = threading.RLock()
 
     # -- storage plumbing ------------------------------------------------------------------
+    def _check_location(self) -> None:
+        """A database outside the project is opened only when the user confirmed that path
+        (their workspace file, `.keep/local/workspace.json`, which is never committed)."""
+        if self.project_root is None:
+            return
+        root = Path(self.project_root).resolve()
+        path = self.path.resolve()
+        if path.is_relative_to(root):
+            return
+        try:
+            confirmed = json.loads((root / ".keep" / "local" / "workspace.json").read_text()).get("outside_paths")
+        except (OSError, ValueError, AttributeError):
+            confirmed = None
+        if isinstance(confirmed, dict) and confirmed.get(self.slug) == str(path):
+            return
+        raise OutsideProject(
+            f"Local vault '{self.slug}' keeps its database outside this project ({path}); "
+            "it is not opened until you confirm that path",
+            slug=self.slug,
+            path=str(path),
+        )
+
+    def _check_binding(self, conn: sqlite3.Connection, write: bool) -> None:
+        """The database belongs to one project (its namespace): a vault file pointing at another
+        project's database is refused instead of reading that project's secrets."""
+        row = conn.execute("SELECT value FROM meta WHERE name = 'namespace'").fetchone()
+        if row is None:
+            if write:
+                conn.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('namespace', ?)", (self.namespace,))
+            return
+        if str(row[0]) != self.namespace:
+            raise UsageError(
+                f"Local vault database {self.path} belongs to the project with namespace '{row[0]}', "
+                f"not to this one ('{self.namespace}'); keep did not use it",
+                hint="point the vault's path at this project's own database",
+            )
+
     def _db(self, create: bool = True) -> sqlite3.Connection:
         """The connection; with `create=False` (reads) a missing file raises NoLocalData
         instead of being created."""
         if self._conn is None:
+            self._check_location()
             try:
                 missing = not self.path.exists()
                 if missing and not create:
@@ -590,6 +630,7 @@ class LocalVault(Vault):
         """A consistent snapshot for one read (the whole-database check and the rows agree)."""
         with self._lock:
             conn = self._db(create=False)
+            self._check_binding(conn, write=False)  # before the key: never unlock another project's data
             # the id and the key first: opening them may write (first use), which cannot
             # happen inside the read transaction
             self._vault_id()
@@ -610,11 +651,12 @@ class LocalVault(Vault):
     def _change(self) -> Iterator[_Tx]:
         """One write transaction on a verified (and, for a format-1 file, migrated) database,
         which bumps the generation and the whole-database MAC."""
-        self._db(create=True)
+        self._check_binding(self._db(create=True), write=False)
         self._vault_id()
         self._cipher()  # the key before the write lock
         with self._write() as conn:
             try:
+                self._check_binding(conn, write=True)
                 if self._is_legacy(conn):
                     self._migrate(conn)
                 self._verify(conn)

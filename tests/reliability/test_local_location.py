@@ -1,0 +1,62 @@
+"""Issue 16 item 6: a committed vault file cannot point keep at another project's database: a
+local path outside the project needs the user's confirmation (recorded in their uncommitted
+workspace), and a database is bound to the project (namespace) that wrote it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import KeepRunner, base_env
+
+
+def other_project(tmp_path: Path) -> tuple[KeepRunner, Path]:
+    root = tmp_path / "victim"
+    root.mkdir()
+    home = tmp_path / "victim-home"
+    home.mkdir()
+    victim = KeepRunner(root, base_env(home))
+    victim.ok("init", "--no-interaction", "--name", "Victim", "--namespace", "victim")
+    victim.ok("set", "VICTIM_TOKEN", "fake-victim-secret", "--stage", "staging")
+    return victim, root / ".keep" / "local" / "local.db"
+
+
+def point_at(kp: KeepRunner, path: Path) -> None:
+    file = kp.cwd / ".keep" / "vaults" / "local.json"
+    data = json.loads(file.read_text())
+    data["path"] = str(path)
+    file.write_text(json.dumps(data))
+
+
+def test_a_committed_path_into_another_project_is_refused(kp: KeepRunner, tmp_path: Path) -> None:
+    _, victim_db = other_project(tmp_path)
+    point_at(kp, victim_db)  # as a malicious or careless commit would
+    for args in (("show", "--unmask"), ("get", "VICTIM_TOKEN"), ("set", "X", "fake-x")):
+        result = kp(*args, "--stage", "staging")
+        assert result.code == 2, (args, result.stderr)
+        assert "outside this project" in result.stderr and "fake-victim-secret" not in result.stdout
+        assert "--outside-project" in result.stderr
+
+
+def test_confirming_an_outside_path_still_cannot_read_another_projects_database(
+    kp: KeepRunner, tmp_path: Path
+) -> None:
+    _, victim_db = other_project(tmp_path)
+    kp.ok("vault:edit", "local", "--path", str(victim_db), "--outside-project", "--no-verify")
+    result = kp("get", "VICTIM_TOKEN", "--stage", "staging")
+    assert result.code == 2 and "belongs to the project with namespace 'victim'" in result.stderr
+    assert "fake-victim-secret" not in result.stdout
+
+
+def test_an_outside_path_of_your_own_works_once_confirmed(kp: KeepRunner, tmp_path: Path) -> None:
+    shared = tmp_path / "elsewhere" / "mine.db"
+    refused = kp("vault:add", "--driver", "local", "--slug", "mine", "--path", str(shared), "--no-verify")
+    assert refused.code == 2 and "outside this project" in refused.stderr
+    assert not (kp.cwd / ".keep" / "vaults" / "mine.json").exists()
+    kp.ok("vault:add", "--driver", "local", "--slug", "mine", "--path", str(shared), "--outside-project",
+          "--no-verify")
+    kp.ok("set", "K", "fake-mine", "--vault", "mine", "--stage", "staging")
+    assert kp.ok("get", "K", "--vault", "mine", "--stage", "staging", "--format", "raw").stdout == "fake-mine\n"
+    workspace = json.loads((kp.cwd / ".keep" / "local" / "workspace.json").read_text())
+    assert workspace["outside_paths"] == {"mine": str(shared.resolve())}
+    assert "outside_paths" not in (kp.cwd / ".keep" / "vaults" / "mine.json").read_text()
