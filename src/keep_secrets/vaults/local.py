@@ -651,7 +651,8 @@ class LocalVault(Vault):
     def _change(self) -> Iterator[_Tx]:
         """One write transaction on a verified (and, for a format-1 file, migrated) database,
         which bumps the generation and the whole-database MAC."""
-        self._check_binding(self._db(create=True), write=False)
+        with self._lock:  # the connection may be shared by threads: never used without the lock
+            self._check_binding(self._db(create=True), write=False)
         self._vault_id()
         self._cipher()  # the key before the write lock
         with self._write() as conn:
