@@ -126,10 +126,12 @@ OUTSIDE_PATHS = "outside_paths"
 
 
 def outside_project(project: Project, config: VaultConfig) -> Path | None:
-    """The resolved database path of a local vault when it lies outside the project, else None."""
-    if config.driver != "local":
+    """The resolved data file of a vault that keeps one (local) when it lies outside the
+    project, else None."""
+    located = data_file(project, config)
+    if located is None:
         return None
-    path = local_db_path(project, config).resolve()
+    path = located.resolve()
     return None if path.is_relative_to(project.root.resolve()) else path
 
 
