@@ -103,10 +103,14 @@ def _run_get(args: list[str], options: dict[str, str | bool]) -> int:
             if exc.errno != errno.EPIPE:
                 raise
             # click's main on a broken pipe: quiet streams, exit 1
+            from typing import Any
+
             from click.utils import PacifyFlushWrapper
 
-            sys.stdout = PacifyFlushWrapper(sys.stdout)
-            sys.stderr = PacifyFlushWrapper(sys.stderr)
+            # typed as a class up to click 8.4, as a deprecated module attribute (object) from 8.5
+            pacify: Any = PacifyFlushWrapper
+            sys.stdout = pacify(sys.stdout)
+            sys.stderr = pacify(sys.stderr)
             sys.exit(1)
     except BaseException as exc:
         return handle_error(exc, no_color, debug)
