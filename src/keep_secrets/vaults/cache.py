@@ -472,10 +472,9 @@ class CachedVault(Vault):
         self.inner = inner
         self.mode = mode
         self._incremental: Incremental | None = inner.incremental()
-        notice = getattr(inner, "notice", None)
-        self.notice: Callable[[str], None] = notice if callable(notice) else _stderr_notice
+        self.notice = inner.notice
         ident, label = _location(inner)
-        self.store = Store(ident, label, self.notice)
+        self.store = Store(ident, label, lambda text: self.notice(text))
         self.max_stale = max_stale(inner.config)
         self.caching = enabled(inner.config) and self._incremental is not None
 
@@ -736,14 +735,6 @@ def _revoked(exc: AccessDenied) -> bool:
 
 def _service_name(inner: Vault) -> str:
     return "AWS" if getattr(inner, "service", "") else inner.declaration.label
-
-
-def _stderr_notice(text: str) -> None:
-    import sys
-
-    with contextlib.suppress(OSError, ValueError):
-        sys.stderr.write(f"keep: notice: {text}\n")
-        sys.stderr.flush()
 
 
 _classes: dict[str, type[CachedVault]] = {}
