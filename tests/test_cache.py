@@ -158,6 +158,21 @@ def test_writes_through_keep_update_the_cache(aws: KeepRunner, counted: Proxy, m
     assert counted.total == 0
 
 
+def test_deleted_keys_are_listed_through_the_cache_and_never_offline(aws: KeepRunner, counted: Proxy,
+                                                                     moto: str) -> None:
+    seed_sm(moto, "staging", values("staging", 3))
+    export(aws, "sm", "staging")
+    aws.ok("delete", "FAKE_KEY_002", "--force", "--vault", "sm", "--stage", "staging")
+    counted.reset_counts()
+    listed = aws.ok("restore", "--list", "--vault", "sm", "--stage", "staging", "--format", "json")
+    assert [d["key"] for d in json.loads(listed.stdout)] == ["FAKE_KEY_002"]
+    assert dict(counted.counts) == {"ListSecrets": 1}
+    counted.reset_counts()
+    refused = aws("restore", "--list", "--vault", "sm", "--stage", "staging", "--offline")
+    assert refused.code == 1 and "Offline: the deleted secrets" in refused.stderr, refused.stderr
+    assert counted.total == 0
+
+
 def test_get_with_the_cache_is_one_value_read(aws: KeepRunner, counted: Proxy, moto: str) -> None:
     seed_sm(moto, "staging", values("staging", 150))
     counted.reset_counts()

@@ -386,6 +386,50 @@ def test_delete_purge_is_final(kp: KeepRunner) -> None:
     assert "created SOFT" in ok(kp, "set", "SOFT", "fake-soft-2", "--stage", "local").stderr
 
 
+def test_restore_list_prints_the_restorable_keys_newest_first(kp: KeepRunner) -> None:
+    for key in ("FIRST_GONE", "THEN_GONE", "PURGED", "LIVE"):
+        ok(kp, "set", key, f"fake-{key.lower()}", "--stage", "local")
+    empty = ok(kp, "restore", "--list", "--stage", "local")
+    assert empty.stdout == "" and "No deleted secrets to restore in local:local" in empty.stderr
+    assert as_json(ok(kp, "restore", "--list", "--stage", "local", "--format", "json")) == []
+    for key in ("FIRST_GONE", "THEN_GONE", "PURGED"):
+        ok(kp, "delete", key, "--force", "--stage", "local")
+    ok(kp, "delete", "PURGED", "--force", "--purge", "--stage", "local")
+    listed = ok(kp, "restore", "--list", "--stage", "local")
+    assert "2 deleted secrets that can be restored in local:local" in listed.stderr
+    rows = [line.split()[0] for line in listed.stdout.splitlines()[2:] if line.strip()]
+    assert rows == ["THEN_GONE", "FIRST_GONE"]
+    assert "fake-" not in listed.stdout
+    data = as_json(ok(kp, "restore", "--list", "--stage", "local", "--format", "json"))
+    assert [(d["key"], d["name"], d["vault"], d["stage"]) for d in data] == [
+        ("THEN_GONE", "local/THEN_GONE", "local", "local"), ("FIRST_GONE", "local/FIRST_GONE", "local", "local"),
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT[\d:.]+Z", d["deleted"]) for d in data)
+    ok(kp, "restore", "THEN_GONE", "--stage", "local")
+    assert [d["key"] for d in as_json(ok(kp, "restore", "--list", "--stage", "local", "--format", "json"))] == [
+        "FIRST_GONE"
+    ]
+    assert ok(kp, "restore", "--list", "--stage", "staging").stdout == ""  # other stages: their own
+    fails(kp, 2, "restore", "FIRST_GONE", "--list", "--stage", "local", match="takes no KEY")
+    fails(kp, 2, "restore", "FIRST_GONE", "--format", "json", "--stage", "local", match="--list only")
+
+
+def test_restore_without_key_on_a_terminal_offers_the_deleted_keys(kp: KeepRunner) -> None:
+    from .test_cli_project import run_on_terminal
+
+    for key in ("ALPHA", "BRAVO"):
+        ok(kp, "set", key, f"fake-{key.lower()}", "--stage", "local")
+        ok(kp, "delete", key, "--force", "--stage", "local")
+    code, shown = run_on_terminal(kp, ["restore", "--stage", "local"], [("Key to restore", "ALPHA")])
+    assert code == 0, shown
+    assert "BRAVO, ALPHA" in shown  # the choices, newest deletion first
+    assert "restored ALPHA in local:local" in shown
+    assert raw(kp, "ALPHA") == "fake-alpha"
+    ok(kp, "restore", "BRAVO", "--stage", "local")
+    code, shown = run_on_terminal(kp, ["restore", "--stage", "local"], [])
+    assert code == 3 and "No deleted secrets to restore in local:local" in shown, shown
+
+
 def test_delete_missing_is_exit_3(kp: KeepRunner) -> None:
     fails(kp, 3, "delete", "NOPE", "--force", "--stage", "local", match="not found")
     fails(kp, 3, "delete", "NOPE", "--stage", "local", match="not found")

@@ -23,7 +23,8 @@ def _readme() -> str:
 
 
 _TABLE_FLAGS = (
-    ("restore", "restore"), ("plain_values", "plain values"), ("history", "history"),
+    ("restore", "restore"), ("list_deleted", "deleted listing"), ("plain_values", "plain values"),
+    ("history", "history"),
     ("field_access", "fields"), ("replication", "replicas"), ("lambda_rotation", "Lambda rotation"),
     ("native_versions", "native versions"), ("conditional_writes", "conditional writes"),
 )

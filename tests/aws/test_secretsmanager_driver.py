@@ -316,6 +316,34 @@ def test_secret_pending_deletion_never_breaks_the_listing(proxy: Proxy, make_sm:
 
 # -- delete / restore ------------------------------------------------------------------------
 
+def test_deleted_listing_is_keeps_own_of_the_stage_without_reading_a_value(proxy: Proxy, make_sm: MakeSm) -> None:
+    vault = make_sm(proxy.url)
+    vault.set("staging", "MINE", "fake-mine")
+    vault.set("staging", "LIVE", "fake-live")
+    vault.delete("staging", "MINE")
+    other = make_sm(proxy.url, namespace="otherapp")
+    other.set("staging", "THEIRS", "fake-theirs")
+    other.delete("staging", "THEIRS")
+    client = sm_client(proxy.url)
+    # under the prefix but made without keep's tags, or with another stage's tag
+    client.create_secret(Name="myapp/staging/UNTAGGED", SecretString="fake-untagged")
+    client.create_secret(
+        Name="myapp/staging/OTHER_STAGE_TAG",
+        SecretString="fake-ost",
+        Tags=[{"Key": "ManagedBy", "Value": "Keep"}, {"Key": "Namespace", "Value": "myapp"},
+              {"Key": "Stage", "Value": "production"}],
+    )
+    for name in ("myapp/staging/UNTAGGED", "myapp/staging/OTHER_STAGE_TAG"):
+        client.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    proxy.reset_counts()
+    listing = vault.deleted_listing()
+    assert listing is not None
+    assert [(d.key, d.name) for d in listing.deleted("staging")] == [("MINE", "myapp/staging/MINE")]
+    assert {r.operation for r in proxy.requests} == {"ListSecrets"}
+    assert all(body.get("IncludePlannedDeletion") is True for body in sent(proxy, "ListSecrets"))
+    assert other.deleted_listing().deleted("staging")[0].key == "THEIRS"  # type: ignore[union-attr]
+
+
 def test_delete_uses_the_recovery_window_and_purge_forces(proxy: Proxy, make_sm: MakeSm) -> None:
     vault = make_sm(proxy.url)
     vault.set("staging", "A", "fake-a")

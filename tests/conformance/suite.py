@@ -77,6 +77,8 @@ class ConformanceSuite:
         caps = vault.capabilities
         assert (vault.replication() is not None) == caps.replication
         assert (vault.lambda_rotation() is not None) == caps.lambda_rotation
+        assert (vault.deleted_listing() is not None) == caps.list_deleted
+        assert caps.restore or not caps.list_deleted
         assert vault.declaration.vault_class is type(vault)
 
     def test_plain_values_when_supported(self, vault: Vault) -> None:
@@ -134,6 +136,29 @@ class ConformanceSuite:
         vault.delete(self.stage, "PENDING")
         with pytest.raises(Conflict):
             vault.set(self.stage, "PENDING", "fake-new")
+
+    def test_deleted_keys_are_listed_until_restored_or_purged(self, vault: Vault) -> None:
+        listing = vault.deleted_listing()
+        if listing is None:
+            pytest.skip(f"{vault.driver} cannot list deleted secrets")
+        assert listing.deleted(self.stage) == []
+        for key in ("GONE_B", "GONE_A", "BACK", "PURGED_NOW", "STAYS"):
+            vault.set(self.stage, key, f"fake-{key.lower()}")
+        vault.set(self.other_stage, "GONE_B", "fake-other-stage")
+        for key in ("GONE_B", "GONE_A", "BACK", "PURGED_NOW"):
+            vault.delete(self.stage, key)
+        vault.delete(self.other_stage, "GONE_B")
+        vault.restore(self.stage, "BACK")
+        vault.delete(self.stage, "PURGED_NOW", purge=True)
+        listed = listing.deleted(self.stage)
+        assert [d.key for d in listed] == ["GONE_A", "GONE_B"]
+        assert all(d.stage == self.stage and d.vault == vault.slug for d in listed)
+        assert [d.name for d in listed] == [vault.remote_name(self.stage, k) for k in ("GONE_A", "GONE_B")]
+        assert all(d.deleted is not None and d.deleted.tzinfo is not None for d in listed)
+        assert [d.key for d in listing.deleted(self.other_stage)] == ["GONE_B"]
+        vault.restore(self.stage, listed[0].key)  # what is listed can be restored
+        assert vault.get(self.stage, "GONE_A").value == "fake-gone_a"
+        assert [d.key for d in listing.deleted(self.stage)] == ["GONE_B"]
 
     def test_purge_deletes_at_once_and_key_can_be_reused(self, vault: Vault) -> None:
         vault.set(self.stage, "PURGED", "fake-v")

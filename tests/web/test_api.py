@@ -255,6 +255,23 @@ def test_delete_then_restore(client: TestClient, cli: KeepRunner) -> None:
     assert _get_value(client, "API_KEY") == FAKE_API
 
 
+def test_deleted_list_is_the_stores_whoever_deleted(client: TestClient, cli: KeepRunner) -> None:
+    listed = client.get("/api/secrets/deleted", params=LOCAL).json()
+    assert (listed["deleted"], listed["complete"], listed["supports_restore"]) == ([], True, True)
+    client.delete("/api/secret", params={**LOCAL, "key": "API_KEY", "revision": _rev(client, "API_KEY")})
+    cli.ok("delete", "DB_PASSWORD", "--stage", "local", "--force")  # not through this server
+    listed = client.get("/api/secrets/deleted", params=LOCAL).json()
+    assert [d["key"] for d in listed["deleted"]] == ["DB_PASSWORD", "API_KEY"]  # newest first
+    assert [d["name"] for d in listed["deleted"]] == ["local/DB_PASSWORD", "local/API_KEY"]
+    assert all(d["deleted"].endswith("Z") for d in listed["deleted"])
+    assert FAKE_API not in json.dumps(listed) and FAKE_DB not in json.dumps(listed)
+    cli.ok("restore", "DB_PASSWORD", "--stage", "local")
+    assert [d["key"] for d in client.get("/api/secrets/deleted", params=LOCAL).json()["deleted"]] == ["API_KEY"]
+    cli.ok("delete", "API_KEY", "--stage", "local", "--force", "--purge")
+    assert client.get("/api/secrets/deleted", params=LOCAL).json()["deleted"] == []
+    assert client.get("/api/secrets/deleted", params={**LOCAL, "stage": "nope"}).status_code == 400
+
+
 def test_delete_missing_is_404_and_purge_is_final(client: TestClient) -> None:
     assert client.delete("/api/secret", params={"stage": "local", "key": "NOPE", "revision": "1"}).status_code == 404
     purged = client.delete("/api/secret", params={"stage": "local", "key": "API_KEY", "purge": "1"})

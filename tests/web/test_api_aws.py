@@ -76,7 +76,13 @@ def test_import_into_secrets_manager_and_delete_restore(aws_client: TestClient) 
     listed = aws_client.get("/api/secrets", params={"vault": "sm", "stage": "staging"}).json()["secrets"]
     keys = [s["key"] for s in listed]
     assert keys == ["SM_TWO"]
+    gone = aws_client.get("/api/secrets/deleted", params={"vault": "sm", "stage": "staging"}).json()
+    assert [(d["key"], d["name"]) for d in gone["deleted"]] == [("SM_ONE", "webdemo/staging/SM_ONE")]
+    assert gone["complete"] is True
     assert aws_client.post("/api/secret/restore", json=where).status_code == 200
+    assert aws_client.get("/api/secrets/deleted", params={"vault": "sm", "stage": "staging"}).json()["deleted"] == []
+    ssm = aws_client.get("/api/secrets/deleted", params={"vault": "ssm", "stage": "staging"}).json()
+    assert (ssm["supports_restore"], ssm["deleted"]) == (False, [])
     assert aws_client.get("/api/secret", params=where).json()["secret"]["value"] == "fake-sm-one"
 
 

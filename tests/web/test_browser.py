@@ -524,10 +524,13 @@ def test_generate_a_value_and_restore_from_the_toolbar(page: Page, cli: KeepRunn
     assert cli.ok("get", "GENERATED", "--stage", "local", "--format", "raw").stdout == value + "\n"
     cli.ok("delete", "GENERATED", "--stage", "local", "--force")
     page.get_by_role("button", name="Restore…").click()
-    # deleted by the CLI: not listed, but it can be typed
-    page.locator("dialog[open] input[name=key]").fill("GENERATED")
-    page.locator("dialog[open]").get_by_role("button", name="Restore typed key").click()
+    # deleted by the CLI: listed all the same (the store lists its deleted keys), nothing to type
+    dialog = page.locator("dialog[open]")
+    expect(dialog.locator(".deleted-list li")).to_have_count(1)
+    expect(dialog.locator("input[name=key]")).to_have_count(0)
+    dialog.get_by_role("button", name="Restore GENERATED").click()
     expect(page.locator("#secrets-table tbody tr[data-key='GENERATED']")).to_have_count(1)
+    expect(dialog.locator(".deleted-list li")).to_have_count(0)
 
 
 def test_plain_values_are_flagged_and_slash_focuses_search(page: Page, cli: KeepRunner) -> None:

@@ -15,7 +15,7 @@ import click
 
 from ..formats.mask import maybe_mask
 from ..formats.table import render_table
-from ..model import NotFound, Secret, UsageError
+from ..model import NotFound, Secret, UsageError, iso
 from ..names import Patterns, is_env_var_name, validate_key, validate_value
 from ..services import secrets as svc
 from .context import Ctx, keep_command
@@ -27,7 +27,7 @@ from .getting import target as _target
 from .getting import when as _when
 
 if TYPE_CHECKING:
-    pass
+    from ..vaults.base import DeletedSecret
 
 
 # -- shared helpers -------------------------------------------------------------------------
@@ -194,14 +194,62 @@ def delete_cmd(ctx: Ctx, key: str | None, force: bool, purge: bool, version: str
         ctx.success(f"deleted {key} from {where} for good")
 
 
+#: at most this many deleted keys are offered as a choice; more are listed, then typed
+_PICK_LIMIT = 30
+
+
 @keep_command("restore")
 @click.argument("key", required=False)
-def restore_cmd(ctx: Ctx, key: str | None) -> None:
-    """Undo the delete of KEY."""
+@click.option("--list", "list_only", is_flag=True,
+              help="List the deleted keys that can still be restored (restores nothing).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="Output of --list.")
+def restore_cmd(ctx: Ctx, key: str | None, list_only: bool, fmt: str) -> None:
+    """Undo the delete of KEY.
+
+    Without KEY on a terminal, keep offers the stage's deleted keys to choose from (where the
+    vault can list them: local, secretsmanager, openbao). --list prints them instead.
+    """
+    if list_only:
+        if key is not None:
+            raise UsageError("restore --list takes no KEY: it lists the keys that can be restored")
+        _list_deleted(ctx, fmt)
+        return
+    if fmt != "table":
+        raise UsageError("--format applies to restore --list only")
+    if key is None and ctx.interactive:
+        stage, slug, vault = _target(ctx)
+        if vault.capabilities.list_deleted:
+            key = _pick_deleted(ctx, svc.deleted_secrets(vault, stage), _where(slug, stage))
     key = _key_arg(ctx, key, write=False)
     stage, slug, vault = _target(ctx)
     vault.restore(stage, key)
     ctx.success(f"restored {key} in {_where(slug, stage)}")
+
+
+def _list_deleted(ctx: Ctx, fmt: str) -> None:
+    stage, slug, vault = _target(ctx)
+    found = svc.deleted_secrets(vault, stage)
+    if fmt == "json":
+        ctx.out(_json([{"key": d.key, "name": d.name, "vault": d.vault, "stage": d.stage,
+                        "deleted": iso(d.deleted)} for d in found]))
+        return
+    if not found:
+        ctx.msg(f"No deleted secrets to restore in {_where(slug, stage)}")
+        return
+    ctx.msg(f"{_count(len(found), 'deleted secret')} that can be restored in {_where(slug, stage)}, newest first")
+    ctx.out(render_table(("Key", "Deleted", "Name"), [[d.key, _when(d.deleted), d.name] for d in found]))
+
+
+def _pick_deleted(ctx: Ctx, found: Sequence[DeletedSecret], where: str) -> str:
+    if not found:
+        raise NotFound(f"No deleted secrets to restore in {where}")
+    keys = [d.key for d in found]
+    if len(keys) <= _PICK_LIMIT:
+        return ctx.select("Key to restore", keys, default=keys[0] if len(keys) == 1 else None)
+    ctx.msg(f"{_count(len(keys), 'deleted secret')} in {where}, newest first:")
+    ctx.msg(render_table(("Key", "Deleted"), [[d.key, _when(d.deleted)] for d in found]))
+    return ctx.ask("Key to restore")
 
 
 # -- rename ---------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ..model import Conflict, Expect, KeepError, NotFound, PreconditionFailed, S
 from ..names import shown_key, validate_key, validate_value
 
 if TYPE_CHECKING:
-    from ..vaults.base import Vault
+    from ..vaults.base import DeletedSecret, Vault
 
 
 LOOKUP_KEY_RULE = "1-255 characters without spaces or control characters, not starting with '-'"
@@ -307,6 +307,21 @@ def check_deletable(vault: Vault, stage: str, key: str, purge: bool) -> None:
 def restorable(vault: Vault, purge: bool) -> bool:
     """Whether a delete can be undone (`restore`)."""
     return vault.capabilities.restore and not purge
+
+
+def deleted_secrets(vault: Vault, stage: str) -> list[DeletedSecret]:
+    """The stage's deleted secrets that `restore` can still bring back, newest deletion first
+    (then by key). A vault whose driver cannot list them is a UsageError naming why."""
+    listing = vault.deleted_listing()
+    if listing is None:
+        if not vault.capabilities.restore:
+            raise UsageError(
+                f"Vault '{vault.slug}' ({vault.driver} driver) deletes secrets for good; nothing to restore"
+            )
+        raise UsageError(f"Vault '{vault.slug}' ({vault.driver} driver) cannot list its deleted secrets")
+    found = sorted(listing.deleted(stage), key=lambda d: d.key)
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda d: d.deleted or oldest, reverse=True)
 
 
 _EVERY_RE = re.compile(r"(\d{1,4})\s*(d|days?)?", re.IGNORECASE)

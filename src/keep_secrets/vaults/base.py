@@ -12,6 +12,7 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from ..model import Expect, Secret, UsageError, Version, WriteResult
@@ -51,6 +52,25 @@ class LambdaRotating(Protocol):
     def rotate_with_lambda(
         self, stage: str, key: str, lambda_arn: str, every_days: int | None = None
     ) -> WriteResult: ...
+
+
+@dataclass(frozen=True)
+class DeletedSecret:
+    """A deleted secret that `restore` can still bring back: its key, its name in the store
+    and when it was deleted (None where the store does not say)."""
+
+    key: str
+    vault: str
+    stage: str
+    name: str
+    deleted: datetime | None = None
+
+
+class ListsDeleted(Protocol):
+    """A store that can list a stage's deleted, still restorable secrets (capability
+    `list_deleted`; purged or destroyed ones are not listed)."""
+
+    def deleted(self, stage: str) -> builtins.list[DeletedSecret]: ...
 
 
 @dataclass(frozen=True)
@@ -106,6 +126,9 @@ class Vault(ABC):
         return None
 
     def lambda_rotation(self) -> LambdaRotating | None:
+        return None
+
+    def deleted_listing(self) -> ListsDeleted | None:
         return None
 
     def incremental(self) -> Incremental | None:

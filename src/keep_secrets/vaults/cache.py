@@ -49,7 +49,7 @@ from ..model import (
     Version,
     WriteResult,
 )
-from .base import LambdaRotating, Reference, Replicating, Vault
+from .base import DeletedSecret, LambdaRotating, ListsDeleted, Reference, Replicating, Vault
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -511,6 +511,20 @@ class CachedVault(Vault):
                     outer._drop(stage, key)
 
         return _Dropping()
+
+    def deleted_listing(self) -> ListsDeleted | None:
+        found = self.inner.deleted_listing()
+        if found is None:
+            return None
+        listing: ListsDeleted = found
+        outer = self
+
+        class _Online:
+            def deleted(self, stage: str) -> builtins.list[DeletedSecret]:
+                outer._online("the deleted secrets")
+                return listing.deleted(stage)
+
+        return _Online()
 
     def remote_name(self, stage: str, key: str) -> str:
         return self.inner.remote_name(stage, key)

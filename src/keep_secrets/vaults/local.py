@@ -56,7 +56,7 @@ from ..model import (
     Version,
     WriteResult,
 )
-from .base import Vault
+from .base import DeletedSecret, ListsDeleted, Vault
 from .registry import Capabilities, Driver, Option
 
 if TYPE_CHECKING:
@@ -930,6 +930,28 @@ class LocalVault(Vault):
             purged = ",".join(str(v) for v in sorted({*row.purged_set, wanted}))
             tx.put_secret(stage, key, row.current, row.deleted_at, row.last, purged)
 
+    def deleted_listing(self) -> ListsDeleted:
+        return self
+
+    def deleted(self, stage: str) -> builtins.list[DeletedSecret]:
+        """The stage's soft-deleted keys (purged ones have no row left), each row's MAC checked."""
+        if not self._has_db():
+            return []
+        with self._read() as (conn, legacy):
+            extra = "NULL, NULL, NULL" if legacy else "last, purged, mac"
+            rows = conn.execute(
+                f"SELECT key, current, deleted_at, {extra} FROM secrets "
+                "WHERE stage = ? AND deleted_at IS NOT NULL ORDER BY key",
+                (stage,),
+            ).fetchall()
+            out = []
+            for found in rows:
+                key = str(found[0])
+                row = self._checked_row(legacy, stage, key, found[1:])
+                out.append(DeletedSecret(key=key, vault=self.slug, stage=stage, name=self.remote_name(stage, key),
+                                         deleted=self._time(stage, key, row.deleted_at)))
+            return out
+
     def restore(self, stage: str, key: str) -> None:
         self._existing(stage, key)
         with self._change() as tx:
@@ -1073,5 +1095,7 @@ DRIVER = Driver(
     data_file=data_file,
     quiet_notices=True,
     # the `secure` mark is kept (a copy to SSM stores a plain String) but every value is sealed
-    capabilities=Capabilities(restore=True, plain_marker=True, history=True, conditional_writes=True),
+    capabilities=Capabilities(
+        restore=True, list_deleted=True, plain_marker=True, history=True, conditional_writes=True,
+    ),
 )

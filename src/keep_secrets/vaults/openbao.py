@@ -56,7 +56,7 @@ from ..model import (
     Version,
     WriteResult,
 )
-from .base import Reference, Vault
+from .base import DeletedSecret, ListsDeleted, Reference, Vault
 from .registry import AccessPolicy, Capabilities, Driver, Option, PolicyRequest
 
 if TYPE_CHECKING:
@@ -824,6 +824,24 @@ class OpenBaoVault(Vault):
 
         return [ref for ref in self._map(reference, keys) if ref is not None]
 
+    def deleted_listing(self) -> ListsDeleted:
+        return self
+
+    def deleted(self, stage: str) -> builtins.list[DeletedSecret]:
+        """The stage's entries whose current version is deleted but not destroyed (undelete
+        brings it back), from the LIST and each entry's metadata - no value read."""
+        keys = self.list_keys(stage)
+
+        def deleted(key: str) -> DeletedSecret | None:
+            meta = self._metadata(stage, key)
+            if meta is None or meta.state() != "deleted":
+                return None
+            when = _parse_time(meta.versions[meta.current].get("deletion_time"))
+            return DeletedSecret(key=key, vault=self.slug, stage=stage, name=self.remote_name(stage, key),
+                                 deleted=when)
+
+        return [item for item in self._map(deleted, keys) if item is not None]
+
     # -- writes ----------------------------------------------------------------------------
     def _write_data(self, stage: str, key: str, data: dict[str, Any], cas: int) -> tuple[int, dict[str, str]] | None:
         """Write a new version with check-and-set `cas`: the new version number and the entry's
@@ -1098,8 +1116,8 @@ DRIVER = Driver(
         Option("token", "Access token", secret=True, env=("BAO_TOKEN", "VAULT_TOKEN")),
     ),
     capabilities=Capabilities(
-        restore=True, history=True, field_access=True, native_versions=True, conditional_writes=True,
-        references=True,
+        restore=True, list_deleted=True, history=True, field_access=True, native_versions=True,
+        conditional_writes=True, references=True,
     ),
     remote=True,
     # what grants each `verify` step (the paths of `keep iam`'s policy)

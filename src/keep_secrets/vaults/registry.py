@@ -155,10 +155,13 @@ def _passes(option: Option, item: Any) -> bool:
 class Capabilities:
     """What a driver can do beyond the Vault interface's required methods. Front ends offer a
     feature only where its flag is set; the typed accessors on Vault (`replication()`,
-    `lambda_rotation()`) return the implementation."""
+    `lambda_rotation()`, `deleted_listing()`) return the implementation."""
 
     #: `delete` is recoverable (`restore`) unless purged
     restore: bool = False
+    #: the deleted, still restorable keys of a stage can be listed (`restore --list`, the web
+    #: Restore dialog); implies `restore`
+    list_deleted: bool = False
     #: values can be stored unencrypted (`set --plain` stores them so)
     plain_values: bool = False
     #: `set --plain` is accepted and the mark kept (so a copy to a store with `plain_values`

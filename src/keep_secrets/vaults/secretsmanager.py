@@ -58,7 +58,7 @@ from .aws import (
     check_region,
     mentions_kms,
 )
-from .base import LambdaRotating, Reference, ReplicaChange, Replicating
+from .base import DeletedSecret, LambdaRotating, ListsDeleted, Reference, ReplicaChange, Replicating
 from .cache import Incremental
 from .registry import Capabilities, Driver, Option
 
@@ -144,6 +144,9 @@ class SecretsManagerVault(AwsVault):
         return self
 
     def incremental(self) -> Incremental:
+        return self
+
+    def deleted_listing(self) -> ListsDeleted:
         return self
 
     # -- names and configuration ---------------------------------------------------------
@@ -392,6 +395,34 @@ class SecretsManagerVault(AwsVault):
             for entry in self._entries(stage, None)
         ]
         return sorted(refs, key=lambda r: r.key)
+
+    def deleted(self, stage: str) -> builtins.list[DeletedSecret]:
+        """Secrets of the stage scheduled for deletion (still restorable within the recovery
+        window), from ListSecrets with IncludePlannedDeletion - no value read. Only keep's own
+        (its tags for this namespace and stage) under the stage's prefix are listed."""
+        return self._read(f"listing deleted {self.base_name(stage)}/", lambda region: self._deleted(stage, region))
+
+    def _deleted(self, stage: str, region: str | None) -> builtins.list[DeletedSecret]:
+        prefix = self.base_name(stage) + "/"
+        params: dict[str, Any] = {
+            "MaxResults": LIST_PAGE_SIZE,
+            "IncludePlannedDeletion": True,
+            "Filters": [{"Key": "name", "Values": [prefix]}],
+        }
+        found: builtins.list[DeletedSecret] = []
+        while True:
+            page = self.call("list_secrets", prefix + "*", region=region, **params)
+            for entry in page.get("SecretList", []):
+                name = str(entry.get("Name", ""))
+                if not name.startswith(prefix) or len(name) == len(prefix) or entry.get("DeletedDate") is None:
+                    continue
+                if self._matches(entry, stage):
+                    found.append(DeletedSecret(key=name[len(prefix):], vault=self.slug, stage=stage, name=name,
+                                               deleted=_as_datetime(entry.get("DeletedDate"))))
+            token = page.get("NextToken")
+            if not token:
+                return sorted(found, key=lambda d: d.key)
+            params["NextToken"] = token
 
     def _list(self, stage: str, region: str | None) -> builtins.list[Secret]:
         names: dict[str, str] = {}
@@ -857,8 +888,8 @@ DRIVER = Driver(
         Option("stage_tag", "Stage tag key", kind="choice", choices=("Stage", "Env"), default="Stage"),
     ),
     capabilities=Capabilities(
-        restore=True, history=True, replication=True, lambda_rotation=True, native_versions=True,
-        conditional_writes=True, references=True, incremental=True,
+        restore=True, list_deleted=True, history=True, replication=True, lambda_rotation=True,
+        native_versions=True, conditional_writes=True, references=True, incremental=True,
     ),
     write_interval=0.05,
     remote=True,

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.routing import Route
 
 from ..formats.mask import mask
-from ..model import Conflict, Expect, PreconditionFailed, Secret, UsageError, Version
+from ..model import Conflict, Expect, PreconditionFailed, Secret, UsageError, Version, iso
 from ..names import validate_key, validate_value
 from ..services import secrets as svc
 from ..services.copying import (
@@ -69,24 +69,6 @@ def _editing(root: object, slug: str, stage: str, *keys: str) -> Iterator[None]:
     finally:
         for lock in reversed(locks):
             lock.release()
-
-
-# Keys deleted (restorably) through this server, per project, vault and stage, so the Restore
-# dialog can list them. The drivers have no "list deleted" call, so a key deleted by the CLI
-# is not listed (the dialog still takes a typed key).
-_deleted_guard = threading.Lock()
-_deleted: dict[tuple[str, str, str], dict[str, str]] = {}
-
-
-def _remember_deleted(call: Call, slug: str, stage: str, key: str, deleted: bool) -> None:
-    from datetime import UTC, datetime
-
-    with _deleted_guard:
-        keys = _deleted.setdefault((str(call.root), slug, stage), {})
-        if deleted:
-            keys[key] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-        else:
-            keys.pop(key, None)
 
 
 def _revision(call: Call, *, required: bool = True) -> str | None:
@@ -238,33 +220,30 @@ def delete_secret(call: Call) -> dict[str, Any]:
                     vault.get(stage, key)  # already gone: 404
                 raise _stale(exc, None) from None
         vault.delete(stage, key, purge=purge)
-    restorable = svc.restorable(vault, purge)
-    _remember_deleted(call, slug, stage, key, restorable)
-    return {"key": key, "vault": slug, "stage": stage, "restorable": restorable}
+    return {"key": key, "vault": slug, "stage": stage, "restorable": svc.restorable(vault, purge)}
 
 
 def deleted_secrets(call: Call) -> dict[str, Any]:
-    """Keys deleted through this server that may be restored (newest first), minus those
-    that exist again. `complete` is false: keys deleted elsewhere are not known."""
+    """The stage's deleted secrets that can still be restored, newest first, as the store lists
+    them (whoever deleted them: this page, the CLI, another tool). `complete` is false for a
+    driver that restores but cannot list (the page then asks for a typed key)."""
     slug, stage = _where(call)
     vault = call.vault(slug)
-    if not vault.capabilities.restore:
-        return {"vault": slug, "stage": stage, "supports_restore": False, "deleted": [], "complete": True}
-    with _deleted_guard:
-        known = dict(_deleted.get((str(call.root), slug, stage), {}))
-    present = {s.key for s in vault.list(stage)} if known else set()
-    items = sorted(((k, t) for k, t in known.items() if k not in present), key=lambda kt: kt[1], reverse=True)
-    return {
-        "vault": slug, "stage": stage, "supports_restore": True, "complete": False,
-        "deleted": [{"key": k, "deleted": t} for k, t in items],
-    }
+    caps = vault.capabilities
+    answer: dict[str, Any] = {"vault": slug, "stage": stage, "supports_restore": caps.restore,
+                              "complete": caps.list_deleted or not caps.restore, "deleted": []}
+    if caps.list_deleted:
+        answer["deleted"] = [
+            {"key": d.key, "name": d.name, "deleted": iso(d.deleted)}
+            for d in svc.deleted_secrets(vault, stage)
+        ]
+    return answer
 
 
 def restore_secret(call: Call) -> dict[str, Any]:
     slug, stage = _where(call)
     key = svc.validate_lookup_key(call.text("key", required=True))
     call.vault(slug).restore(stage, key)
-    _remember_deleted(call, slug, stage, key, False)
     return {"key": key, "vault": slug, "stage": stage, "restored": True}
 
 

@@ -350,14 +350,24 @@ export async function restoreDialog() {
     } catch (err) { button.disabled = false; fail(err); }
   };
   const list = h("ul", { class: "deleted-list" }, data.deleted.map((d) => h("li", {},
-    h("span", { class: "mono key-text", text: d.key }), h("span", { class: "muted small", text: `deleted ${when(d.deleted)}` }),
+    h("span", { class: "mono key-text", text: d.key }), h("span", { class: "muted small", text: d.deleted ? `deleted ${when(d.deleted)}` : "deleted" }),
     h("button", { type: "button", class: "primary", text: "Restore", "aria-label": `Restore ${d.key}`, onclick: (e) => restore(d.key, e.target) }))));
+  if (data.complete) {
+    await openDialog({
+      title: `Restore a deleted secret in ${vault}:${stage}`,
+      body: [data.deleted.length ? list : h("p", { class: "muted", text: `No deleted secret can be restored in ${vault}:${stage}.` })],
+      actions: [],
+      cancel: "Close",
+    });
+    return;
+  }
+  // a driver that restores but cannot list its deleted secrets: the key is typed
   const input = h("input", { type: "text", name: "key", placeholder: "DB_PASSWORD", spellcheck: "false", class: "mono" });
   const ok = await openDialog({
     title: `Restore a deleted secret in ${vault}:${stage}`,
     body: [
-      data.deleted.length ? list : h("p", { class: "muted", text: "No secret was deleted here from this page since the server started." }),
-      h("label", {}, "A key deleted elsewhere (the CLI, another tool)", input),
+      h("p", { class: "muted", text: `The ${vault} vault cannot list its deleted secrets.` }),
+      h("label", {}, "Key of the deleted secret", input),
     ],
     actions: [{ label: "Restore typed key", kind: "", submit: true, run: async () => {
       const key = input.value.trim();
