@@ -686,3 +686,11 @@ def test_a_write_landing_between_check_and_save_is_still_a_409(
     assert response.status_code == 409, response.text
     assert response.json()["conflict"]["current"]["value"] == mask("fake-cli-won-the-race")
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-cli-won-the-race\n"
+
+
+def test_refs_endpoint_refuses_the_local_vault(client: TestClient) -> None:
+    refused = client.get("/api/refs", params={"vault": "local", "stage": "local", "format": "ecs"})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert "Vault 'local' (local driver) keeps its values in this project" in error
+    assert "no remote references" in error

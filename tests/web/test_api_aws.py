@@ -3,6 +3,8 @@ endpoints, the same masking and validation, whatever the driver."""
 
 from __future__ import annotations
 
+import json
+
 import boto3
 import pytest
 from starlette.testclient import TestClient
@@ -90,3 +92,46 @@ def test_missing_remote_secret_is_404(aws_client: TestClient) -> None:
     for slug in ("ssm", "sm"):
         response = aws_client.get("/api/secret", params={"vault": slug, "stage": "local", "key": "NOPE"})
         assert response.status_code == 404, response.text
+
+
+# -- references (keep refs in the page) ------------------------------------------------------
+
+def test_refs_endpoint_lists_references_without_reading_a_value(client: TestClient, moto: str) -> None:
+    from tests.aws.proxy import Proxy
+
+    with Proxy(moto) as counted:
+        for driver, slug in (("ssm", "ssm"), ("secretsmanager", "sm")):
+            response = client.post("/api/vaults", json={
+                "driver": driver, "slug": slug, "name": slug.upper(), "region": REGION, "endpoint_url": counted.url})
+            assert response.status_code == 201, response.text
+        for slug in ("ssm", "sm"):
+            for key in ("DB_PASSWORD", "API_KEY"):
+                body = {"vault": slug, "stage": "production", "key": key, "value": f"fake-{slug}-{key.lower()}"}
+                assert client.post("/api/secret", json=body).status_code == 201
+        counted.reset_counts()
+        where = {"vault": "sm", "stage": "production"}
+        ecs = client.get("/api/refs", params={**where, "format": "ecs"})
+        assert ecs.status_code == 200, ecs.text
+        data = ecs.json()
+        assert (data["vault"], data["stage"], data["format"], data["count"]) == ("sm", "production", "ecs", 2)
+        entries = json.loads(data["text"])
+        assert [e["name"] for e in entries] == ["API_KEY", "DB_PASSWORD"]
+        assert all(e["valueFrom"].startswith("arn:aws:secretsmanager:") for e in entries)
+        cfn = client.get("/api/refs", params={"vault": "ssm", "stage": "production", "format": "cloudformation"})
+        assert "{{resolve:ssm-secure:/webdemo/production/DB_PASSWORD}}" in cfn.json()["text"]
+        eso = client.get("/api/refs", params={**where, "format": "external-secrets", "store": "aws-secrets",
+                                              "store_kind": "ClusterSecretStore"}).json()
+        assert "kind: ClusterSecretStore" in eso["text"] and "name: aws-secrets" in eso["text"]
+        assert "name: webdemo-production" in eso["text"]
+        as_json = client.get("/api/refs", params=where).json()  # json is the default format
+        assert as_json["format"] == "json" and len(json.loads(as_json["text"])) == 2
+        assert not {"GetSecretValue", "BatchGetSecretValue", "GetParameter", "GetParameters",
+                    "GetParametersByPath"} & set(counted.counts), counted.counts
+        everything = json.dumps([ecs.json(), cfn.json(), eso, as_json])
+        assert "fake-" not in everything
+
+        missing_store = client.get("/api/refs", params={**where, "format": "external-secrets"})
+        assert missing_store.status_code == 400 and "'store'" in missing_store.json()["error"]
+        bad = client.get("/api/refs", params={**where, "format": "yaml"})
+        assert bad.status_code == 400 and "ecs, cloudformation, external-secrets, json" in bad.json()["error"]
+

@@ -847,3 +847,62 @@ def test_session_ended_banner_clears_after_signing_in_again(tabs: Tabs, web_proj
         assert page.url == second.base + "/"
     finally:
         assert second.stop() == 0
+
+
+# -- issue 14: copy references (keep refs in the page) ------------------------------------------
+
+@pytest.fixture
+def sm_server(web_project: Path, web_home: Path, cli: KeepRunner, moto: str) -> Iterator[Server]:
+    """The server of a project that also has a Secrets Manager vault `sm` (moto) with two
+    secrets in production. Requested before `tabs`, so the tabs close before it stops."""
+    import json
+
+    (web_project / ".keep" / "vaults" / "sm.json").write_text(json.dumps({
+        "slug": "sm", "driver": "secretsmanager", "name": "SM", "scope": "", "region": "us-east-1",
+        "endpoint_url": moto,
+    }))
+    for key in ("DB_PASSWORD", "API_KEY"):
+        cli.ok("set", key, f"fake-sm-{key.lower()}", "--vault", "sm", "--stage", "production")
+    running = start_server(web_project, base_env(web_home))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.aws
+@pytest.mark.parametrize("viewport", [PHONE], ids=["phone"])
+def test_references_are_copied_for_a_secrets_manager_stage_only(
+    sm_server: Server, tabs: Tabs, viewport: dict[str, int]
+) -> None:
+    import json
+
+    page = tabs.open(sm_server.url)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    expect(page.locator("#copy-refs")).to_be_hidden()  # the local vault has no remote references
+    page.select_option("#ctx-vault", "sm")
+    page.select_option("#ctx-stage", "production")
+    expect(_row(page, "DB_PASSWORD")).to_have_count(1)
+    page.get_by_role("button", name="References…").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("select[name=format]").select_option("ecs")
+    expect(dialog).to_contain_text("2 references from sm:production (no value was read)")
+    assert _page_width(page) <= viewport["width"]  # the preview scrolls inside the dialog
+    dialog.get_by_role("button", name="Copy to clipboard").click()
+    expect(page.locator(".toast").last).to_contain_text("Copied 2 references (ecs)")
+    copied = json.loads(page.evaluate("navigator.clipboard.readText()"))
+    assert [entry["name"] for entry in copied] == ["API_KEY", "DB_PASSWORD"]
+    assert all(entry["valueFrom"].startswith("arn:aws:secretsmanager:us-east-1:") for entry in copied)
+    assert "fake-sm-" not in page.content()
+    # external-secrets needs the store's name before anything is listed or copied
+    page.get_by_role("button", name="References…").click()
+    dialog.locator("select[name=format]").select_option("external-secrets")
+    expect(dialog).to_contain_text("Name the SecretStore")
+    dialog.locator("input[name=store]").fill("aws-secrets")
+    dialog.locator("input[name=store]").press("Tab")
+    expect(dialog.locator("pre")).to_contain_text("kind: ExternalSecret")
+    dialog.get_by_role("button", name="Copy to clipboard").click()
+    expect(page.locator(".toast").last).to_contain_text("(external-secrets)")
+    assert "name: aws-secrets" in page.evaluate("navigator.clipboard.readText()")
+    page.select_option("#ctx-vault", "local")
+    expect(page.locator("#copy-refs")).to_be_hidden()

@@ -63,6 +63,27 @@ def check(call: Call) -> dict[str, Any]:
     return {"schema": True, "keys": len(spec.keys), **result.to_dict()}
 
 
+def refs(call: Call) -> dict[str, Any]:
+    """`?vault&stage&format=ecs|cloudformation|external-secrets|json` (`store`, `store_kind` for
+    external-secrets): the `keep refs` text for the stage, from listing calls only - no value is
+    read. A vault whose driver gives no references (local) is a 400 before any call."""
+    from ..services import references
+
+    slug, stage = call.vault_slug(), call.stage()
+    fmt = call.text("format", "json")
+    if fmt not in references.FORMATS:
+        raise UsageError(f"Field 'format' must be one of {', '.join(references.FORMATS)}")
+    store = call.optional_text("store")
+    store_kind = call.text("store_kind", "SecretStore")
+    if fmt == "external-secrets" and not store:
+        raise UsageError("Missing required field 'store': the name of the SecretStore the ExternalSecret reads from")
+    found = references.collect(call.vault, [slug], stage, call.patterns())
+    text = references.render(found.references, fmt, name=f"{call.project.namespace}-{stage}", store=store,
+                             store_kind=store_kind)
+    return {"vault": slug, "stage": stage, "format": fmt, "count": len(found.references), "text": text,
+            "warnings": found.warnings}
+
+
 # -- import ------------------------------------------------------------------------------------
 
 def _import_plan(call: Call) -> tuple[Plan, importing.Parsed, dict[str, str], str]:
@@ -195,6 +216,7 @@ def routes(make: Any) -> list[Route]:
     return [
         Route("/api/diff", make(diff), methods=["GET"]),
         Route("/api/check", make(check), methods=["GET"]),
+        Route("/api/refs", make(refs), methods=["GET"]),
         Route("/api/import/preview", make(import_preview), methods=["POST"]),
         Route("/api/import/apply", make(import_apply), methods=["POST"]),
         Route("/api/export", make(export), methods=["POST"]),

@@ -25,6 +25,7 @@ export async function loadSecrets({ resetPage = false } = {}) {
   state.storesPlain = data.stores_plain;
   if (resetPage) state.page = 0;
   $("#restore-secret").hidden = !state.supportsRestore;
+  $("#copy-refs").hidden = !driverCaps(state.vault).references;
   renderSecrets(q);
 }
 
@@ -121,11 +122,15 @@ export function secretRow(secret) {
   return row;
 }
 
-export function secureBox(vault, checkedValue) {
-  // what the vault's driver declares (vaults/registry.py, served by /api/context)
+// what the vault's driver declares (vaults/registry.py, served by /api/context)
+function driverCaps(vault) {
   const info = vaultInfo(vault);
   const declared = info && (state.ctx.drivers || []).find((d) => d.driver === info.driver);
-  const caps = (declared && declared.capabilities) || {};
+  return (declared && declared.capabilities) || {};
+}
+
+export function secureBox(vault, checkedValue) {
+  const caps = driverCaps(vault);
   const plainOk = !!(caps.plain_values || caps.plain_marker);
   return h("label", { class: "inline" }, h("input", { type: "checkbox", name: "secure", checked: checkedValue, disabled: !plainOk }),
     "encrypted (SecureString)" + (plainOk ? "" : " — always encrypted by this vault"));
@@ -380,6 +385,69 @@ export async function restoreDialog() {
   if (ok) loadSecrets().catch(fail);
 }
 
+const REF_FORMATS = [
+  ["ecs", "ECS task definition secrets"],
+  ["cloudformation", "CloudFormation dynamic references"],
+  ["external-secrets", "External Secrets Operator manifest"],
+  ["json", "JSON (every reference)"],
+];
+
+// `keep refs` in the page: where a deployment reads each secret of the stage (ARNs, parameter
+// and KV paths), built by the server from listing calls only - no value is read or shown.
+export async function refsDialog() {
+  const vault = state.vault, stage = state.stage;
+  const format = h("select", { name: "format" }, REF_FORMATS.map(([value, label]) => h("option", { value, text: label })));
+  const store = h("input", { type: "text", name: "store", placeholder: "aws-secrets", spellcheck: "false", class: "mono" });
+  const storeKind = h("select", { name: "store_kind" }, ["SecretStore", "ClusterSecretStore"].map((k) => h("option", { value: k, text: k })));
+  const esoFields = h("div", { class: "form-row", hidden: true },
+    h("label", {}, "SecretStore name", store), h("label", {}, "Store kind", storeKind));
+  const preview = h("pre", { class: "output refs-output", "aria-label": "References" });
+  const note = h("p", { class: "muted small", text: "" });
+  let text = "", count = 0, seq = 0;
+  const load = async () => {
+    const fmt = format.value;
+    esoFields.hidden = fmt !== "external-secrets";
+    text = "";
+    if (fmt === "external-secrets" && !store.value.trim()) {
+      preview.textContent = "";
+      note.textContent = "Name the SecretStore the ExternalSecret reads from.";
+      return;
+    }
+    const mine = ++seq;
+    note.textContent = "Listing…";
+    try {
+      const query = { vault, stage, format: fmt, store: fmt === "external-secrets" ? store.value.trim() : "", store_kind: fmt === "external-secrets" ? storeKind.value : "" };
+      const data = await api("GET", "/api/refs", { query });
+      if (mine !== seq) return;
+      text = data.text; count = data.count;
+      preview.textContent = text;
+      note.textContent = `${count} reference${count === 1 ? "" : "s"} from ${vault}:${stage} (no value was read)` +
+        (data.warnings.length ? ` · ${data.warnings.join(" · ")}` : "");
+    } catch (err) {
+      if (mine !== seq) return;
+      preview.textContent = "";
+      note.textContent = err.message;
+    }
+  };
+  format.addEventListener("change", () => load());
+  store.addEventListener("change", () => load());
+  storeKind.addEventListener("change", () => load());
+  const done = openDialog({
+    title: `References to ${vault}:${stage}`,
+    wide: true,
+    body: [h("label", {}, "Format", format), esoFields, note, preview],
+    actions: [{ label: "Copy to clipboard", kind: "primary", run: async () => {
+      if (!text) { await load(); }
+      if (!text) throw new Error(note.textContent || "Nothing to copy");
+      try { await navigator.clipboard.writeText(text); } catch (err) { throw new Error("Could not copy to the clipboard"); }
+      toast(`Copied ${count} reference${count === 1 ? "" : "s"} (${format.value})`);
+    } }],
+    cancel: "Close",
+  });
+  await load();
+  await done;
+}
+
 export async function showHistory(key) {
   const vault = state.vault, stage = state.stage;
   let data;
@@ -437,4 +505,5 @@ export function wireSecrets() {
   $("#refresh").addEventListener("click", () => loadSecrets().then(() => toast("Reloaded")).catch(fail));
   $("#new-secret").addEventListener("click", async () => { if (await newSecret()) loadSecrets().catch(fail); });
   $("#restore-secret").addEventListener("click", () => restoreDialog().catch(fail));
+  $("#copy-refs").addEventListener("click", () => refsDialog().catch(fail));
 }
