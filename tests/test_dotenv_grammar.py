@@ -19,7 +19,7 @@ import dotenv.parser
 import pytest
 from dotenv import dotenv_values
 
-from keep_secrets import templates as tpl
+from keep_secrets import placeholders as tpl
 from keep_secrets.formats.dotenv import quote_env_value, render_env
 from keep_secrets.services import importing
 

@@ -12,8 +12,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keep_secrets.placeholders import parse
 from keep_secrets.services.running import Redactor, template_secret_values
-from keep_secrets.templates import parse
 
 MASK = b"********"
 

@@ -11,7 +11,7 @@ from dotenv import dotenv_values
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keep_secrets import templates as tpl
+from keep_secrets import placeholders as tpl
 from keep_secrets.model import UsageError
 
 VAULTS = {"ssm", "secretsmanager", "local"}

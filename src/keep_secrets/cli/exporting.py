@@ -15,9 +15,9 @@ from ..formats.render import FORMATS
 from ..fsutil import atomic_write
 from ..model import Conflict, KeepError, UsageError
 from ..names import Patterns, split_list
+from ..placeholders import MISSING_STRATEGIES
 from ..services import exporting as svc
 from ..services import templating
-from ..templates import MISSING_STRATEGIES
 from .context import Ctx, keep_command
 
 

@@ -27,7 +27,7 @@ from ..model import KeepError, UsageError
 from ..names import Patterns
 
 if TYPE_CHECKING:
-    from .. import templates as tpl
+    from .. import placeholders as tpl
     from ..vaults.base import Vault
 
 MIN_REDACT_CHARS = 4

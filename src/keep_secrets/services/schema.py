@@ -26,8 +26,8 @@ from ..names import KEY_RE
 
 if TYPE_CHECKING:
     from ..model import Secret
+    from ..placeholders import Template
     from ..project import Project
-    from ..templates import Template
     from ..vaults.base import Vault
 
 SCHEMA_NAME = "schema.toml"

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import templates as tpl
+from .. import placeholders as tpl
 from ..formats.dotenv import check_env_key, render_env_line
 from ..formats.render import render
 from ..formats.structured import Row

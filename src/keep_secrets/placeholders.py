@@ -1,4 +1,4 @@
-"""Template parsing and rendering (SPEC §7), pure: no vault, no file, no CLI.
+"""Placeholder parsing and rendering of templates (SPEC §7), pure: no vault, no file, no CLI.
 
 A template is an env file. Each entry is one of: blank/comment text, an assignment
 `[export ]KEY=value [# comment]`, or a line that is neither (kept verbatim, reported by
