@@ -93,6 +93,24 @@ def test_history_labels_deleted_and_destroyed_versions(make_bao: MakeBao) -> Non
         vault.get("staging", "H", version="AWSPREVIOUS")
 
 
+def test_deleted_listing_leaves_out_destroyed_and_live_current_versions(make_bao: MakeBao, bao: Api) -> None:
+    vault = make_bao()
+    for key in ("SOFT", "DESTROYED", "OLD_DELETED", "FOREIGN"):
+        vault.set("staging", key, "fake-1")
+    vault.set("staging", "OLD_DELETED", "fake-2")
+    vault.delete("staging", "SOFT")
+    vault.delete("staging", "DESTROYED")
+    vault.destroy("staging", "DESTROYED", ["1"])  # its current version: deleted, then destroyed
+    bao.ok("POST", "secret/delete/myapp/staging/OLD_DELETED", {"versions": [1]})  # an old version only
+    bao.ok("POST", "secret/data/myapp/staging/OTHER_TOOL", {"data": {"user": "app"}})  # not keep's
+    bao.ok("DELETE", "secret/data/myapp/staging/OTHER_TOOL")
+    listing = vault.deleted_listing()
+    assert listing is not None
+    assert [d.key for d in listing.deleted("staging")] == ["OTHER_TOOL", "SOFT"]  # undelete works for both
+    vault.restore("staging", "OTHER_TOOL")
+    assert [d.key for d in listing.deleted("staging")] == ["SOFT"]
+
+
 def test_restore_of_live_key_is_a_conflict(make_bao: MakeBao) -> None:
     vault = make_bao()
     vault.set("staging", "LIVE", "fake")
