@@ -412,6 +412,8 @@ def test_restore_list_prints_the_restorable_keys_newest_first(kp: KeepRunner) ->
     assert ok(kp, "restore", "--list", "--stage", "staging").stdout == ""  # other stages: their own
     fails(kp, 2, "restore", "FIRST_GONE", "--list", "--stage", "local", match="takes no KEY")
     fails(kp, 2, "restore", "FIRST_GONE", "--format", "json", "--stage", "local", match="--list only")
+    fails(kp, 2, "restore", "--stage", "local", match="no terminal")
+    assert "keep restore --list" in kp("restore", "--stage", "local").stderr
 
 
 def test_restore_without_key_on_a_terminal_offers_the_deleted_keys(kp: KeepRunner) -> None:

@@ -217,7 +217,10 @@ def restore_cmd(ctx: Ctx, key: str | None, list_only: bool, fmt: str) -> None:
         return
     if fmt != "table":
         raise UsageError("--format applies to restore --list only")
-    if key is None and ctx.interactive:
+    if key is None and not ctx.interactive:
+        raise UsageError("Key is required (no terminal to ask on)",
+                         hint="`keep restore --list` shows the keys that can be restored")
+    if key is None:
         stage, slug, vault = _target(ctx)
         if vault.capabilities.list_deleted:
             key = _pick_deleted(ctx, svc.deleted_secrets(vault, stage), _where(slug, stage))
