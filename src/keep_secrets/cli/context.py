@@ -174,7 +174,9 @@ class Ctx:
             return self.select(label, visible)
         raise UsageError(f"--stage is required (configured stages: {', '.join(project.stages)})")
 
-    def resolve_vault(self, vault: str | None = None, label: str = "Vault") -> str:
+    def resolve_vault_slug(self, vault: str | None = None, label: str = "Vault") -> str:
+        """The slug of the vault a command works on (`ctx.vault(slug)` opens it): VAULT, else
+        --vault, else the default, else the only visible one, else a choice on a terminal."""
         project = self.project
         chosen = vault or self.vault_option
         if chosen:

@@ -18,7 +18,7 @@ def _vaults(ctx: Ctx) -> list[str]:
     """`--vault a,b` (validated), else the default vault."""
     slugs = split_list(ctx.vault_option)
     if not slugs:
-        return [ctx.resolve_vault()]
+        return [ctx.resolve_vault_slug()]
     for slug in slugs:
         ctx.project.check_vault(slug)
     return list(dict.fromkeys(slugs))

@@ -44,7 +44,7 @@ def key_arg(ctx: Ctx, key: str | None, *, write: bool) -> str:
 def target(ctx: Ctx) -> tuple[str, str, Vault]:
     """Resolve stage and vault (both validated) and open the vault."""
     stage = ctx.resolve_stage()
-    slug = ctx.resolve_vault()
+    slug = ctx.resolve_vault_slug()
     return stage, slug, ctx.vault(slug)
 
 

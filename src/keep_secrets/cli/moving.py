@@ -143,7 +143,7 @@ def _run_plan(ctx: Ctx, plan: Plan, verb: str, where: str, dry_run: bool) -> Non
 # -- copy -------------------------------------------------------------------------------------
 
 def _location(ctx: Ctx, text: str, option: str) -> Location:
-    default = ctx.resolve_vault() if ":" not in text else None
+    default = ctx.resolve_vault_slug() if ":" not in text else None
     return copying.parse_location(ctx.project, text, default, option)
 
 
@@ -183,7 +183,9 @@ def copy_cmd(
         src = _location(ctx, source, "--from")
     else:
         try:
-            src = copying.Location(ctx.resolve_vault(label="From (vault)"), ctx.resolve_stage(label="From (stage)"))
+            src = copying.Location(
+                ctx.resolve_vault_slug(label="From (vault)"), ctx.resolve_stage(label="From (stage)")
+            )
         except UsageError as exc:
             if ctx.stage_option or ctx.vault_option:
                 raise
@@ -256,7 +258,7 @@ def import_cmd(
     text, label = _read_input(ctx, source)
     parsed = importing.parse(text, label, None if fmt == "auto" else fmt)
     stage = ctx.resolve_stage()
-    slug = ctx.resolve_vault()
+    slug = ctx.resolve_vault_slug()
     target = copying.Location(slug, stage)
     for key, lines in parsed.duplicates.items():
         where = f" (lines {', '.join(str(n) for n in lines)})" if all(lines) else ""

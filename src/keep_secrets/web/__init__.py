@@ -2,7 +2,7 @@
 
 Layout: :mod:`.security` (the middleware every request passes), :mod:`.api` (request
 reading, per-request project and vaults, error -> status mapping), one module of endpoints
-per area (:mod:`.routes_secrets`, :mod:`.routes_bulk`, :mod:`.templates_io`,
+per area (:mod:`.routes_secrets`, :mod:`.routes_bulk`, :mod:`.routes_templates`,
 :mod:`.routes_project`), :mod:`.app` (wiring) and `static/` (the page: plain HTML, CSS and
 JavaScript modules, no build step, nothing loaded from elsewhere).
 

@@ -14,7 +14,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from . import routes_bulk, routes_project, routes_secrets, templates_io
+from . import routes_bulk, routes_project, routes_secrets, routes_templates
 from .api import Handler, HttpError, endpoint, error_response, read_body
 from .security import Auth, SecurityMiddleware, authorization
 
@@ -69,7 +69,7 @@ def create_app(root: Path, auth: Auth, defaults: dict[str, str] | None = None) -
         Route("/api/session", sign_out, methods=["DELETE"]),
         *routes_secrets.routes(make),
         *routes_bulk.routes(make),
-        *templates_io.routes(make),
+        *routes_templates.routes(make),
         *routes_project.routes(make),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR, follow_symlink=False), name="static"),
     ]

@@ -30,7 +30,7 @@ from ..services.diffing import build_matrix, select_cells
 from ..services.exporting import check_format, export_sources, merge_secrets
 from ..services.fetch import fetch_cells
 from .api import Call
-from .templates_io import render_text
+from .routes_templates import render_text
 
 if TYPE_CHECKING:
     pass
