@@ -1,4 +1,4 @@
-"""Unit tests of the pure parts of services/secrets.py (value checks, stdin decoding, JSON
+"""Unit tests of the pure parts of services/secret_ops.py (value checks, stdin decoding, JSON
 fields, random values, dates); the commands themselves are tested end to end elsewhere."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from keep_secrets.model import NotFound, Secret, UsageError, Version
 from keep_secrets.names import MAX_VALUE_BYTES, validate_value
-from keep_secrets.services import secrets as svc
+from keep_secrets.services import secret_ops as svc
 
 NOW = datetime(2026, 3, 15, 12, 30, tzinfo=UTC)
 

@@ -77,7 +77,7 @@ def test_hot_path_dataclasses_carry_docstrings() -> None:
     import importlib
 
     for name in ("keep_secrets.model", "keep_secrets.project", "keep_secrets.names", "keep_secrets.vaults.base",
-                 "keep_secrets.vaults.registry", "keep_secrets.services.secrets", "keep_secrets.vaults.local"):
+                 "keep_secrets.vaults.registry", "keep_secrets.services.secret_ops", "keep_secrets.vaults.local"):
         module = importlib.import_module(name)
         for value in vars(module).values():
             if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == name:

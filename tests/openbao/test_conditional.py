@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from keep_secrets.model import Conflict
-from keep_secrets.services import secrets as svc
+from keep_secrets.services import secret_ops as svc
 from keep_secrets.vaults.openbao import OpenBaoVault
 from tests.openbao.server import Api
 

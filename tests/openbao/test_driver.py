@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from keep_secrets.model import AccessDenied, Conflict, Expect, NotFound, RemoteError, UsageError
-from keep_secrets.services.secrets import extract_field
+from keep_secrets.services.secret_ops import extract_field
 from keep_secrets.vaults.openbao import OpenBaoVault, find_token
 from tests.openbao.server import Api, DevServer, free_port
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from keep_secrets.services import secrets as svc
+from keep_secrets.services import secret_ops as svc
 from tests.openbao.server import Api
 from tests.web.conftest import _project_template, auth, client, web_home, web_project  # noqa: F401
 

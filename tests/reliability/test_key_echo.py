@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from keep_secrets.model import UsageError
 from keep_secrets.names import shown_key, validate_key
-from keep_secrets.services.secrets import validate_lookup_key
+from keep_secrets.services.secret_ops import validate_lookup_key
 from tests.conftest import KeepRunner
 
 SECRET_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=4, max_size=80).filter(

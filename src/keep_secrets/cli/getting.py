@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from ..formats.table import render_table
 from ..model import UsageError
 from ..names import validate_key
-from ..services import secrets as svc
+from ..services import secret_ops as svc
 
 if TYPE_CHECKING:
     from ..vaults.base import Vault

@@ -17,7 +17,7 @@ from ..formats.mask import maybe_mask
 from ..formats.table import render_table
 from ..model import NotFound, Secret, UsageError, iso
 from ..names import Patterns, is_env_var_name, validate_key, validate_value
-from ..services import secrets as svc
+from ..services import secret_ops as svc
 from .context import Ctx, keep_command
 from .getting import SECRET_HEADERS as _SECRET_HEADERS
 from .getting import get_secret

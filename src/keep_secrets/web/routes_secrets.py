@@ -18,7 +18,7 @@ from starlette.routing import Route
 from ..formats.mask import mask
 from ..model import Conflict, Expect, PreconditionFailed, Secret, UsageError, Version, iso
 from ..names import validate_key, validate_value
-from ..services import secrets as svc
+from ..services import secret_ops as svc
 from ..services.copying import (
     REPORT_ORDER,
     Location,
@@ -27,7 +27,7 @@ from ..services.copying import (
     refuse_conflicts,
     summarise,
 )
-from ..services.secrets import StaleRevision
+from ..services.secret_ops import StaleRevision
 from .api import Call
 
 
