@@ -179,7 +179,8 @@ class KeepRunner:
     threads are set up and restored around every call. It runs as a real subprocess instead when
     `subprocess=True` is passed (or set on the runner), for the commands in SUBPROCESS_COMMANDS,
     and when called from another thread than the main one (concurrency tests: several calls at
-    once need several processes)."""
+    once need several processes). `timeout` bounds real processes only (pytest-timeout bounds the
+    rest): a test about a deadline uses a real process."""
 
     def __init__(self, cwd: Path, env: dict[str, str], *, subprocess: bool = False) -> None:
         self.cwd = cwd
