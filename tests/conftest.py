@@ -44,7 +44,11 @@ except ImportError:  # pragma: no cover - hypothesis is a test dependency
 #: Tests that take seconds each even on an idle machine (a browser, many real processes, long
 #: property runs, the IAM emulation of whole command sequences). Marked `slow`: CI runs them all;
 #: `pytest -m "not slow"` is the quick loop while editing.
-SLOW_MODULES = frozenset({"tests/iam/test_matrix.py", "tests/web/test_browser.py", "tests/test_concurrency.py"})
+SLOW_MODULES = frozenset({
+    "tests/iam/test_matrix.py", "tests/web/test_browser.py", "tests/test_concurrency.py",
+    # real retry back-off and deadline waits (seconds of sleep, not CPU)
+    "tests/reliability/test_faults.py", "tests/reliability/test_concurrent_writes.py",
+})
 SLOW_TESTS = frozenset({
     "tests/test_run_redactor.py::test_a_64kb_secret_among_short_ones",
     "tests/test_import_roundtrip.py::test_env_export_reads_back_exactly_through_import",
