@@ -164,6 +164,12 @@ class Vault(ABC):
         absent for a create, at `expect.revision` for an update. Raises PreconditionFailed
         (exit 5) otherwise, and never overwrites. Drivers override this with the store's own
         conditional write; this default checks with a read first."""
+        self.check_expected(stage, key, expect)
+        return self.set(stage, key, value, secure)
+
+    def check_expected(self, stage: str, key: str, expect: Expect) -> None:
+        """Read the key's current revision and raise PreconditionFailed unless `expect` holds:
+        the read-then-check step of a conditional write on a store without one of its own."""
         from ..model import NotFound
 
         try:
@@ -172,7 +178,6 @@ class Vault(ABC):
             current = None
         if not expect.holds(current):
             raise expect.failure(f"{self.slug}:{stage}", key, current)
-        return self.set(stage, key, value, secure)
 
     @abstractmethod
     def delete(self, stage: str, key: str, purge: bool = False) -> None:

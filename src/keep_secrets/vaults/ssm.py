@@ -407,12 +407,7 @@ class SsmVault(AwsVault):
         if expect.absent:
             return self._put(stage, key, value, secure, overwrite=False)
         self._check_value(stage, key, value)
-        try:
-            current: str | None = self.get(stage, key).revision
-        except NotFound:
-            current = None
-        if not expect.holds(current):
-            raise expect.failure(f"{self.slug}:{stage}", key, current)
+        self.check_expected(stage, key, expect)
         result = self._put(stage, key, value, secure)
         planned = expect.revision or ""
         if planned.isdigit() and int(result.revision) != int(planned) + 1:
