@@ -144,7 +144,7 @@ def test_refs_help(kp: KeepRunner) -> None:
 # -- rendering of driver-supplied references (e.g. an OpenBao KV path) ------------------------
 
 BAO = Reference(key="DB_PASSWORD", vault="bao", stage="prod", service="openbao", name="myapp/prod/DB_PASSWORD",
-                extra={"property": "value"})
+                extra={"property": "value"}, addresses={"external-secrets": "myapp/prod/DB_PASSWORD"})
 
 
 def test_openbao_reference_in_an_external_secret() -> None:
@@ -160,10 +160,31 @@ def test_openbao_reference_refused_where_the_format_has_none(fmt: str) -> None:
     assert json.loads(references.render([BAO], "json"))[0]["extra"] == {"property": "value"}
 
 
-def test_plain_ssm_parameter_uses_the_ssm_resolver() -> None:
-    plain = Reference(key="K", vault="ssm", stage="s", service="ssm", name="/n/s/K",
-                      arn="arn:aws:ssm:us-east-1:123456789012:parameter/n/s/K", secure=False)
-    assert json.loads(references.render([plain], "cloudformation")) == {"K": "{{resolve:ssm:/n/s/K}}"}
+def test_plain_ssm_parameter_uses_the_ssm_resolver(aws: KeepRunner, counted: Proxy) -> None:
+    aws.ok("set", "PLAIN_ONE", "fake-plain-one", "--plain", "--stage=production", "--vault=ssm")
+    counted.reset_counts()
+    cfn = aws.ok("refs", "--stage=production", "--vault=ssm", "--format=cloudformation",
+                 "--only=PLAIN_ONE,SSM_00").json()
+    assert cfn == {"PLAIN_ONE": "{{resolve:ssm:/myapp/production/PLAIN_ONE}}",
+                   "SSM_00": "{{resolve:ssm-secure:/myapp/production/SSM_00}}"}
+    _no_value_read(counted)
+
+
+def test_formats_come_from_the_reference_not_from_a_store_name() -> None:
+    """A store keep has never heard of is addressed in exactly the formats its driver names."""
+    ecs_only = Reference(key="TOKEN", vault="mine", stage="s", service="mystore", name="s/TOKEN",
+                         arn="arn:aws:mystore:::s/TOKEN", addresses={"ecs": "arn:aws:mystore:::s/TOKEN"})
+    assert json.loads(references.render([ecs_only], "ecs")) == [
+        {"name": "TOKEN", "valueFrom": "arn:aws:mystore:::s/TOKEN"}]
+    for fmt in ("cloudformation", "external-secrets"):
+        with pytest.raises(UsageError, match=r"cannot reference secrets of vault 'mine' \(mystore\)") as info:
+            references.render([ecs_only], fmt, store="x")
+        assert info.value.hint == "formats for it: ecs, json"
+    assert json.loads(references.render([ecs_only], "json"))[0]["service"] == "mystore"
+    none = Reference(key="TOKEN", vault="mine", stage="s", service="mystore", name="s/TOKEN")
+    with pytest.raises(UsageError) as info:
+        references.render([none], "ecs")
+    assert info.value.hint == "formats for it: json"
 
 
 # -- OpenBao end to end (real `bao` dev server) ---------------------------------------------
@@ -181,7 +202,10 @@ def test_openbao_refs_end_to_end(bao_project: KeepRunner) -> None:
 
 def test_ecs_refuses_a_key_that_is_no_variable_name() -> None:
     bad = Reference(key="my-key", vault="sm", stage="s", service="secretsmanager", name="n/s/my-key",
-                    arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:n/s/my-key-AbCdEf")
+                    arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:n/s/my-key-AbCdEf",
+                    addresses={"ecs": "arn:aws:secretsmanager:us-east-1:123456789012:secret:n/s/my-key-AbCdEf",
+                               "cloudformation": "{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:"
+                                                 "123456789012:secret:n/s/my-key-AbCdEf:SecretString}}"})
     with pytest.raises(UsageError, match="not an environment variable name") as info:
         references.render([bad], "ecs")
     assert "--except" in (info.value.hint or "")

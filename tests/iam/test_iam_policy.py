@@ -303,3 +303,17 @@ def test_iam_command_errors(kp: KeepRunner) -> None:
         assert result.stdout == ""
         assert needle in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_iam_command_notes_follow_the_secrets_manager_vaults(kp: KeepRunner) -> None:
+    """The scope note (Secrets Manager grants by tags) and the Lambda note name exactly the
+    vaults they concern; an SSM-only or read-only policy has neither."""
+    add_vault(kp.cwd, "sm", "secretsmanager", scope="team-a")
+    add_vault(kp.cwd, "ssm", "ssm", scope="team-b")
+    both = kp.ok("iam").stderr
+    assert "Note: the scope of sm is part of the secret names only" in both
+    assert "lambda:InvokeFunction" in both
+    ssm_only = kp.ok("iam", "--vault", "ssm").stderr
+    assert "scope of" not in ssm_only and "lambda:InvokeFunction" not in ssm_only
+    read_only = kp.ok("iam", "--vault", "sm", "--read-only").stderr
+    assert "scope of sm" in read_only and "lambda:InvokeFunction" not in read_only

@@ -117,8 +117,8 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
     if not slugs:
         raise NoVaultConfigured()
     configs = [project.vaults[slug] for slug in slugs]
-    aws = [c for c in configs if c.driver in iam_svc.AWS_DRIVERS]
-    own = [c for c in configs if c.driver not in iam_svc.AWS_DRIVERS and registry.get(c.driver).access_policy]
+    aws = [c for c in configs if iam_svc.is_aws(c)]
+    own = [c for c in configs if not iam_svc.is_aws(c) and registry.get(c.driver).access_policy]
     if own and not aws:
         _own_policy(ctx, own, read_only)
         return
@@ -128,7 +128,7 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
             f"No AWS vault selected ({shown}): only ssm and secretsmanager vaults need an IAM policy",
             hint="add one with `keep vault:add --driver secretsmanager`" if not ctx.vault_option else None,
         )
-    skipped = [c.slug for c in configs if c.driver not in iam_svc.AWS_DRIVERS]
+    skipped = [c.slug for c in configs if not iam_svc.is_aws(c)]
     stages = _chosen_stages(ctx, project.stages)
     limited = bool(ctx.stage_option)
 
@@ -149,11 +149,11 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
         ctx.msg(f"  Not covered (no IAM needed): {', '.join(skipped)}")
     for config in own:
         ctx.msg(f"  {config.slug} ({config.driver}) takes its own policy: `keep iam --vault {config.slug}`")
-    scoped = [c.slug for c in aws if c.driver == "secretsmanager" and c.scope]
+    scoped = iam_svc.scopes_granted_by_tags(aws)
     if scoped:
         ctx.msg(f"  Note: the scope of {', '.join(scoped)} is part of the secret names only; Secrets Manager "
                 "access is granted by tags, so the policy covers every scope of the namespace.")
-    if not read_only and any(c.driver == "secretsmanager" for c in aws):
+    if not read_only and iam_svc.rotates_with_lambda(aws):
         ctx.msg("  `keep rotate --lambda ARN` also needs lambda:InvokeFunction on that function.")
     ctx.msg("Create it with `aws iam create-policy --policy-name keep-"
             f"{project.namespace} --policy-document file://policy.json` (or in the IAM console) "
@@ -162,7 +162,7 @@ def iam_cmd(ctx: Ctx, read_only: bool, all_vaults: bool) -> None:
 
 def _own_policy(ctx: Ctx, configs: list[VaultConfig], read_only: bool) -> None:
     """The policy of vaults whose driver has its own policy language (registry
-    `access_policy`, e.g. OpenBao's HCL): the document on stdout, its notes on stderr."""
+    `access_policy`, e.g. a policy in HCL): the document on stdout, its notes on stderr."""
     drivers = sorted({c.driver for c in configs})
     if len(drivers) > 1:
         raise UsageError(

@@ -63,12 +63,12 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
     final_stages = stage_list or old_stages or list(setup.DEFAULT_STAGES)
 
     result = setup.init_project(existing, final_name, final_namespace, final_stages, created=created)
-    if old_namespace and old_namespace != result.settings.namespace and any(
-        registry.get(config.driver).remote for config in existing.vaults.values()
-    ):
+    remote = sorted(slug for slug, config in existing.vaults.items() if registry.get(config.driver).remote)
+    if old_namespace and old_namespace != result.settings.namespace and remote:
         ctx.warn(
             f"namespace changed from '{old_namespace}' to '{result.settings.namespace}': secrets already "
-            "stored in remote vaults (AWS, OpenBao) under the old namespace stay there and are no longer seen by keep"
+            f"stored in remote vaults ({', '.join(remote)}) under the old namespace stay there and are no "
+            "longer seen by keep"
         )
     _report_init(ctx, result, old_stages)
     if result.added_local_vault:

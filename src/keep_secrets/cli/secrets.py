@@ -208,7 +208,8 @@ def restore_cmd(ctx: Ctx, key: str | None, list_only: bool, fmt: str) -> None:
     """Undo the delete of KEY.
 
     Without KEY on a terminal, keep offers the stage's deleted keys to choose from (where the
-    vault can list them: local, secretsmanager, openbao). --list prints them instead.
+    vault's driver can list them: "deleted listing" in the README's driver table). --list
+    prints them instead.
     """
     if list_only:
         if key is not None:

@@ -93,6 +93,22 @@ class PolicyRequest:
     read_only: bool = False
 
 
+def is_aws(config: VaultConfig) -> bool:
+    """The vault's policy is this module's IAM document (not its driver's `access_policy`)."""
+    return config.driver in AWS_DRIVERS
+
+
+def scopes_granted_by_tags(vaults: Sequence[VaultConfig]) -> list[str]:
+    """The vaults whose scope the policy cannot narrow: Secrets Manager grants by tags, and
+    the scope is only part of the secret names."""
+    return [c.slug for c in vaults if c.driver == "secretsmanager" and c.scope]
+
+
+def rotates_with_lambda(vaults: Sequence[VaultConfig]) -> bool:
+    """Rotation through a Lambda (Secrets Manager) also needs lambda:InvokeFunction on it."""
+    return any(c.driver == "secretsmanager" for c in vaults)
+
+
 def _one_or_many(values: Iterable[str]) -> str | list[str]:
     unique = list(dict.fromkeys(values))
     return unique[0] if len(unique) == 1 else unique
@@ -119,8 +135,7 @@ def ssm_resources(namespace: str, config: VaultConfig, stages: Sequence[str]) ->
 
 def _kms_statement(sid: str, driver: str, key: str, regions: Sequence[str], read_only: bool) -> dict[str, Any]:
     actions = KMS_READ_ACTIONS if read_only else KMS_WRITE_ACTIONS[driver]
-    service = "secretsmanager" if driver == "secretsmanager" else "ssm"
-    via = [f"{service}.{region}.amazonaws.com" for region in regions]
+    via = [f"{driver}.{region}.amazonaws.com" for region in regions]  # each driver is named as its service
     region_part = _one_or_many(regions) if len(set(regions)) == 1 else "*"
     condition: dict[str, Any] = {"StringLike": {"kms:ViaService": _one_or_many(via)}}
     if key.startswith("arn:aws:kms:") and ":key/" in key:

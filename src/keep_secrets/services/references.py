@@ -1,7 +1,8 @@
 """`keep refs`: references to a stage's secrets for deployment tools, built from listing calls
 only - no value is ever read (SPEC §14). Each driver supplies :class:`Reference` objects
-(`Vault.references`); this module turns them into ECS `secrets` entries, CloudFormation dynamic
-references, an External Secrets Operator manifest, or JSON.
+(`Vault.references`), each saying which formats can address it and how (`Reference.addresses`);
+this module turns them into ECS `secrets` entries, CloudFormation dynamic references, an
+External Secrets Operator manifest, or JSON. It names no driver.
 """
 
 from __future__ import annotations
@@ -23,12 +24,6 @@ FORMATS = ("ecs", "cloudformation", "external-secrets", "json")
 ESO_API_VERSION = "external-secrets.io/v1"
 STORE_KINDS = ("SecretStore", "ClusterSecretStore")
 
-#: the formats each store can be addressed in (json lists any reference)
-_SUPPORTED = {
-    "ecs": ("secretsmanager", "ssm"),
-    "cloudformation": ("secretsmanager", "ssm"),
-    "external-secrets": ("secretsmanager", "ssm", "openbao"),
-}
 _LABELS = {"ecs": "ECS task definitions", "cloudformation": "CloudFormation",
            "external-secrets": "External Secrets Operator"}
 
@@ -68,17 +63,16 @@ def collect(
 
 
 def _check_supported(refs: Sequence[Reference], format_name: str) -> None:
-    allowed = _SUPPORTED.get(format_name)
-    if allowed is None:
+    """Each driver says which formats can address its references (`Reference.addresses`)."""
+    if format_name not in _LABELS:
         return
     for ref in refs:
-        if ref.service not in allowed:
+        if format_name not in ref.addresses:
+            usable = [f for f in FORMATS if f in ref.addresses or f == "json"]
             raise UsageError(
                 f"{_LABELS[format_name]} cannot reference secrets of vault '{ref.vault}' ({ref.service})",
-                hint=f"formats for it: {', '.join(f for f, s in _SUPPORTED.items() if ref.service in s)}, json",
+                hint=f"formats for it: {', '.join(usable)}",
             )
-        if ref.service in ("secretsmanager", "ssm") and not ref.arn and format_name != "external-secrets":
-            raise UsageError(f"No ARN is known for {ref.name} (vault '{ref.vault}')")
 
 
 def _ecs(refs: Sequence[Reference]) -> str:
@@ -88,18 +82,12 @@ def _ecs(refs: Sequence[Reference]) -> str:
                 f"Key {ref.key!r} is not an environment variable name, so it cannot be an ECS `secrets` entry",
                 hint="leave it out with --except, or use --format json",
             )
-    entries = [{"name": ref.key, "valueFrom": ref.arn} for ref in refs]
+    entries = [{"name": ref.key, "valueFrom": ref.addresses["ecs"]} for ref in refs]
     return json.dumps(entries, indent=2) + "\n"
 
 
 def _cloudformation(refs: Sequence[Reference]) -> str:
-    def resolve(ref: Reference) -> str:
-        if ref.service == "secretsmanager":
-            return f"{{{{resolve:secretsmanager:{ref.arn}:SecretString}}}}"
-        kind = "ssm-secure" if ref.secure else "ssm"
-        return f"{{{{resolve:{kind}:{ref.name}}}}}"
-
-    return json.dumps({ref.key: resolve(ref) for ref in refs}, indent=2) + "\n"
+    return json.dumps({ref.key: ref.addresses["cloudformation"] for ref in refs}, indent=2) + "\n"
 
 
 def kubernetes_name(text: str) -> str:
@@ -115,7 +103,7 @@ def _external_secret(
 
     data = []
     for ref in refs:
-        remote: dict[str, str] = {"key": ref.name}
+        remote: dict[str, str] = {"key": ref.addresses["external-secrets"]}
         if ref.extra.get("property"):
             remote["property"] = ref.extra["property"]
         data.append({"secretKey": ref.key, "remoteRef": remote})

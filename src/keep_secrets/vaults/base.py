@@ -76,9 +76,12 @@ class ListsDeleted(Protocol):
 @dataclass(frozen=True)
 class Reference:
     """Where a deployment can fetch one secret from, obtained without reading its value
-    (`keep refs`). `service` says which store (`secretsmanager`, `ssm`, `openbao`, ...); `name`
-    is the name in that store; `arn` the AWS ARN where there is one; `extra` holds what a
-    store needs besides (e.g. an OpenBao mount and field for an ExternalSecret)."""
+    (`keep refs`). `service` says which store (the driver's name); `name` is the name in that
+    store; `arn` the cloud resource name where there is one; `extra` holds what a store needs
+    besides (e.g. a mount and a field for an ExternalSecret). `addresses` is the driver's say
+    on which `keep refs` formats can point at it, and how: format -> the text that format
+    uses (`ecs`: the `valueFrom`, `cloudformation`: the dynamic reference, `external-secrets`:
+    the `remoteRef` key). A format it does not name is refused for it; `json` lists any."""
 
     key: str
     vault: str
@@ -88,6 +91,7 @@ class Reference:
     arn: str | None = None
     secure: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
+    addresses: Mapping[str, str] = field(default_factory=dict)
 
 
 def _stderr_notice(text: str) -> None:
@@ -205,7 +209,8 @@ class Vault(ABC):
         raise UsageError(
             f"Vault '{self.slug}' ({self.driver} driver) keeps its values in this project, so there are no "
             "remote references for a deployment to use",
-            hint="use an ssm or secretsmanager vault, or export the values to a file",
+            hint=f"use a vault of a driver that gives them ({', '.join(registry.referencing())}), "
+            "or export the values to a file",
         )
 
     def exists(self, stage: str, key: str) -> bool:

@@ -817,9 +817,10 @@ class OpenBaoVault(Vault):
                 extra["property"] = "value"
             if self.config.get("vault_namespace"):
                 extra["namespace"] = str(self.config.get("vault_namespace"))
+            path = f"{self.base_path(stage)}/{key}"
             return Reference(
-                key=key, vault=self.slug, stage=stage, service=self.driver,
-                name=f"{self.base_path(stage)}/{key}", arn=None, secure=True, extra=extra,
+                key=key, vault=self.slug, stage=stage, service=self.driver, name=path, arn=None, secure=True,
+                extra=extra, addresses={"external-secrets": path},  # ECS / CloudFormation cannot read it
             )
 
         return [ref for ref in self._map(reference, keys) if ref is not None]

@@ -307,6 +307,11 @@ def all_drivers() -> list[Driver]:
     return [get(name) for name in names()]
 
 
+def referencing() -> list[str]:
+    """The drivers whose vaults give deployment references (`keep refs`)."""
+    return [driver.name for driver in all_drivers() if driver.capabilities.references]
+
+
 def register(driver: Driver) -> None:
     """Register a declaration directly (what a test or an embedding application does; a
     package uses the entry-point group instead)."""

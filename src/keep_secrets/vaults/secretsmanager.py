@@ -387,13 +387,15 @@ class SecretsManagerVault(AwsVault):
         """ARNs from ListSecrets alone (no GetSecretValue): the primary region's, as a task
         definition or stack there needs them."""
         prefix = self.base_name(stage) + "/"
-        refs = [
-            Reference(
-                key=str(entry["Name"])[len(prefix):], vault=self.slug, stage=stage, service="secretsmanager",
-                name=str(entry["Name"]), arn=str(entry["ARN"]),
+        def reference(entry: dict[str, Any]) -> Reference:
+            name, arn = str(entry["Name"]), str(entry["ARN"])
+            return Reference(
+                key=name[len(prefix):], vault=self.slug, stage=stage, service=self.driver, name=name, arn=arn,
+                addresses={"ecs": arn, "cloudformation": f"{{{{resolve:secretsmanager:{arn}:SecretString}}}}",
+                           "external-secrets": name},
             )
-            for entry in self._entries(stage, None)
-        ]
+
+        refs = [reference(entry) for entry in self._entries(stage, None)]
         return sorted(refs, key=lambda r: r.key)
 
     def deleted(self, stage: str) -> builtins.list[DeletedSecret]:

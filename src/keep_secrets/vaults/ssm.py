@@ -287,9 +287,13 @@ class SsmVault(AwsVault):
                 if account is None:
                     account = self.caller_partition_and_account()
                 arn = f"arn:{account[0]}:ssm:{self.region}:{account[1]}:parameter{name}"
+            secure = param.get("Type") == "SecureString"
+            resolver = "ssm-secure" if secure else "ssm"
             refs.append(Reference(
-                key=name[len(base) + 1:], vault=self.slug, stage=stage, service="ssm", name=name, arn=str(arn),
-                secure=param.get("Type") == "SecureString",
+                key=name[len(base) + 1:], vault=self.slug, stage=stage, service=self.driver, name=name, arn=str(arn),
+                secure=secure,
+                addresses={"ecs": str(arn), "cloudformation": f"{{{{resolve:{resolver}:{name}}}}}",
+                           "external-secrets": name},
             ))
         return sorted(refs, key=lambda r: r.key)
 
