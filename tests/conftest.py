@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -431,6 +432,18 @@ def fixed_key_env(monkeypatch: pytest.MonkeyPatch) -> str:
     key = base64.b64encode(b"k" * 32).decode()
     monkeypatch.setenv("KEEP_LOCAL_KEY", key)
     return key
+
+
+# -- ports ------------------------------------------------------------------------------------
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A 127.0.0.1 port that refuses connections for the whole test ("unreachable"): bound
+    (without SO_REUSEADDR) but not listening, so no server of another pytest-xdist worker can
+    start on it meanwhile, as it could on a port that was merely free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
 
 
 # -- moto ------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ deletion/restore, history/rollback, rotation parameters, replication and replica
 from __future__ import annotations
 
 import math
-import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -46,13 +45,6 @@ def seed_stage(endpoint: str, stage: str, count: int, namespace: str = "myapp") 
 
 def sent(proxy: Proxy, operation: str) -> list[dict[str, Any]]:
     return [r.json for r in proxy.requests if r.operation == operation]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # -- names, tags, description ----------------------------------------------------------------
@@ -597,11 +589,13 @@ def test_exhausted_throttling_names_the_call_and_attempts(
     assert proxy.counts["GetSecretValue"] == 3
 
 
-def test_unreachable_endpoint_is_a_clean_error(make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_endpoint_is_a_clean_error(
+    make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch, closed_port: int
+) -> None:
     monkeypatch.setenv("KEEP_AWS_MAX_ATTEMPTS", "2")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    endpoint = f"http://127.0.0.1:{free_port()}"
+    endpoint = f"http://127.0.0.1:{closed_port}"
     vault = make_sm(endpoint)
     with pytest.raises(Unreachable) as caught:
         vault.get("staging", "ANY")
@@ -612,7 +606,7 @@ def test_unreachable_endpoint_is_a_clean_error(make_sm: MakeSm, monkeypatch: pyt
 
 
 def test_missing_credentials_suggest_sso_login(
-    make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+    make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, closed_port: int
 ) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -621,7 +615,7 @@ def test_missing_credentials_suggest_sso_login(
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
     monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
-    vault = make_sm(f"http://127.0.0.1:{free_port()}")
+    vault = make_sm(f"http://127.0.0.1:{closed_port}")
     with pytest.raises(AccessDenied) as caught:
         vault.get("staging", "ANY")
     assert caught.value.exit_code == 4

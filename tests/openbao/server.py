@@ -11,6 +11,8 @@ import contextlib
 import ctypes
 import json
 import os
+import random
+import secrets
 import shutil
 import signal
 import socket
@@ -33,10 +35,43 @@ def bao_binary() -> str | None:
     return str(get_binary_path()) if is_installed() else shutil.which("bao")
 
 
+def _port_range() -> range:
+    """Ports outside the kernel's ephemeral range (bind(0) and outgoing connections use that)."""
+    try:
+        low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low - 20000 >= 1000:
+        return range(20000, low)
+    if 65535 - high >= 1000:
+        return range(high + 1, 65536)
+    return range(1024, 65536)
+
+
+#: ports free_port() handed out in this process (never twice)
+_issued: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A 127.0.0.1 port nobody listens on now, for a server that binds it itself a moment later
+    (bao takes its ports from flags or a config file). Taken outside the kernel's ephemeral range,
+    so no socket that binds port 0 and no outgoing connection (moto, the proxies, the HTTP clients
+    of every pytest-xdist worker) can take it in between; from a random point, so two workers or
+    two test sessions rarely try the same one; never the same twice in one process."""
+    ports = _port_range()
+    start = random.SystemRandom().randrange(len(ports))
+    for offset in range(len(ports)):
+        port = ports[(start + offset) % len(ports)]
+        if port in _issued:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _issued.add(port)
+        return port
+    raise AssertionError(f"no free 127.0.0.1 port in {ports}")
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -172,9 +207,12 @@ class DevServer:
 
 
 @contextlib.contextmanager
-def dev_server(workdir: Path, root_token: str = "root-token-for-tests", tls: bool = False) -> Iterator[DevServer]:
+def dev_server(workdir: Path, root_token: str | None = None, tls: bool = False) -> Iterator[DevServer]:
     """`bao server -dev` on a free 127.0.0.1 port, stopped on exit. With `tls`, the dev server's
-    own CA signs its certificate; the CA is `workdir/vault-ca.pem`."""
+    own CA signs its certificate; the CA is `workdir/vault-ca.pem`. The root token is unique
+    unless given, and the server must accept it: a server another pytest-xdist worker or test
+    session started on the same port a moment earlier is never taken for this one."""
+    root_token = root_token or f"root-token-for-tests-{secrets.token_hex(8)}"
     for _ in range(3):
         port = free_port()
         address = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
@@ -190,7 +228,7 @@ def dev_server(workdir: Path, root_token: str = "root-token-for-tests", tls: boo
         deadline = time.monotonic() + 30
         while proc.poll() is None and api.health()[0] != 200 and time.monotonic() < deadline:
             time.sleep(0.05)
-        if proc.poll() is None and api.health()[0] == 200:
+        if proc.poll() is None and api.health()[0] == 200 and api.call("GET", "auth/token/lookup-self")[0] == 200:
             break
         stop(proc)
     else:

@@ -12,7 +12,7 @@ import pytest
 from dotenv import dotenv_values
 
 from tests.conftest import KEEP, KeepRunner
-from tests.openbao.server import Api, free_port
+from tests.openbao.server import Api
 
 pytestmark = pytest.mark.openbao
 
@@ -156,8 +156,8 @@ def test_vault_token_and_token_file(bao_project: KeepRunner, bao: Api) -> None:
             assert bao.token not in path.read_text(errors="replace")
 
 
-def test_unreachable_is_exit_1_naming_the_address(bao_project: KeepRunner) -> None:
-    address = f"http://127.0.0.1:{free_port()}"
+def test_unreachable_is_exit_1_naming_the_address(bao_project: KeepRunner, closed_port: int) -> None:
+    address = f"http://127.0.0.1:{closed_port}"
     cfg = bao_project.cwd / ".keep" / "vaults" / "bao.json"
     data = json.loads(cfg.read_text())
     data["address"] = address

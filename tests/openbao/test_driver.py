@@ -15,7 +15,7 @@ import pytest
 from keep_secrets.model import AccessDenied, Conflict, Expect, NotFound, RemoteError, UsageError
 from keep_secrets.services.secret_ops import extract_field
 from keep_secrets.vaults.openbao import OpenBaoVault, find_token
-from tests.openbao.server import Api, DevServer, free_port
+from tests.openbao.server import Api, DevServer
 
 pytestmark = pytest.mark.openbao
 
@@ -209,9 +209,11 @@ def test_denied_path_names_path_and_capability(make_bao: MakeBao, bao: Api, monk
 
 # -- addresses, mounts, namespaces --------------------------------------------------------------
 
-def test_unreachable_address_fails_after_bounded_retries(make_bao: MakeBao, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unreachable_address_fails_after_bounded_retries(
+    make_bao: MakeBao, monkeypatch: pytest.MonkeyPatch, closed_port: int
+) -> None:
     monkeypatch.setenv("KEEP_OPENBAO_RETRY_SECONDS", "1.5")
-    address = f"http://127.0.0.1:{free_port()}"
+    address = f"http://127.0.0.1:{closed_port}"
     vault = make_bao(address=address)
     started = time.monotonic()
     with pytest.raises(RemoteError) as caught:
