@@ -70,15 +70,11 @@ def test_aesgcm_is_cryptographys_public_class() -> None:
     assert AESGCM(key).decrypt(b"n" * 12, sealed, b"local/KEY") == b"fake-value"
 
 
-def test_hot_path_dataclasses_carry_docstrings() -> None:
-    """A dataclass without a docstring gets one made from inspect.signature at import time
-    (~0.5 ms each): the modules `keep get` imports must not pay for that."""
-    import dataclasses
-    import importlib
-
-    for name in ("keep_secrets.model", "keep_secrets.project", "keep_secrets.names", "keep_secrets.vaults.base",
-                 "keep_secrets.vaults.registry", "keep_secrets.services.secret_ops", "keep_secrets.vaults.local"):
-        module = importlib.import_module(name)
-        for value in vars(module).values():
-            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == name:
-                assert value.__doc__ and not value.__doc__.startswith(value.__name__ + "("), (name, value)
+def test_get_builds_no_dataclass(kp: KeepRunner) -> None:
+    """`@dataclass` compiles each generated method with exec at import, and `dataclasses`
+    imports `inspect` (ast, dis, tokenize...): the value classes of the `get` path are
+    keep_secrets.record's instead (tests/test_record.py holds them to dataclass behaviour)."""
+    kp.ok("set", "FAKE_KEY", "fake-value", "--stage", "local")
+    proc, modules = imported(kp, "get", "FAKE_KEY", "--stage", "local")
+    assert proc.returncode == 0, proc.stderr
+    assert not modules & {"dataclasses", "inspect", "ast", "dis", "tokenize"}, sorted(modules)

@@ -14,8 +14,9 @@ those fields (the CLI names commands and flags, the web names buttons); a driver
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
+
+from .record import field, record
 
 
 class KeepError(Exception):
@@ -131,7 +132,7 @@ class Interrupted(KeepError):
     http_status = 503
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Secret:
     """One secret as read from a vault: its current value and metadata."""
 
@@ -162,7 +163,7 @@ class Secret:
         return data
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Version:
     """One entry of a secret's history."""
 
@@ -185,7 +186,7 @@ class Version:
         }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Expect:
     """The precondition of a planned write: `revision=None` means "create only if absent",
     a revision means "update only if the key is still at that revision"."""
@@ -214,7 +215,7 @@ class Expect:
         return PreconditionFailed(text, key=key)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class WriteResult:
     """What a write produced: the new revision and whether the secret was new."""
 
@@ -224,7 +225,7 @@ class WriteResult:
     note: str | None = None  # something the user should know about the write (a warning)
 
 
-@dataclass
+@record()
 class ProbeResult:
     """Outcome of the permission probe of one vault x stage (`verify`)."""
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from .model import UsageError
+from .record import record
 
 KEY_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
 STAGE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,49}")
@@ -126,7 +126,7 @@ class _Keyed(Protocol):
 K = TypeVar("K", bound=_Keyed)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Patterns:
     """Comma-separated globs; a key is kept when it matches some `only` (or none are given)
     and no `except`. Case-sensitive, full match. The same semantics in every command."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +19,7 @@ from .names import (
     validate_slug,
     validate_stage_name,
 )
+from .record import field, record
 
 KEEP_DIR = ".keep"
 SYSTEM_STAGES = ("local", "staging", "production")
@@ -122,7 +122,7 @@ def template_dir_inside(root: Path, template_path: str) -> Path:
     return root / text
 
 
-@dataclass
+@record()
 class Settings:
     """The project's .keep/settings.json: name, namespace, stages, default vault."""
 
@@ -228,7 +228,7 @@ class Settings:
         return data
 
 
-@dataclass
+@record()
 class VaultConfig:
     """One vault's .keep/vaults/SLUG.json: slug, driver, name, scope and driver options."""
 
@@ -309,7 +309,7 @@ class VaultConfig:
         return default if value in (None, "") else value
 
 
-@dataclass
+@record()
 class Workspace:
     """The personal choice of vaults and stages to show (.keep/local/workspace.json)."""
 

@@ -11,12 +11,12 @@ import json
 import re
 import string
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..model import Conflict, Expect, KeepError, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
 from ..names import shown_key, validate_key, validate_value
+from ..record import record
 
 if TYPE_CHECKING:
     from ..vaults.base import DeletedSecret, Vault
@@ -137,7 +137,7 @@ def check_revision(vault: Vault, stage: str, key: str, expected: str) -> Secret:
 
 # -- rename ---------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RenameResult:
     """What `rename` did: the write to the new key and whether it replaced an existing one."""
 
@@ -245,7 +245,7 @@ def generate_value(length: int = 32, charset: str = "alnum") -> str:
     return "".join(_random.choice(alphabet) for _ in range(length))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Rotation:
     """What `rotate` will do, checked before anything is read: a new random value of `length`
     characters from `charset`, or the store's own rotation through `lambda_arn`."""
@@ -392,7 +392,7 @@ def parse_moment(text: str, now: datetime | None = None) -> datetime:
     return moment
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HistoryFilter:
     """Which versions `history` keeps: a time window and an author."""
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from ..model import Expect, Secret, UsageError, Version, WriteResult
+from ..record import field, record
 from . import registry
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .cache import Incremental, Mode
 
 
-@dataclass
+@record()
 class ReplicaChange:
     """What `replicate` did (or would do) to one secret's replica regions."""
 
@@ -54,7 +54,7 @@ class LambdaRotating(Protocol):
     ) -> WriteResult: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DeletedSecret:
     """A deleted secret that `restore` can still bring back: its key, its name in the store
     and when it was deleted (None where the store does not say)."""
@@ -73,7 +73,7 @@ class ListsDeleted(Protocol):
     def deleted(self, stage: str) -> builtins.list[DeletedSecret]: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reference:
     """Where a deployment can fetch one secret from, obtained without reading its value
     (`keep refs`). `service` says which store (the driver's name); `name` is the name in that

@@ -38,7 +38,6 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +55,7 @@ from ..model import (
     Version,
     WriteResult,
 )
+from ..record import record
 from .base import DeletedSecret, ListsDeleted, Vault
 from .registry import Capabilities, Driver, Option
 
@@ -1013,7 +1013,7 @@ class LocalVault(Vault):
             self._conn = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Row:
     """A secret row's state."""
 

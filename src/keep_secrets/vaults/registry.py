@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..model import UsageError
+from ..record import field, record
 
 if TYPE_CHECKING:
     from ..project import VaultConfig
@@ -62,7 +62,7 @@ BUILTIN: dict[str, str] = {
 OptionKind = Literal["text", "int", "list", "choice"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Option:
     """One field of a vault's configuration file."""
 
@@ -151,7 +151,7 @@ def _passes(option: Option, item: Any) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Capabilities:
     """What a driver can do beyond the Vault interface's required methods. Front ends offer a
     feature only where its flag is set; the typed accessors on Vault (`replication()`,
@@ -193,7 +193,7 @@ class Capabilities:
         return dict(self.__dict__)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PolicyRequest:
     """What `keep iam` asks a driver's policy generator for: its vaults, the namespace, the
     stages (`limited`: chosen with --stage rather than all configured) and the scenario."""
@@ -205,7 +205,7 @@ class PolicyRequest:
     read_only: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AccessPolicy:
     """A least-privilege policy in the store's own language: `document` goes to stdout,
     `notes` (what it covers, how to apply it) to stderr."""
@@ -214,7 +214,7 @@ class AccessPolicy:
     notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Driver:
     """One driver's declaration (see the module docstring)."""
 

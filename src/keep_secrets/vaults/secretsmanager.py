@@ -30,12 +30,12 @@
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from .. import record
 from ..concurrency import concurrent_map, pipelined
 from ..model import (
     AccessDenied,
@@ -348,7 +348,7 @@ class SecretsManagerVault(AwsVault):
                     if self._decode(item) is None:
                         continue
                     secret = self._secret(stage, str(item.get("Name", ""))[len(prefix):], item)
-                    found.append(dataclasses.replace(secret, managed=False))
+                    found.append(record.replace(secret, managed=False))
         return sorted(found, key=lambda s: s.key)
 
     def list_pages(self, stage: str, region: str | None = None) -> Iterator[builtins.list[ListedSecret]]:
@@ -615,12 +615,12 @@ class SecretsManagerVault(AwsVault):
             self.call("tag_resource", name, SecretId=name, Tags=self.tags(stage))
         except AwsError as exc:
             note = f"{name} was updated, but keep's tags could not be set on it: {exc.one_line()}"
-            return dataclasses.replace(result, note=note)
+            return record.replace(result, note=note)
         known = self._foreign.get(stage)
         if known is None:
             return result
         self._foreign[stage] = [e for e in known if str(e.get("Name")) != name]
-        return dataclasses.replace(result, adopted=len(self._foreign[stage]) < len(known))
+        return record.replace(result, adopted=len(self._foreign[stage]) < len(known))
 
     def set_if(self, stage: str, key: str, value: str, expect: Expect, secure: bool = True) -> WriteResult:
         """Create with `CreateSecret` alone (AWS refuses an existing name); update after a

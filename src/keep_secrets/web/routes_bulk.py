@@ -8,11 +8,11 @@ for them explicitly (`reveal`).
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from starlette.routing import Route
 
+from .. import record
 from ..formats.mask import mask
 from ..formats.render import FORMATS, render
 from ..model import UsageError
@@ -200,7 +200,7 @@ def export(call: Call) -> dict[str, Any]:
     secrets, warnings = merge_secrets([(slug, cells[(slug, stage)]) for slug in wanted], patterns)
     text = render(fmt, secrets)  # renders (and refuses bad names/values) even for a preview
     if not reveal:
-        masked = [dataclasses.replace(s, value=mask(s.value) or "") for s in secrets]
+        masked = [record.replace(s, value=mask(s.value) or "") for s in secrets]
         text = render(fmt, masked)
     return {
         "stage": stage, "format": fmt, "count": len(secrets), "vaults": wanted,
