@@ -93,3 +93,40 @@ def test_a_remedy_is_worded_by_each_front_end(client: TestClient, cli: KeepRunne
     unknown = client.get("/api/secrets", params={"stage": "uat"})
     assert unknown.status_code == 400 and "Settings" in (unknown.json()["hint"] or "")
     _no_cli_syntax(unknown.json()["error"] + unknown.json()["hint"])
+
+
+def _set_default(project: Path, slug: str | None) -> None:
+    path = project / ".keep" / "settings.json"
+    data = json.loads(path.read_text())
+    data["default_vault"] = slug
+    path.write_text(json.dumps(data))
+
+
+def test_the_vault_a_request_works_on_is_the_clis(client: TestClient, cli: KeepRunner, web_project: Path) -> None:
+    """Without a vault named, the CLI and the web choose the same one (services.secret_ops
+    .working_vault): the default, else the workspace's only vault; a default naming no
+    configured vault is the same configuration error in both; several and no default: both
+    require one."""
+    cli.ok("vault:add", "--driver", "local", "--slug", "team", "--no-verify", "-n")
+    cli.ok("set", "TEAM_ONLY", "fake-team-value", "--vault", "team", "--stage", "local")
+    _set_default(web_project, None)
+    workspace = web_project / ".keep" / "local" / "workspace.json"
+    workspace.write_text(json.dumps({"vaults": ["team"], "stages": []}))
+    assert cli.ok("get", "TEAM_ONLY", "--stage", "local", "--format", "raw").stdout.strip() == "fake-team-value"
+    only = client.get("/api/secret", params={"stage": "local", "key": "TEAM_ONLY"})
+    assert only.status_code == 200, only.text
+    assert only.json()["secret"]["vault"] == "team" and only.json()["secret"]["value"] == "fake-team-value"
+
+    _set_default(web_project, "gone")
+    stale = cli("get", "TEAM_ONLY", "--stage", "local")
+    assert stale.code == 2 and "default_vault 'gone'" in stale.stderr
+    response = client.get("/api/secret", params={"stage": "local", "key": "TEAM_ONLY"})
+    assert response.status_code == 400 and "default_vault 'gone'" in response.json()["error"]
+
+    _set_default(web_project, None)
+    workspace.unlink()
+    several = cli("get", "TEAM_ONLY", "--stage", "local", "-n")
+    assert several.code == 2 and "--vault is required" in several.stderr
+    response = client.get("/api/secret", params={"stage": "local", "key": "TEAM_ONLY"})
+    assert response.status_code == 400 and "Missing required field 'vault'" in response.json()["error"]
+    _no_cli_syntax(response.json()["error"])

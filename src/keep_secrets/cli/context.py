@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..model import KeepError, NoVaultConfigured, UsageError
+from ..model import KeepError, UsageError
 from ..vaults.base import VaultPool
 from .quick import echo
 
@@ -177,21 +177,14 @@ class Ctx:
     def resolve_vault_slug(self, vault: str | None = None, label: str = "Vault") -> str:
         """The slug of the vault a command works on (`ctx.vault(slug)` opens it): VAULT, else
         --vault, else the default, else the only visible one, else a choice on a terminal."""
+        from ..services.secret_ops import working_vault
+
         project = self.project
-        chosen = vault or self.vault_option
+        chosen = working_vault(project, vault or self.vault_option)
         if chosen:
-            project.check_vault(chosen)
             return chosen
-        if not project.vaults:
-            raise NoVaultConfigured()
-        default = project.configured_default_vault()
-        if default:
-            return default
-        visible = project.visible_vaults()
-        if len(visible) == 1:
-            return visible[0]
         if self.interactive:
-            return self.select(label, visible)
+            return self.select(label, project.visible_vaults())
         raise UsageError(f"--vault is required (configured vaults: {', '.join(sorted(project.vaults))})")
 
     def vault(self, slug: str) -> Vault:

@@ -306,12 +306,10 @@ class _ShellCompleter(_completer_base()):  # type: ignore[misc]
 def shell_cmd(ctx: Ctx) -> None:
     """Interactive shell: `vault:stage> ` prompt, commands without --stage/--vault."""
     project = ctx.project
-    vault = ctx.vault_option or project.configured_default_vault() or (project.visible_vaults() or [""])[0]
-    if not vault:
-        from ..model import NoVaultConfigured
+    from ..services.secret_ops import working_vault
 
-        raise NoVaultConfigured()
-    project.check_vault(vault)
+    # the vault `keep get` would use, else the first of the workspace (`use VAULT` switches)
+    vault = working_vault(project, ctx.vault_option) or project.visible_vaults()[0]
     stage = ctx.stage_option or ("local" if "local" in project.visible_stages() else project.visible_stages()[0])
     project.check_stage(stage)
     shell = Shell(ctx, vault, stage)

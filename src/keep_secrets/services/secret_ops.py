@@ -19,10 +19,33 @@ from ..names import shown_key, validate_key, validate_value
 from ..record import record
 
 if TYPE_CHECKING:
+    from ..project import Project
     from ..vaults.base import DeletedSecret, Vault
 
 
 LOOKUP_KEY_RULE = "1-255 characters without spaces or control characters, not starting with '-'"
+
+
+# -- which vault ----------------------------------------------------------------------------
+
+def working_vault(project: Project, named: str | None = None) -> str | None:
+    """The vault a command works on, the same in the CLI, the shell and the web: `named`
+    (checked: unknown is exit 2), else the configured default (one that names no configured
+    vault is exit 2, never silently replaced), else the workspace's only vault. None when
+    there are several and none is the default: the front end asks or requires one. No vault
+    configured at all: NoVaultConfigured."""
+    if named:
+        project.check_vault(named)
+        return named
+    if not project.vaults:
+        from ..model import NoVaultConfigured
+
+        raise NoVaultConfigured()
+    default = project.configured_default_vault()
+    if default:
+        return default
+    visible = project.visible_vaults()
+    return visible[0] if len(visible) == 1 else None
 
 
 # -- values ---------------------------------------------------------------------------------

@@ -140,10 +140,12 @@ class Call:
         return self.project.check_stage(self.text(name, required=True))
 
     def vault_slug(self, name: str = "vault") -> str:
-        slug = self.optional_text(name) or self.project.settings.default_vault
+        """The field's vault, else the one the CLI would choose (services.secret_ops.working_vault)."""
+        from ..services.secret_ops import working_vault
+
+        slug = working_vault(self.project, self.optional_text(name))
         if not slug:
             raise UsageError(f"Missing required field '{name}' (no default vault is configured)")
-        self.project.check_vault(slug)
         return slug
 
     def vault(self, slug: str) -> Vault:
