@@ -27,6 +27,12 @@ from typing import Any
 import boto3
 import pytest
 
+from keep_secrets.model import NotFound, Secret, UsageError, Version, WriteResult
+from keep_secrets.project import Project, VaultConfig
+from keep_secrets.vaults import registry
+from keep_secrets.vaults.base import Vault, open_vault
+from keep_secrets.vaults.cache import CachedVault, NotCached
+from keep_secrets.vaults.registry import Capabilities, Driver
 from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
 
 from .conftest import FAKE_REGION, KeepRunner
@@ -202,7 +208,7 @@ def test_endpoint_down_serves_the_cache_with_one_notice(aws: KeepRunner, counted
     assert exported(served) == expected
     lines = [line for line in served.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, served.stderr
-    assert "served from the cache" in lines[0] and "old: AWS unreachable" in lines[0]
+    assert "served from the cache" in lines[0] and "old: AWS Secrets Manager unreachable" in lines[0]
 
     ran = aws("run", "--vault", "sm", "--stage", "staging", "--", sys.executable, "-c", RUN_PRINT)
     assert ran.code == 0, ran.stderr
@@ -418,3 +424,92 @@ def test_a_ciphertext_moved_to_another_key_does_not_open(
     assert result.code == 1 and result.stdout == ""
     assert result.stderr.count("discarded") == 1
     assert "fake-value-a" not in result.stderr
+
+
+# -- the wrapper is its driver to everyone ------------------------------------------------------
+
+class _FakeRemote(Vault):
+    """A remote store with history only (no restore, no single-version purge), in memory."""
+
+    driver = "fakeremote"
+
+    def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
+        super().__init__(config, namespace, project_root)
+        self.data: dict[str, str] = {}
+
+    def remote_name(self, stage: str, key: str) -> str:
+        return f"{stage}/{key}"
+
+    def list(self, stage: str) -> list[Secret]:
+        return [self.get(stage, key) for key in sorted(self.data)]
+
+    def get(self, stage: str, key: str, version: str | None = None) -> Secret:
+        if key not in self.data:
+            raise NotFound(f"Secret '{key}' not found", key=key)
+        return Secret(key, self.data[key], "1", None, self.slug, stage)
+
+    def set(self, stage: str, key: str, value: str, secure: bool = True) -> WriteResult:
+        self.data[key] = value
+        return WriteResult(revision="1", created=True)
+
+    def delete(self, stage: str, key: str, purge: bool = False) -> None:
+        self.data.pop(key)
+
+    def history(self, stage: str, key: str, limit: int | None = None) -> list[Version]:
+        return [Version("1", self.get(stage, key).value, None, current=True)]
+
+    def rollback(self, stage: str, key: str, version: str) -> WriteResult:
+        return WriteResult(revision="1", created=False)
+
+
+@pytest.fixture
+def fake_remote() -> Any:
+    declared = Driver(name="fakeremote", label="Fake remote store", vault_class=_FakeRemote, remote=True,
+                      capabilities=Capabilities(history=True))
+    registry.register(declared)
+    yield declared
+    registry.forget("fakeremote")
+
+
+@pytest.mark.parametrize("mode", ["auto", "offline"])
+def test_the_cache_wrapper_reports_its_drivers_name_label_and_capabilities(fake_remote: Driver, mode: Any) -> None:
+    inner = _FakeRemote(VaultConfig(slug="far", driver="fakeremote", name="Far"), "ns")
+    wrapped = CachedVault(inner, mode)
+    assert wrapped.driver == "fakeremote"
+    assert wrapped.declaration is fake_remote and wrapped.declaration.label == "Fake remote store"
+    assert wrapped.capabilities == fake_remote.capabilities
+    if mode == "offline":  # what needs the store says so, whatever the driver could do
+        for call in (lambda: wrapped.purge_version("s", "K", "1"), lambda: wrapped.restore("s", "K")):
+            with pytest.raises(NotCached) as refused:
+                call()
+            assert refused.value.needs_store and "needs the store" in refused.value.message
+        return
+    # online, the driver's own refusals come through, naming the driver (never "cached")
+    with pytest.raises(UsageError, match=r"^The fakeremote driver cannot remove a single version$"):
+        wrapped.purge_version("s", "K", "1")
+    with pytest.raises(UsageError, match=r"^The fakeremote driver cannot restore deleted secrets$"):
+        wrapped.restore("s", "K")
+    with pytest.raises(UsageError, match=r"^Vault 'far' \(fakeremote driver\) keeps its values"):
+        wrapped.references("s")
+
+
+def test_open_vault_behind_the_cache_names_the_driver_everywhere(aws: KeepRunner, counted: Proxy,
+                                                                  moto: str) -> None:
+    """keep info, the web's vault list and a driver's error say `ssm`/`secretsmanager`, with
+    the cache on; the unreachable notice names the store by its label."""
+    project = Project.load_at(aws.cwd)
+    for slug, driver in (("ssm", "ssm"), ("sm", "secretsmanager")):
+        opened = open_vault(project, slug)
+        assert isinstance(opened, CachedVault) and opened.driver == driver
+        assert opened.declaration is registry.get(driver)
+    info = aws.ok("info", "--format", "json").json()
+    assert isinstance(info, dict)
+    assert {v["slug"]: v["driver"] for v in info["vaults"]} == {"local": "local", "ssm": "ssm",
+                                                                 "sm": "secretsmanager"}
+    refused = aws("replicate", "--vault", "ssm", "--stage", "staging")
+    assert refused.code == 2 and "uses the ssm driver" in refused.stderr and "cached" not in refused.stderr
+    seed_sm(moto, "staging", values("staging", 2))
+    assert export(aws, "sm", "staging").code == 0
+    counted.fail_regions = {FAKE_REGION}
+    served = export(aws, "sm", "staging")
+    assert served.code == 0 and "old: AWS Secrets Manager unreachable" in served.stderr

@@ -12,7 +12,7 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..model import Expect, Secret, UsageError, Version, WriteResult
 from ..record import field, record
@@ -103,7 +103,9 @@ def _stderr_notice(text: str) -> None:
 class Vault(ABC):
     """One configured vault. Methods take the stage explicitly; one instance serves all stages."""
 
-    driver: ClassVar[str]
+    #: the driver's registry name: a class attribute of each driver; a wrapper (the cache)
+    #: sets its inner vault's, so messages and registry lookups name the real store
+    driver: str
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         self.config = config

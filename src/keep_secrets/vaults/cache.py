@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..model import (
     AccessDenied,
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from ..project import VaultConfig
+    from .registry import Driver
 
 Mode = Literal["auto", "off", "offline"]
 
@@ -463,13 +464,13 @@ def _location(inner: Vault) -> tuple[str, dict[str, str]]:
 
 class CachedVault(Vault):
     """`inner` with the cache in front (mode `auto`), or with no network at all (`offline`).
-    Everything the cache does not concern is delegated unchanged."""
-
-    driver: ClassVar[str] = "cached"
+    Everything the cache does not concern is delegated unchanged. It is the inner driver to
+    everyone: `driver`, `declaration` (label, capabilities, options) and errors are its."""
 
     def __init__(self, inner: Vault, mode: Mode) -> None:
         super().__init__(inner.config, inner.namespace, inner.project_root)
         self.inner = inner
+        self.driver = inner.driver
         self.mode = mode
         self._incremental: Incremental | None = inner.incremental()
         self.notice = inner.notice
@@ -480,7 +481,7 @@ class CachedVault(Vault):
 
     # -- identity: the inner driver's -------------------------------------------------------
     @property
-    def declaration(self) -> Any:
+    def declaration(self) -> Driver:
         return self.inner.declaration
 
     def __getattr__(self, name: str) -> Any:  # driver-specific attributes (region, notice...)
@@ -730,6 +731,13 @@ class CachedVault(Vault):
         self._online(f"restoring {key}")
         self.inner.restore(stage, key)
 
+    def purge_version(self, stage: str, key: str, version: str) -> None:
+        self._online(f"removing a version of {key}")
+        try:
+            self.inner.purge_version(stage, key, version)
+        finally:
+            self._drop(stage, key)
+
     def rollback(self, stage: str, key: str, version: str) -> WriteResult:
         self._online(f"rolling back {key}")
         try:
@@ -748,10 +756,7 @@ def _revoked(exc: AccessDenied) -> bool:
 
 
 def _service_name(inner: Vault) -> str:
-    return "AWS" if getattr(inner, "service", "") else inner.declaration.label
-
-
-_classes: dict[str, type[CachedVault]] = {}
+    return inner.declaration.label
 
 
 def wrap(inner: Vault, mode: Mode) -> Vault:
@@ -764,8 +769,4 @@ def wrap(inner: Vault, mode: Mode) -> Vault:
             return inner
     elif not (enabled(inner.config) and inner.incremental() is not None):
         return inner
-    cls = _classes.get(inner.driver)
-    if cls is None:
-        # the wrapper reports the inner driver's name (messages, registry lookups)
-        cls = _classes[inner.driver] = type(f"Cached{type(inner).__name__}", (CachedVault,), {"driver": inner.driver})
-    return cls(inner, mode)
+    return CachedVault(inner, mode)
