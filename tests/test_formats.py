@@ -286,3 +286,31 @@ def test_docker_roundtrip_or_refusal(values: dict[str, str]) -> None:
         return
     lines = render("docker", values).split("\n")[:-1]
     assert dict(line.split("=", 1) for line in lines) == values
+
+
+def _slow_clean(text: str) -> str:
+    """The table's cell cleaning without its ASCII shortcut (every character looked up)."""
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append("⏎")
+        elif ch == "\t":
+            out.append("    ")
+        elif unicodedata.category(ch) in ("Cc", "Cf") and ch != "\u200d":
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 256 else f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@given(st.text(alphabet=st.one_of(st.characters(max_codepoint=127), st.sampled_from("é漢\u200b\u200d\x85")),
+               max_size=30))
+def test_table_ascii_shortcut_changes_nothing(text: str) -> None:
+    import unicodedata
+
+    from keep_secrets.formats import table
+
+    assert table._clean(text) == _slow_clean(text)
+    assert table._width(text) == sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)

@@ -157,3 +157,17 @@ def test_search() -> None:
     assert [s.key for s in svc.search(items, "api", keys=True)] == ["API_KEY"]
     with pytest.raises(UsageError):
         svc.search(items, "")
+
+
+def test_charsets_are_the_string_modules_alphabets() -> None:
+    """secret_ops spells the alphabets out (no `string` import on the `get` path); same
+    characters, same order, so the same random values come out of the same draws."""
+    import string
+
+    from keep_secrets.services.secret_ops import CHARSETS
+
+    letters, digits = string.ascii_letters, string.digits
+    assert CHARSETS["alnum"] == letters + digits and CHARSETS["alpha"] == letters
+    assert CHARSETS["digits"] == digits
+    assert CHARSETS["base64"] == letters + digits + "+/" and CHARSETS["urlsafe"] == letters + digits + "-_"
+    assert CHARSETS["ascii"] == "".join(c for c in string.printable if c not in " \t\n\r\x0b\x0c'\"\\`")

@@ -20,7 +20,8 @@ from .model import KeepError
 
 # paths that name one of this process's open descriptors: write to the descriptor itself
 # (a reopen would lose `>>`'s append mode and start at offset 0)
-_FD_ALIAS = re.compile(r"/dev/(?P<std>stdin|stdout|stderr)|/dev/fd/(?P<fd>\d+)|/proc/self/fd/(?P<pfd>\d+)")
+# (compiled on first use: re caches it)
+_FD_ALIAS = r"/dev/(?P<std>stdin|stdout|stderr)|/dev/fd/(?P<fd>\d+)|/proc/self/fd/(?P<pfd>\d+)"
 _STD_FDS = {"stdin": 0, "stdout": 1, "stderr": 2}
 
 
@@ -31,7 +32,7 @@ def cannot(action: str, path: Path | str, exc: OSError) -> KeepError:
 
 
 def _alias_fd(path: Path | str) -> int | None:
-    match = _FD_ALIAS.fullmatch(str(path))
+    match = re.fullmatch(_FD_ALIAS, str(path))
     if match is None:
         return None
     if match.group("std"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Sequence
-from typing import Protocol, TypeVar
 
 from .model import UsageError
 from .record import record
@@ -118,12 +117,15 @@ def _glob_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
 
 
-class _Keyed(Protocol):
-    @property
-    def key(self) -> str: ...
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
+if TYPE_CHECKING:
+    from typing import Protocol, TypeVar
 
+    class _Keyed(Protocol):
+        @property
+        def key(self) -> str: ...
 
-K = TypeVar("K", bound=_Keyed)
+    K = TypeVar("K", bound=_Keyed)
 
 
 @record(frozen=True)

@@ -10,7 +10,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, ClassVar
 
 from .fsutil import atomic_write, cannot, make_dirs
 from .model import Conflict, NotFound, UsageError
@@ -20,6 +19,10 @@ from .names import (
     validate_stage_name,
 )
 from .record import field, record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 KEEP_DIR = ".keep"
 SYSTEM_STAGES = ("local", "staging", "production")

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, NamedTuple
+
+from ..record import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-class Cmd(NamedTuple):
+@record(frozen=True)
+class Cmd:
     """One command of the registry, read by the CLI (lazy loading, `--help`), the shell
     (translation of its words, completion, `help`) and the error wording (cli/hints.py)."""
 

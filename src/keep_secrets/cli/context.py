@@ -12,20 +12,22 @@ import functools
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..model import KeepError, UsageError
 from ..vaults.base import VaultPool
 from .quick import echo
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
     import click
 
     from ..project import Project
     from ..vaults.base import Vault
     from ..vaults.cache import Mode
 
-F = TypeVar("F", bound=Callable[..., Any])
+    F = TypeVar("F", bound=Callable[..., Any])
 
 #: True while commands run inside `keep shell`: the process belongs to the shell, so a command
 #: must never replace it (`run` then starts a child instead of exec'ing).

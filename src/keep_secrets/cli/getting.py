@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from ..formats.table import render_table
 from ..model import UsageError
 from ..names import validate_key
 from ..services import secret_ops as svc
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
     from ..vaults.base import Vault
     from .context import Ctx

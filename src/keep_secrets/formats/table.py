@@ -7,12 +7,15 @@ one line each; control characters are escaped so a value can never move the curs
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Sequence
 
 
 def _clean(cell: object) -> str:
     text = "" if cell is None else str(cell)
+    if text.isascii() and text.isprintable():
+        return text  # no newline, tab or control character: nothing to show differently
+    import unicodedata  # only for text that needs it (SPEC §12: `keep get` start-up)
+
     out = []
     for ch in text:
         if ch == "\n":
@@ -27,6 +30,10 @@ def _clean(cell: object) -> str:
 
 
 def _width(text: str) -> int:
+    if text.isascii():
+        return len(text)  # no ASCII character is wide
+    import unicodedata
+
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 

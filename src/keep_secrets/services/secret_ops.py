@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from ..model import Conflict, Expect, KeepError, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
 from ..names import shown_key, validate_key, validate_value
 from ..record import record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
     from ..project import Project
     from ..vaults.base import DeletedSecret, Vault
@@ -234,15 +233,19 @@ def _undo_copy(vault: Vault, stage: str, new: str, previous: Secret | None) -> b
 
 # -- rotate ---------------------------------------------------------------------------------
 
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"  # string.ascii_letters
+_DIGITS = "0123456789"  # string.digits (the `string` module is not imported for these)
+
 CHARSETS: dict[str, str] = {
-    "alnum": string.ascii_letters + string.digits,
-    "alpha": string.ascii_letters,
-    "digits": string.digits,
+    "alnum": _LETTERS + _DIGITS,
+    "alpha": _LETTERS,
+    "digits": _DIGITS,
     "hex": "0123456789abcdef",
-    "base64": string.ascii_letters + string.digits + "+/",
-    "urlsafe": string.ascii_letters + string.digits + "-_",
-    # printable ASCII without space, quotes and backslash: safe unquoted in most config files
-    "ascii": "".join(c for c in string.printable if c not in " \t\n\r\x0b\x0c'\"\\`"),
+    "base64": _LETTERS + _DIGITS + "+/",
+    "urlsafe": _LETTERS + _DIGITS + "-_",
+    # printable ASCII without space, quotes, backslash and backtick (string.printable's order):
+    # safe unquoted in most config files
+    "ascii": _DIGITS + _LETTERS + "!#$%&()*+,-./:;<=>?@[]^_{|}~",
 }
 
 MIN_LENGTH = 8
@@ -347,12 +350,13 @@ def deleted_secrets(vault: Vault, stage: str) -> list[DeletedSecret]:
     return sorted(found, key=lambda d: d.deleted or oldest, reverse=True)
 
 
-_EVERY_RE = re.compile(r"(\d{1,4})\s*(d|days?)?", re.IGNORECASE)
+# compiled on first use (re caches it), not when `keep get` imports this module
+_EVERY_RE = r"(\d{1,4})\s*(d|days?)?"
 
 
 def parse_every(text: str) -> int:
     """`30d`, `30 days` or `30` -> 30 (Secrets Manager rotation allows 1-1000 days)."""
-    match = _EVERY_RE.fullmatch(text.strip())
+    match = re.fullmatch(_EVERY_RE, text.strip(), re.IGNORECASE)
     days = int(match.group(1)) if match else 0
     if not 1 <= days <= 1000:
         raise UsageError(f"Invalid --every '{text}': use a number of days from 1 to 1000, e.g. 30d")
@@ -380,9 +384,7 @@ def search(
 
 # -- history --------------------------------------------------------------------------------
 
-_RELATIVE_RE = re.compile(
-    r"(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)(\s+ago)?", re.IGNORECASE
-)
+_RELATIVE_RE = r"(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)(\s+ago)?"
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -397,7 +399,7 @@ def parse_moment(text: str, now: datetime | None = None) -> datetime:
     if lowered in ("today", "yesterday"):
         start = now.replace(hour=0, minute=0, second=0, microsecond=0)
         return start if lowered == "today" else start - timedelta(days=1)
-    match = _RELATIVE_RE.fullmatch(lowered)
+    match = re.fullmatch(_RELATIVE_RE, lowered, re.IGNORECASE)
     if match:
         unit = match.group(2)[0]
         if match.group(2).startswith("min"):

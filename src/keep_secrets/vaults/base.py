@@ -12,15 +12,37 @@ import builtins
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
 
 from ..model import Expect, Secret, UsageError, Version, WriteResult
 from ..record import field, record
 from . import registry
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from ..project import Project, VaultConfig
     from .cache import Incremental, Mode
+
+    class Replicating(Protocol):
+        """A store whose secrets have replicas in other regions (capability `replication`)."""
+
+        def replication_plan(self, stage: str) -> list[ReplicaChange]: ...
+
+        def replicate(self, stage: str, dry_run: bool = False) -> list[ReplicaChange]: ...
+
+    class LambdaRotating(Protocol):
+        """A store that rotates a secret through an AWS Lambda (capability `lambda_rotation`)."""
+
+        def rotate_with_lambda(
+            self, stage: str, key: str, lambda_arn: str, every_days: int | None = None
+        ) -> WriteResult: ...
+
+    class ListsDeleted(Protocol):
+        """A store that can list a stage's deleted, still restorable secrets (capability
+        `list_deleted`; purged or destroyed ones are not listed)."""
+
+        def deleted(self, stage: str) -> builtins.list[DeletedSecret]: ...
 
 
 @record()
@@ -38,22 +60,6 @@ class ReplicaChange:
         return bool(self.add or self.remove)
 
 
-class Replicating(Protocol):
-    """A store whose secrets have replicas in other regions (capability `replication`)."""
-
-    def replication_plan(self, stage: str) -> list[ReplicaChange]: ...
-
-    def replicate(self, stage: str, dry_run: bool = False) -> list[ReplicaChange]: ...
-
-
-class LambdaRotating(Protocol):
-    """A store that rotates a secret through an AWS Lambda (capability `lambda_rotation`)."""
-
-    def rotate_with_lambda(
-        self, stage: str, key: str, lambda_arn: str, every_days: int | None = None
-    ) -> WriteResult: ...
-
-
 @record(frozen=True)
 class DeletedSecret:
     """A deleted secret that `restore` can still bring back: its key, its name in the store
@@ -64,13 +70,6 @@ class DeletedSecret:
     stage: str
     name: str
     deleted: datetime | None = None
-
-
-class ListsDeleted(Protocol):
-    """A store that can list a stage's deleted, still restorable secrets (capability
-    `list_deleted`; purged or destroyed ones are not listed)."""
-
-    def deleted(self, stage: str) -> builtins.list[DeletedSecret]: ...
 
 
 @record(frozen=True)

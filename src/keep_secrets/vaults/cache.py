@@ -49,12 +49,13 @@ from ..model import (
     Version,
     WriteResult,
 )
-from .base import DeletedSecret, LambdaRotating, ListsDeleted, Reference, Replicating, Vault
+from .base import DeletedSecret, Reference, Vault
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from ..project import VaultConfig
+    from .base import LambdaRotating, ListsDeleted, Replicating
     from .registry import Driver
 
 Mode = Literal["auto", "off", "offline"]

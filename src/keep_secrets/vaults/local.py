@@ -24,23 +24,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import _thread
 import builtins
 import contextlib
 import functools
-import getpass
-import hashlib
-import hmac
 import json
 import os
 import sqlite3
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from ..fsutil import cannot
 from ..model import (
@@ -56,13 +50,18 @@ from ..model import (
     WriteResult,
 )
 from ..record import record
-from .base import DeletedSecret, ListsDeleted, Vault
+from .base import DeletedSecret, Vault
+from .primitives import b64decode, b64encode, equal, hmac_sha256
 from .registry import Capabilities, Driver, Option
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from ..project import VaultConfig
+    from .base import ListsDeleted
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -113,8 +112,8 @@ KEYRING_SERVICE = "keep-local-vault"
 
 def _decode_key(text: str, what: str, error: type[KeepError]) -> bytes:
     try:
-        key = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        key = b64decode(text)
+    except ValueError:
         key = b""
     if len(key) != 32:
         raise error(f"{what} must be 32 random bytes, base64-encoded")
@@ -158,6 +157,8 @@ def _parse_time(text: str | None) -> datetime | None:
 
 def _user() -> str:
     try:
+        import getpass  # only for writes: termios and pwd are not needed to read
+
         return getpass.getuser()
     except Exception:  # pragma: no cover - no passwd entry
         return "unknown"
@@ -186,7 +187,7 @@ def aesgcm(key: bytes) -> AESGCM:
 
 def _seal_check(aead: AESGCM) -> str:
     nonce = os.urandom(12)
-    return base64.b64encode(nonce + aead.encrypt(nonce, _KEY_CHECK, b"key-check")).decode()
+    return b64encode(nonce + aead.encrypt(nonce, _KEY_CHECK, b"key-check"))
 
 
 class Tampered(KeepError):
@@ -222,11 +223,11 @@ def _create_key_file(path: Path, key: bytes) -> bytes:
     never replaces an existing file, and no other writer can ever open the same temporary."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.{os.urandom(4).hex()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{_thread.get_ident()}.{os.urandom(4).hex()}.tmp")
     try:
         fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.write(base64.b64encode(key).decode() + "\n")
+            handle.write(b64encode(key) + "\n")
         os.link(tmp, path)
     except FileExistsError:
         # made by someone outside this vault's lock (e.g. a copy of the database): that key it is
@@ -263,7 +264,7 @@ class LocalVault(Vault):
         self._said_no_data = False
         self.notice: Callable[[str], None] = _stderr_notice
         # one connection shared by the threads of a concurrent fetch, used one at a time
-        self._lock = threading.RLock()
+        self._lock = _thread.RLock()
 
     # -- storage plumbing ------------------------------------------------------------------
     def _check_location(self) -> None:
@@ -389,8 +390,8 @@ class LocalVault(Vault):
             check = self._meta("key_check")
         assert check is not None
         try:
-            blob = base64.b64decode(check, validate=True)
-        except (binascii.Error, ValueError) as exc:
+            blob = b64decode(check)
+        except ValueError as exc:
             raise self._corrupt(ValueError(f"unreadable key check: {exc}")) from None
         try:
             aead.decrypt(blob[:12], blob[12:], b"key-check")
@@ -485,7 +486,7 @@ class LocalVault(Vault):
             stored = False
             if ring() is not None:
                 try:
-                    ring().set_password(KEYRING_SERVICE, vault_id, base64.b64encode(key).decode())
+                    ring().set_password(KEYRING_SERVICE, vault_id, b64encode(key))
                     stored = True
                 except Exception:  # a keyring that fails to store: fall back to the key file
                     pass
@@ -500,7 +501,7 @@ class LocalVault(Vault):
     def _mac_key(self) -> bytes:
         if self._mac_secret is None:
             # a subkey of the data key: the AEAD key itself is never used for anything else
-            self._mac_secret = hmac.new(self._raw_key(), b"keep-local-row-mac/2", hashlib.sha256).digest()
+            self._mac_secret = hmac_sha256(self._raw_key(), b"keep-local-row-mac/2")
         return self._mac_secret
 
     def _raw_key(self) -> bytes:
@@ -509,10 +510,7 @@ class LocalVault(Vault):
         return self._key_bytes
 
     def _mac(self, kind: bytes, *fields: object) -> bytes:
-        mac = hmac.new(self._mac_key(), kind, hashlib.sha256)
-        for value in fields:
-            mac.update(_field(value))
-        return mac.digest()
+        return hmac_sha256(self._mac_key(), kind, *(_field(value) for value in fields))
 
     def _secret_mac(self, stage: str, key: str, current: int, deleted_at: str | None, last: int, purged: str) -> bytes:
         return self._mac(b"secret", self._vault_id(), stage, key, current, deleted_at, last, purged)
@@ -559,7 +557,7 @@ class LocalVault(Vault):
         path = self.state_file()
         if self._seen_generation() >= generation:
             return
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{_thread.get_ident()}.tmp")
         with contextlib.suppress(OSError):
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(tmp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
@@ -591,7 +589,7 @@ class LocalVault(Vault):
             if not isinstance(mac, bytes) or len(mac) != 32:
                 raise self._whole("a secret row has no valid MAC")
             actual = _xor(actual, mac)
-        if not hmac.compare_digest(actual, accumulator):
+        if not equal(actual, accumulator):
             raise self._whole("secret rows were added, removed or replaced by older copies")
         row = conn.execute("SELECT value FROM meta WHERE name = 'manifest'").fetchone()
         if generation or row is not None:
@@ -599,7 +597,7 @@ class LocalVault(Vault):
                 stored = bytes.fromhex(str(row[0])) if row is not None else b""
             except ValueError:
                 stored = b""
-            if not hmac.compare_digest(stored, self._manifest_mac(generation, accumulator)):
+            if not equal(stored, self._manifest_mac(generation, accumulator)):
                 raise self._whole("its counters were modified")
         seen = self._seen_generation()
         if seen > generation:
@@ -621,7 +619,7 @@ class LocalVault(Vault):
         row = _Row(int(current), deleted_at, int(last or current), str(purged or ""))
         if not legacy:
             expected = self._secret_mac(stage, key, row.current, row.deleted_at, row.last, row.purged)
-            if not isinstance(mac, bytes) or not hmac.compare_digest(mac, expected):
+            if not isinstance(mac, bytes) or not equal(mac, expected):
                 raise self._tampered(stage, key, "its current version, deletion or history record was changed")
         return row
 
@@ -740,7 +738,7 @@ class LocalVault(Vault):
         version, nonce, ciphertext, secure, created_at, created_by, mac = found
         if not legacy:
             expected = self._version_mac(stage, key, int(version), nonce, ciphertext, secure, created_at, created_by)
-            if not isinstance(mac, bytes) or not hmac.compare_digest(mac, expected):
+            if not isinstance(mac, bytes) or not equal(mac, expected):
                 raise self._tampered(stage, key, f"version {version} was changed")
         return found
 

@@ -56,7 +56,7 @@ from ..model import (
     Version,
     WriteResult,
 )
-from .base import DeletedSecret, ListsDeleted, Reference, Vault
+from .base import DeletedSecret, Reference, Vault
 from .registry import AccessPolicy, Capabilities, Driver, Option, PolicyRequest
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
     from ..project import VaultConfig
+    from .base import ListsDeleted
 
 # http.client, ssl, socket and concurrent.futures are imported where they are used: the
 # registry imports this module to read its declaration whenever a project has an openbao

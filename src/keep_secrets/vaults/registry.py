@@ -40,14 +40,18 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
 
 from ..model import UsageError
 from ..record import field, record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
+    from typing import Any, Literal
+
     from ..project import VaultConfig
     from .base import Vault
+
+    OptionKind = Literal["text", "int", "list", "choice"]
 
 ENTRY_POINT_GROUP = "keep_secrets.vaults"
 
@@ -58,8 +62,6 @@ BUILTIN: dict[str, str] = {
     "secretsmanager": "keep_secrets.vaults.secretsmanager",
     "openbao": "keep_secrets.vaults.openbao",
 }
-
-OptionKind = Literal["text", "int", "list", "choice"]
 
 
 @record(frozen=True)

@@ -58,12 +58,13 @@ from .aws import (
     check_region,
     mentions_kms,
 )
-from .base import DeletedSecret, LambdaRotating, ListsDeleted, Reference, ReplicaChange, Replicating
+from .base import DeletedSecret, Reference, ReplicaChange
 from .cache import Incremental
 from .registry import Capabilities, Driver, Option
 
 if TYPE_CHECKING:
     from ..project import VaultConfig
+    from .base import LambdaRotating, ListsDeleted, Replicating
 
 T = TypeVar("T")
 
