@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +20,9 @@ from ..services import setup, vault_config
 from ..vaults import registry
 from ..vaults.registry import Option
 from .context import Ctx, keep_command
+
+if TYPE_CHECKING:
+    from ..project import VaultConfig
 
 FORMATS = click.Choice(["table", "json"])
 
@@ -315,6 +318,27 @@ def _vault_slug(ctx: Ctx, slug: str | None, question: str) -> str:
     return ctx.select(question, sorted(project.vaults), default=project.settings.default_vault)
 
 
+def _ask_edits(
+    ctx: Ctx, old: VaultConfig, slug: str | None, name: str | None, options: dict[str, Any], current: dict[str, Any]
+) -> tuple[str, str]:
+    """vault:edit on a terminal: the slug and name not given as flags, then the driver's
+    options (answers go into `options`)."""
+    project = ctx.project
+    ctx.msg(f"Editing vault {old.name} ({old.slug}, driver {old.driver})")
+    if slug is None:
+
+        def check_slug(answer: str) -> None:
+            validate_slug(answer)
+            if answer != old.slug and answer in project.vaults:
+                raise UsageError(f"A vault with slug '{answer}' already exists")
+
+        slug = _ask_valid(ctx, "Slug", old.slug, check_slug)
+    if name is None:
+        name = _ask_valid(ctx, "Friendly Name", old.name, _check_name)
+    _prompt_driver_options(ctx, old.driver, options, current)
+    return slug, name
+
+
 @keep_command("vault:edit")
 @click.argument("vault_slug", required=False, metavar="[SLUG]")
 @click.option("--driver", help="Must match the vault's driver (drivers cannot change).")
@@ -348,18 +372,7 @@ def vault_edit_cmd(
     current["scope"] = old.scope
 
     if ctx.interactive:
-        ctx.msg(f"Editing vault {old.name} ({old_slug}, driver {old.driver})")
-        if slug is None:
-
-            def check_slug(answer: str) -> None:
-                validate_slug(answer)
-                if answer != old_slug and answer in project.vaults:
-                    raise UsageError(f"A vault with slug '{answer}' already exists")
-
-            slug = _ask_valid(ctx, "Slug", old_slug, check_slug)
-        if name is None:
-            name = _ask_valid(ctx, "Friendly Name", old.name, _check_name)
-        _prompt_driver_options(ctx, old.driver, options, current)
+        slug, name = _ask_edits(ctx, old, slug, name, options, current)
 
     merged = dict(current)
     merged.update(options)

@@ -28,6 +28,8 @@ from ..model import UsageError
 from .context import Ctx, keep_command
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from ..web.security import Auth
 
 PORT_ATTEMPTS = 20
@@ -136,36 +138,20 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool, idle_timeout: i
     KEEP_SERVER_TOKEN=<token> (at least 32 characters) in its environment.
     """
     project = ctx.project  # not initialised -> one clear error, before any port is taken
-    defaults: dict[str, str] = {}
-    if ctx.stage_option:
-        defaults["stage"] = project.check_stage(ctx.stage_option)
-    if ctx.vault_option:
-        project.check_vault(ctx.vault_option)
-        defaults["vault"] = ctx.vault_option
-    preset = os.environ.get("KEEP_SERVER_TOKEN") or None
-    if preset is not None and (len(preset) < 32 or not preset.isascii() or any(c.isspace() for c in preset)):
-        raise UsageError("KEEP_SERVER_TOKEN must be at least 32 printable ASCII characters without spaces")
+    defaults = _start_at(ctx)
+    preset = _preset_token()
     sock = _bind(host, port)
     signin_file: Path | None = None
     try:
-        import uvicorn
-
-        from ..web.app import create_app
-        from ..web.security import Auth
-
         bound_port = sock.getsockname()[1]
         wildcard = host in ("0.0.0.0", "::")
+        from ..web.security import Auth
+
         auth = Auth(
             host=host, port=bound_port, idle_timeout=idle_timeout * 60, api_token=preset,
             host_names=_host_names() if wildcard else (),
         )
-        app = create_app(project.root, auth, defaults)
-        logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="keep server: %(message)s")
-        config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", server_header=False,
-            timeout_graceful_shutdown=5,
-        )
-        server = uvicorn.Server(config)
+        server = _uvicorn_server(project.root, auth, defaults)
         # Ctrl+C is the way to stop, whenever it comes (even before uvicorn installs its
         # own handler, e.g. right after the link is printed): a clean stop, exit 0
         with contextlib.suppress(KeyboardInterrupt):
@@ -179,23 +165,59 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool, idle_timeout: i
                 signin_file = write_signin_file(auth.signin_url(auth.new_file_token(), local=True))
                 auth.on_file_used = functools.partial(remove_signin_file, signin_file)
                 _open_browser_when_up(signin_file.as_uri(), started, ctx)
-            watcher = threading.Thread(target=_signal_started, args=(server, started), daemon=True)
-            watcher.start()
-            # the link is the only way in, so it is printed even with --quiet
-            click.echo(f"Open this one-time link: {auth.login_url}", err=True)
-            if wildcard and auth.base_url != auth.local_base_url:
-                ctx.msg(f"(the same link on this machine: {auth.signin_url(auth.link_token, local=True)})")
-            if _stdin_is_terminal():
-                _offer_new_links(auth)
-                ctx.msg("Press Enter for a new one-time sign-in link, Ctrl+C to stop.")
-            else:
-                ctx.msg("Press Ctrl+C to stop.")
+            threading.Thread(target=_signal_started, args=(server, started), daemon=True).start()
+            _print_link(ctx, auth, wildcard)
             server.run(sockets=[sock])
         ctx.msg("Server stopped.")
     finally:
         sock.close()
         if signin_file is not None:
             remove_signin_file(signin_file)
+
+
+def _start_at(ctx: Ctx) -> dict[str, str]:
+    """Where the page starts (--stage / --vault, checked before any port is taken)."""
+    defaults: dict[str, str] = {}
+    if ctx.stage_option:
+        defaults["stage"] = ctx.project.check_stage(ctx.stage_option)
+    if ctx.vault_option:
+        ctx.project.check_vault(ctx.vault_option)
+        defaults["vault"] = ctx.vault_option
+    return defaults
+
+
+def _preset_token() -> str | None:
+    """KEEP_SERVER_TOKEN, the API token of scripts (checked before any port is taken)."""
+    preset = os.environ.get("KEEP_SERVER_TOKEN") or None
+    if preset is not None and (len(preset) < 32 or not preset.isascii() or any(c.isspace() for c in preset)):
+        raise UsageError("KEEP_SERVER_TOKEN must be at least 32 printable ASCII characters without spaces")
+    return preset
+
+
+def _uvicorn_server(root: Path, auth: Auth, defaults: dict[str, str]) -> uvicorn.Server:
+    import uvicorn
+
+    from ..web.app import create_app
+
+    app = create_app(root, auth, defaults)
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="keep server: %(message)s")
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="off", server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)
+
+
+def _print_link(ctx: Ctx, auth: Auth, wildcard: bool) -> None:
+    # the link is the only way in, so it is printed even with --quiet
+    click.echo(f"Open this one-time link: {auth.login_url}", err=True)
+    if wildcard and auth.base_url != auth.local_base_url:
+        ctx.msg(f"(the same link on this machine: {auth.signin_url(auth.link_token, local=True)})")
+    if _stdin_is_terminal():
+        _offer_new_links(auth)
+        ctx.msg("Press Enter for a new one-time sign-in link, Ctrl+C to stop.")
+    else:
+        ctx.msg("Press Ctrl+C to stop.")
 
 
 def _stdin_is_terminal() -> bool:

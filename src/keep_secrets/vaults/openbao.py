@@ -382,9 +382,6 @@ class BaoHttp:
     ) -> Response:
         """Send `method` to `/v1/...` path `path`; retried as the module docstring says.
         Any answer other than a retryable one is returned for the caller to classify."""
-        import http.client
-        import ssl
-
         first_url = self._parsed._replace(
             path=self._prefix + path, query=urllib.parse.urlencode(query or {}), fragment=""
         )
@@ -396,50 +393,68 @@ class BaoHttp:
         redirects = 0
         while True:
             attempts += 1
-            try:
-                status, data, location = self._once(method, url, payload)
-            except ssl.SSLCertVerificationError as exc:
-                raise RemoteError(
-                    f"TLS verification of OpenBao at {self.address} failed: {exc.verify_message or exc}",
-                    hint="set the vault's ca_cert (or BAO_CACERT) to the CA that signed the server's certificate",
-                ) from None
-            except (OSError, http.client.HTTPException) as exc:
-                reason = _reason(exc)
-                if url.netloc != first_url.netloc:
-                    reason += f" at {url.scheme}://{url.netloc} (where {self.address} redirected)"
-            else:
-                if status in (307, 308) and location and redirects < MAX_REDIRECTS:
+            response, location, reason = self._exchange(method, url, first_url, payload)
+            if response is not None:
+                if response.status in (307, 308) and location and redirects < MAX_REDIRECTS:
                     redirects += 1
                     attempts -= 1
-                    target = urllib.parse.urlsplit(urllib.parse.urljoin(urllib.parse.urlunsplit(url), location))
-                    if target.path == url.path and target.scheme in ("http", "https"):
-                        # the same request on another node: the active one. Go there directly
-                        # from now on (until it fails), instead of a redirect per request.
-                        self._active = (target.scheme, target.netloc)
-                    url = target
+                    url = self._follow(url, location)
                     continue
-                response = Response(status, data)
-                if status not in RETRY_STATUSES and not _upgrading(response):
+                if response.status not in RETRY_STATUSES and not _upgrading(response):
                     return response
-                reason = f"HTTP {status}: {response.error_text}"
-            now = time.monotonic()
+                reason = f"HTTP {response.status}: {response.error_text}"
             if started is None:
-                started = now
-            delay = min(_MAX_DELAY, _FIRST_DELAY * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
-            elapsed = now - started
-            if elapsed >= self.retry_seconds:
-                span = f" over {elapsed:.1f} s" if attempts > 1 else ""
-                raise Unreachable(
-                    f"OpenBao at {self.address} did not answer {what or method + ' ' + path}: {reason} "
-                    f"({attempts} attempt{'s' if attempts != 1 else ''}{span})",
-                    hint="check that the server is running, unsealed and has an active node",
-                )
-            time.sleep(min(delay, self.retry_seconds - elapsed))
+                started = time.monotonic()
+            self._back_off(started, attempts, f"{what or method + ' ' + path}: {reason}")
             # a standby redirects to the active node; after a failure ask the configured address
             # again, which knows the new active node once an election is over
             url = first_url
             redirects = 0
             self._active = None
+
+    def _exchange(
+        self, method: str, url: urllib.parse.SplitResult, first_url: urllib.parse.SplitResult, payload: bytes | None
+    ) -> tuple[Response | None, str, str]:
+        """One attempt: (the answer, its Location header, "") or, when no answer came,
+        (None, "", why). A certificate that does not verify is final (RemoteError)."""
+        import http.client
+        import ssl
+
+        try:
+            status, data, location = self._once(method, url, payload)
+        except ssl.SSLCertVerificationError as exc:
+            raise RemoteError(
+                f"TLS verification of OpenBao at {self.address} failed: {exc.verify_message or exc}",
+                hint="set the vault's ca_cert (or BAO_CACERT) to the CA that signed the server's certificate",
+            ) from None
+        except (OSError, http.client.HTTPException) as exc:
+            reason = _reason(exc)
+            if url.netloc != first_url.netloc:
+                reason += f" at {url.scheme}://{url.netloc} (where {self.address} redirected)"
+            return None, "", reason
+        return Response(status, data), location, ""
+
+    def _follow(self, url: urllib.parse.SplitResult, location: str) -> urllib.parse.SplitResult:
+        """Where a 307/308 sends the request. The same request on another node is the active
+        one: go there directly from now on (until it fails), instead of a redirect per request."""
+        target = urllib.parse.urlsplit(urllib.parse.urljoin(urllib.parse.urlunsplit(url), location))
+        if target.path == url.path and target.scheme in ("http", "https"):
+            self._active = (target.scheme, target.netloc)
+        return target
+
+    def _back_off(self, started: float, attempts: int, failure: str) -> None:
+        """Wait before attempt `attempts + 1` (exponential, jittered), or raise Unreachable
+        once retry_seconds have passed since the first failure."""
+        delay = min(_MAX_DELAY, _FIRST_DELAY * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)
+        elapsed = time.monotonic() - started
+        if elapsed >= self.retry_seconds:
+            span = f" over {elapsed:.1f} s" if attempts > 1 else ""
+            raise Unreachable(
+                f"OpenBao at {self.address} did not answer {failure} "
+                f"({attempts} attempt{'s' if attempts != 1 else ''}{span})",
+                hint="check that the server is running, unsealed and has an active node",
+            )
+        time.sleep(min(delay, self.retry_seconds - elapsed))
 
 
 # -- ACL policy (`keep iam`) -----------------------------------------------------------------------
