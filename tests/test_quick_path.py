@@ -138,3 +138,38 @@ def test_any_get_command_line_matches_click(project: KeepRunner, words: list[str
 )
 def test_parse_get(args: list[str], expected: dict[str, object] | None) -> None:
     assert parse_get(args) == expected
+
+
+EXIT_PROBE = (
+    "import atexit, sys, threading, time\n"
+    "atexit.register(lambda: sys.stderr.write('ATEXIT-RAN\\n'))\n"
+    "mode = sys.argv.pop(1)\n"
+    "if mode == 'thread':\n"
+    "    def late():\n"
+    "        time.sleep(0.3)\n"
+    "        sys.stderr.write('THREAD-DONE\\n')\n"
+    "    threading.Thread(target=late).start()\n"
+    "from keep_secrets.console import main\n"
+    "main()\n"
+)
+
+
+@pytest.mark.parametrize("args, code, out", [
+    (["get", "FAKE_KEY", "--stage", "local", "--format", "raw"], 0, "fake-value\n"),
+    (["get", "MISSING", "--stage", "local"], 3, ""),
+])
+def test_the_fast_exit_keeps_what_an_exit_does(project: KeepRunner, args: list[str], code: int, out: str) -> None:
+    """The fast path ends the process without the interpreter's teardown (console.exit_now):
+    the exit code, the flushed output and the atexit handlers stay as a normal exit has them."""
+    proc = subprocess.run([sys.executable, "-c", EXIT_PROBE, "plain", *args], cwd=project.cwd, env=project.env,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert (proc.returncode, proc.stdout) == (code, out), proc.stderr
+    assert proc.stderr.endswith("ATEXIT-RAN\n")
+
+
+def test_the_fast_exit_waits_for_other_threads_as_an_exit_does(project: KeepRunner) -> None:
+    proc = subprocess.run([sys.executable, "-c", EXIT_PROBE, "thread", "get", "FAKE_KEY", "--stage", "local",
+                           "--format", "raw"], cwd=project.cwd, env=project.env, capture_output=True, text=True,
+                          timeout=60, stdin=subprocess.DEVNULL)
+    assert (proc.returncode, proc.stdout) == (0, "fake-value\n"), proc.stderr
+    assert proc.stderr == "THREAD-DONE\nATEXIT-RAN\n"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import binascii
 import importlib
+import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ _OUTER = bytes(x ^ 0x5C for x in range(256))
 
 
 def _sha256_constructor() -> Callable[..., Any]:
-    for name in ("_sha2", "_sha256"):
+    # CPython names it _sha256 up to 3.11, _sha2 from 3.12 (a failed import searches sys.path)
+    for name in ("_sha2", "_sha256") if sys.version_info >= (3, 12) else ("_sha256", "_sha2"):
         try:
             found: Callable[..., Any] = importlib.import_module(name).sha256
         except (ImportError, AttributeError):
