@@ -11,6 +11,8 @@ Sections:
              front of a moto server: keep vs a re-enactment of Keep's calls vs the floor;
 * set      - `set` of an existing key in a stage of N secrets: calls and time, keep vs Keep;
 * diff     - `keep diff` over 2 vaults x 3 stages vs `keep show` of one stage (CLI);
+* cache    - a repeated Secrets Manager export of 400 unchanged secrets with the cache on vs
+             the same export without it vs Keep's pattern (what bench/cache.py runs alone);
 * bulk     - `keep import` / `keep copy` of 200 secrets into SSM with writes throttled to
              3 per second, first run and an equal re-run (which must write nothing);
 * memory   - peak RSS of `keep export` of 5000 secrets (local vault) and of 1000 (Secrets Manager).
@@ -42,7 +44,7 @@ from bench import infra, startup
 from bench.infra import NAMESPACE, WRITE_OPS, Proxy, fake_value, key_name
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("startup", "listing", "set", "diff", "bulk", "memory")
+SECTIONS = ("startup", "listing", "set", "cache", "diff", "bulk", "memory")
 # one moto region per data set: moto's ListSecrets / GetParametersByPath scan every secret of
 # the region on each call, so unrelated data sets would slow each other down
 REGIONS = {20: "ap-south-1", 60: "ap-northeast-1", 100: "us-west-1", 200: "us-west-2", 400: "eu-west-1",
@@ -229,6 +231,32 @@ def section_set(report: Report, proxy: Proxy, sizes: list[int], latency: float, 
     report.table(f"set of an existing key in a stage of N secrets ({latency:g} ms per request, median ms)",
                  ["vault", "N", "keep", "Keep's pattern", "keep/Keep", "keep calls", "Keep calls"], rows)
     report.budget("sm_set", worst <= 2, f"at most {worst} calls")
+
+
+def section_cache(report: Report, proxy: Proxy, n: int, latency: float, reps: int) -> None:
+    """The cached re-export of the Secrets Manager stage `n<n>` (seeded for the listing section
+    in REGIONS[n]) against the same export uncached and Keep's pattern, in a worker process."""
+    log(f"cache: Secrets Manager N={n} at {latency:g} ms, {reps} alternating runs")
+    spec = {"task": "cache", "service": "sm", "endpoint": proxy.url, "region": REGIONS[n], "stage": f"n{n}",
+            "n": n, "reps": reps, "latencies": [latency]}
+    cases = run_worker(spec)[str(latency)]
+    medians = {name: median(cases[name]["times"]) for name in cases}
+    results: dict[str, Any] = {"n": n, "latency_ms": latency, "reps": reps}
+    rows = []
+    for name in ("cached", "uncached", "keep_pattern"):
+        counted = cases[name]["calls"]
+        reads = counted.get("BatchGetSecretValue", 0) + counted.get("GetSecretValue", 0)
+        results[name] = {"median_s": medians[name], "calls": counted, "value_reads": reads,
+                         "samples": cases[name]["times"]}
+        rows.append([{"keep_pattern": "Keep's pattern"}.get(name, f"keep, {name}"), ms(medians[name]),
+                     f"{medians[name] / medians['uncached']:.2f}x", f"{medians[name] / medians['keep_pattern']:.2f}x",
+                     calls_text(counted), str(reads)])
+    report.data["cache"] = results
+    report.table(
+        f"repeated export of {n} unchanged Secrets Manager secrets ({latency:g} ms per request, median ms)",
+        ["case", "median ms", "/ uncached", "/ Keep's pattern", "calls", "value reads"],
+        rows,
+    )
 
 
 def _counted(proxy: Proxy, func: Callable[[], float]) -> tuple[float, dict[str, int]]:
@@ -431,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     latencies = [0.0, 20.0, 50.0]
     reps: Callable[[int], int] = (lambda n: 1) if quick else (lambda n: 5 if n <= 100 else 2 if n <= 400 else 1)
     diff_n, bulk_n, memory_n = (20, 12, 300) if quick else (100, 200, 5000)
+    cache_n = 60 if quick else 400
     bulk_regions = {"ssmimp": "us-east-2", "ssmcopy": "ca-central-1"}
 
     report = Report()
@@ -451,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
                     if n in sizes:
                         jobs.append(("sm", f"n{n}", n, REGIONS[n]))
                     jobs.append(("ssm", f"n{n}", n, REGIONS[n]))
+            if "cache" in chosen and ("sm", f"n{cache_n}", cache_n, REGIONS[cache_n]) not in jobs:
+                jobs.append(("sm", f"n{cache_n}", cache_n, REGIONS[cache_n]))
             if "diff" in chosen:
                 for stage in ("d1", "d2", "d3"):
                     jobs += [("sm", stage, diff_n, infra.REGION), ("ssm", stage, diff_n, infra.REGION)]
@@ -463,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
                 section_listing(report, proxy, sizes, latencies, reps, ssm_budget_n)
             if "set" in chosen:
                 section_set(report, proxy, sizes, 20.0, reps)
+            if "cache" in chosen:
+                section_cache(report, proxy, cache_n, 50.0, 3 if quick else 7)
             if {"diff", "bulk"} & set(chosen):
                 root = Path(tmp) / "proj"
                 env = infra.make_project(

@@ -14,6 +14,7 @@ start-up is measured separately (bench/startup.py).
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -47,8 +48,8 @@ class Calls:
         return out
 
 
-def open_vault(service: str, endpoint: str, region: str) -> Any:
-    options = {"region": region, "endpoint_url": endpoint}
+def open_vault(service: str, endpoint: str, region: str, **extra: str) -> Any:
+    options = {"region": region, "endpoint_url": endpoint, **extra}
     if service == "sm":
         from keep_secrets.vaults.secretsmanager import SecretsManagerVault
 
@@ -157,9 +158,57 @@ def setting(spec: dict[str, Any]) -> dict[str, Any]:
     return per_latency(spec, {"keep": keep, "keep_pattern": pattern}, calls)
 
 
+def caching(spec: dict[str, Any]) -> dict[str, Any]:
+    """Secrets Manager export of the same unchanged stage (issue 15): `cached` = keep's driver
+    behind the cache (vaults/cache.py, `cache: on`), warmed by one export before timing, so a
+    run is the ceil(N/100) ListSecrets pages and no value read; `uncached` = keep's driver
+    alone; `keep_pattern` = Keep's calls. The cache lives in a temporary XDG_CACHE_HOME, its
+    key in a temporary XDG_CONFIG_HOME (no OS keyring)."""
+    import tempfile
+
+    from keep_secrets.services.exporting import export_secrets
+
+    home = tempfile.mkdtemp(prefix="keep-bench-cache-")
+    os.environ.update(XDG_CACHE_HOME=f"{home}/cache", XDG_CONFIG_HOME=f"{home}/config", KEEP_KEYRING="0")
+    from keep_secrets.vaults.cache import wrap
+
+    endpoint, region, stage, n = spec["endpoint"], spec["region"], spec["stage"], spec["n"]
+    calls = Calls()
+    plain = open_vault("sm", endpoint, region, cache="off")
+    inner = open_vault("sm", endpoint, region, cache="on")
+    cached = wrap(inner, "auto")
+    for each in (plain, inner):
+        calls.attach(each.client())
+    client = calls.attach(boto_client("secretsmanager", endpoint, region))
+
+    def export(vault: Any) -> Callable[[], None]:
+        def go() -> None:
+            result = export_secrets(lambda _slug: vault, ["sm"], stage, "env")
+            if result.count != n:
+                raise SystemExit(f"exported {result.count} secrets of {stage}, expected {n}")
+
+        return go
+
+    def pattern() -> None:
+        text = keep_pattern.sm_export(client, NAMESPACE, stage)
+        if text.count("\n") != n:
+            raise SystemExit(f"Keep's pattern exported {text.count(chr(10))} lines, expected {n}")
+
+    cases = {"cached": export(cached), "uncached": export(plain), "keep_pattern": pattern}
+    for func in cases.values():  # open connections and fill the cache, before any latency
+        func()
+    calls.take()
+    try:
+        return per_latency(spec, cases, calls)
+    finally:
+        import shutil
+
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def main() -> int:
     spec = json.loads(sys.argv[1])
-    task = {"listing": listing, "set": setting}[spec["task"]]
+    task = {"listing": listing, "set": setting, "cache": caching}[spec["task"]]
     print(json.dumps(task(spec)))
     return 0
 
