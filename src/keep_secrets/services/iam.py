@@ -105,8 +105,11 @@ def scopes_granted_by_tags(vaults: Sequence[VaultConfig]) -> list[str]:
 
 
 def rotates_with_lambda(vaults: Sequence[VaultConfig]) -> bool:
-    """Rotation through a Lambda (Secrets Manager) also needs lambda:InvokeFunction on it."""
-    return any(c.driver == "secretsmanager" for c in vaults)
+    """A vault whose driver rotates through a Lambda (capability `lambda_rotation`): that
+    also needs lambda:InvokeFunction on the function."""
+    from ..vaults import registry
+
+    return any(registry.get(c.driver).capabilities.lambda_rotation for c in vaults)
 
 
 def _one_or_many(values: Iterable[str]) -> str | list[str]:
