@@ -21,6 +21,9 @@ Why it looks the way it does:
   attempt, and `KEEP_AWS_DEADLINE` (30 s) for one call with all its retries: no retry starts
   that would end past the deadline. After `KEEP_AWS_WAIT_NOTICE` (3 s) of waiting for one
   call, a notice on stderr says what keep is waiting for (once per process).
+* `KEEP_AWS_BACKOFF_SCALE` (default 1) multiplies every back-off delay. It is for tests and
+  emulators (the fault-injection tests run with 0.01 so that they do not sleep through
+  minutes of real back-off); the defaults are what production uses.
 * Every failure becomes one of the model's error types with one line naming the action and
   the resource (exit codes: access denied / credentials 4, not found 3, usage 2, remote 1).
   moto answers access denied with HTTP 403 and an XML body that the JSON protocol parser
@@ -59,6 +62,7 @@ DEFAULT_WAIT_NOTICE = 3.0
 THROTTLE_BACKOFF_BASE = 0.5
 ERROR_BACKOFF_BASE = 0.05
 MAX_BACKOFF = 8.0
+DEFAULT_BACKOFF_SCALE = 1.0
 
 ACCESS_DENIED_CODES = frozenset(
     {
@@ -140,6 +144,11 @@ def wait_notice_after() -> float:
     return _seconds("KEEP_AWS_WAIT_NOTICE", DEFAULT_WAIT_NOTICE, 0.0, 3600)
 
 
+def backoff_scale() -> float:
+    """The factor on every back-off delay (`KEEP_AWS_BACKOFF_SCALE`; tests and emulators)."""
+    return _seconds("KEEP_AWS_BACKOFF_SCALE", DEFAULT_BACKOFF_SCALE, 0.0, 10.0)
+
+
 class _CallState(threading.local):
     """What the retry handler learnt about the current thread's call (botocore runs every
     attempt and every needs-retry event in the calling thread)."""
@@ -156,7 +165,9 @@ class RetryHandler:
     standard retry conditions, no retry quota, jittered exponential back-off, and a deadline
     for the call as a whole."""
 
-    def __init__(self, attempts: int, deadline: float, read_timeout: float) -> None:
+    def __init__(
+        self, attempts: int, deadline: float, read_timeout: float, backoff_scale: float = DEFAULT_BACKOFF_SCALE
+    ) -> None:
         from botocore.exceptions import ConnectTimeoutError, ReadTimeoutError
         from botocore.retries import standard
 
@@ -166,6 +177,7 @@ class RetryHandler:
         self._timeouts: tuple[type[BaseException], ...] = (ReadTimeoutError, ConnectTimeoutError)
         self.deadline = deadline
         self.read_timeout = read_timeout
+        self.backoff_scale = backoff_scale
         self.random = random.random
 
     @staticmethod
@@ -178,7 +190,7 @@ class RetryHandler:
 
     def delay(self, attempt: int, throttled: bool) -> float:
         base = THROTTLE_BACKOFF_BASE if throttled else ERROR_BACKOFF_BASE
-        return float(self.random() * min(MAX_BACKOFF, base * 2 ** (attempt - 1)))
+        return float(self.random() * min(MAX_BACKOFF, base * 2 ** (attempt - 1)) * self.backoff_scale)
 
     def needs_retry(self, **kwargs: Any) -> float | None:
         context = self._adapter.create_retry_context(**kwargs)
@@ -204,7 +216,7 @@ def install_retries(client: Any, attempts: int) -> None:
     its internals ever change shape."""
     try:
         name = client.meta.service_model.service_id.hyphenize()
-        handler = RetryHandler(attempts, deadline(), read_timeout())
+        handler = RetryHandler(attempts, deadline(), read_timeout(), backoff_scale())
         events = client.meta.events
         events.unregister(f"needs-retry.{name}", unique_id=f"retry-config-{name}")
         events.register(f"needs-retry.{name}", handler.needs_retry, unique_id=f"retry-config-{name}")
