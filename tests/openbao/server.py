@@ -315,6 +315,8 @@ storage "raft" {{
   path = "{node.data}"
   node_id = "{node.name}"
   performance_multiplier = 1
+  autopilot_reconcile_interval = "1s"
+  autopilot_update_interval = "500ms"
 }}
 listener "tcp" {{
   address = "127.0.0.1:{node.api_port}"
@@ -347,6 +349,9 @@ def raft_cluster(workdir: Path, size: int = 3) -> Iterator[Cluster]:
         cluster.unseal_key = str(init["keys_b64"][0] if init.get("keys_b64") else init["keys"][0])
         Api(first.address).ok("POST", "sys/unseal", {"key": cluster.unseal_key})
         wait_until(lambda: cluster.leader() is first, 30, "node0 to become the leader")
+        # autopilot promotes a joined node to voter once it has been healthy for
+        # server_stabilization_time (10 s by default, per node): 1 s is enough on one machine
+        cluster.api(first).ok("POST", "sys/storage/raft/autopilot/configuration", {"server_stabilization_time": "1s"})
         for node in nodes[1:]:
             api = Api(node.address)
             wait_until(lambda api=api: api.health()[0] != 0, 30, f"{node.name} to listen")

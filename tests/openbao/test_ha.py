@@ -1,7 +1,8 @@
 """Fail-over on a real 3-node OpenBao Raft cluster (127.0.0.1, TLS off): keep, pointed at a
-follower, imports 500 keys while the leader is killed after about a third of them landed. The
+follower, imports 150 keys while the leader is killed after about a third of them landed. The
 import must ride out the election (bounded retries) and exit 0, and every key must be there
-with its value."""
+with its value. (The count only has to keep the import running through the election, ~2-3 s on
+this machine, after the kill: 100 keys after it take 4-5 s.)"""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.openbao.server import Api, raft_cluster
 
 pytestmark = [pytest.mark.openbao, pytest.mark.slow]
 
-N = 500
+N = 150
 
 
 def test_import_survives_leader_failover(kp: KeepRunner, tmp_path: Path) -> None:
