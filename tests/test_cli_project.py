@@ -637,3 +637,24 @@ def test_commands_find_the_project_from_a_subdirectory(kp: KeepRunner) -> None:
     assert json.loads(ok(kp, "info", "--format", "json", cwd=sub).stdout)["root"] == str(kp.cwd.resolve())
     assert "qa" in settings(kp)["stages"]
     assert not (sub / ".keep").exists()
+
+
+def test_init_repairs_any_drivers_bad_field_from_its_declaration(kp: KeepRunner) -> None:
+    """The fields init may reset are the driver's declared options, so a bad OpenBao `mount` or
+    `address` is reset like a bad SSM `tier` instead of the whole vault being dropped."""
+    vaults = kp.cwd / ".keep" / "vaults"
+    (vaults / "bao.json").write_text(json.dumps(
+        {"slug": "bao", "driver": "openbao", "name": "B", "address": "ftp://bao.invalid", "mount": "kv"}))
+    result = ok(kp, "init", "-n")
+    assert "field 'address' reset to its default" in result.stderr, result.stderr
+    assert vault_file(kp, "bao") == {"slug": "bao", "driver": "openbao", "name": "B", "scope": "", "mount": "kv"}
+
+
+def test_info_locates_each_vault_from_its_declaration(kp: KeepRunner) -> None:
+    ok(kp, "vault:add", "--driver", "ssm", "--slug", "params", "--region", "eu-west-1", "--no-verify")
+    (kp.cwd / ".keep" / "vaults" / "bao.json").write_text(json.dumps(
+        {"slug": "bao", "driver": "openbao", "name": "B", "address": "https://bao.example.test:8200"}))
+    rows = {line.split()[0]: line for line in ok(kp, "info").stdout.splitlines() if line.split()}
+    assert "https://bao.example.test:8200" in rows["bao"]
+    assert "eu-west-1" in rows["params"]
+    assert "local.db" in rows["local"]

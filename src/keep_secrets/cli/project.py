@@ -603,7 +603,15 @@ def info_cmd(ctx: Ctx, fmt: str) -> None:
         return
     vault_rows = []
     for vault in info["vaults"]:
-        where = vault.get("path") or vault["options"].get("region") or ""
+        where = vault.get("path") or _reached_at(vault)
         slug = vault["slug"] + (" (default)" if vault["default"] else "")
         vault_rows.append((slug, vault["name"], vault["driver"], where))
     ctx.out(render_table(["Vault", "Name", "Driver", "Location"], vault_rows, max_cell=200))
+
+
+def _reached_at(vault: dict[str, Any]) -> str:
+    """The first option set that says where the store is reached (declared `reprobe`: the
+    region of an AWS vault, the address of a server)."""
+    options = vault["options"]
+    declared = registry.get(vault["driver"]).options
+    return next((str(options[o.name]) for o in declared if o.reprobe and options.get(o.name)), "")

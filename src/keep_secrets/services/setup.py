@@ -164,9 +164,11 @@ def _repair_vault(path: Path, data: dict[str, Any], existing: Existing) -> Vault
         existing.repairs.append(f"{path}: slug {data.get('slug')!r} did not match the file name; set to '{path.stem}'")
         data["slug"] = path.stem
         existing.rewrite_vaults.add(path.stem)
-    # fields that have a safe default are dropped one by one until the rest validates
-    droppable = ("scope", "name", "tier", "recovery_window_days", "replica_regions", "stage_tag",
-                 "endpoint_url", "profile", "key", "region", "path")
+    # fields that have a safe default are dropped one by one until the rest validates: every
+    # option the driver declares is optional (absent = the driver's default)
+    driver = data.get("driver")
+    declared = registry.get(driver).options if isinstance(driver, str) and registry.is_known(driver) else ()
+    droppable = ("scope", "name", *(option.name for option in declared))
     while True:
         try:
             return VaultConfig.from_dict(data, str(path))
