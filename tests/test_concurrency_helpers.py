@@ -90,3 +90,42 @@ def test_rate_limiter_never_starts_more_than_rate_in_any_second(rate: int, gaps:
     # and it never waits when under the rate
     if len(gaps) <= rate:
         assert starts[-1] == pytest.approx(sum(gaps))
+
+
+def test_watchdog_runs_callbacks_when_due_and_never_cancelled_ones() -> None:
+    from keep_secrets.concurrency import Watchdog
+
+    watchdog = Watchdog()
+    fired: list[str] = []
+    done = threading.Event()
+    late = watchdog.schedule(30.0, lambda: fired.append("late"))  # the thread now waits ~30 s
+    cancelled = watchdog.schedule(0.01, lambda: fired.append("cancelled"))
+    watchdog.cancel(cancelled)
+    # an earlier deadline than the one the thread waits for wakes it up
+    watchdog.schedule(0.05, lambda: (fired.append("early"), done.set()))
+    assert done.wait(timeout=10), "a callback due in 50 ms had not run after 10 s"
+    watchdog.cancel(late)
+    assert fired == ["early"]
+
+
+def test_watchdog_schedules_from_many_threads_without_starting_threads() -> None:
+    from keep_secrets.concurrency import Watchdog
+
+    watchdog = Watchdog()
+    watchdog.cancel(watchdog.schedule(60.0, lambda: None))  # its one thread is running now
+    threads_before = threading.active_count()
+    tokens: list[int] = []
+
+    def burst() -> None:
+        for _ in range(200):
+            tokens.append(watchdog.schedule(60.0, lambda: None))
+
+    workers = [threading.Thread(target=burst) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    assert threading.active_count() <= threads_before + len(workers)
+    for worker in workers:
+        worker.join()
+    assert len(set(tokens)) == 800
+    for token in tokens:
+        watchdog.cancel(token)

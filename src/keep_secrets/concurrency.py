@@ -1,6 +1,6 @@
 """Bounded thread pools, shared by the services (cells of a diff, vaults of a template) and the
-AWS drivers (batch pages, version values), and a rate limiter for quotas counted per second.
-A leaf module: anyone may import it.
+AWS drivers (batch pages, version values), a rate limiter for quotas counted per second, and a
+watchdog that runs a callback when a call takes too long. A leaf module: anyone may import it.
 
 `KEEP_MAX_CONCURRENCY` (default 8, 1-64) bounds every pool so real accounts are not throttled.
 """
@@ -8,6 +8,8 @@ A leaf module: anyone may import it.
 from __future__ import annotations
 
 import collections
+import contextlib
+import itertools
 import os
 import threading
 import time
@@ -90,3 +92,53 @@ class RateLimiter:
                     return
                 wait = 1.0 - (now - self._starts[0])
             self._sleep(max(wait, 0.001))
+
+
+class Watchdog:
+    """Callbacks run `after` seconds unless cancelled first, all from one daemon thread started
+    on first use. A `threading.Timer` per call would start a thread per call: ~0.3 ms of CPU
+    each, and the caller blocks in `Timer.start()` until the OS has run the new thread (2-6 ms
+    on a busy machine), in front of every request of a listing's critical path. Here
+    `schedule` and `cancel` only take a lock, and the thread wakes when the earliest deadline
+    passes (or when an earlier one is scheduled). Callbacks run outside the lock, one after
+    another. Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._due: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._tokens = itertools.count()
+        self._waiting_until = float("inf")
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, after: float, callback: Callable[[], None]) -> int:
+        """Run `callback` in `after` seconds; returns the token that cancels it."""
+        with self._cond:
+            token = next(self._tokens)
+            deadline = self._clock() + after
+            self._due[token] = (deadline, callback)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="keep-watchdog", daemon=True)
+                self._thread.start()
+            elif deadline < self._waiting_until:
+                self._cond.notify()
+            return token
+
+    def cancel(self, token: int) -> None:
+        with self._cond:
+            self._due.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = self._clock()
+                ready = [token for token, (deadline, _) in self._due.items() if deadline <= now]
+                callbacks = [self._due.pop(token)[1] for token in ready]
+                if not callbacks:
+                    self._waiting_until = min((deadline for deadline, _ in self._due.values()), default=float("inf"))
+                    self._cond.wait(None if self._waiting_until == float("inf") else self._waiting_until - now)
+                    continue
+            for callback in callbacks:
+                # a callback's bug must not stop the others
+                with contextlib.suppress(Exception):
+                    callback()

@@ -43,7 +43,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..concurrency import max_concurrency
+from ..concurrency import Watchdog, max_concurrency
 from ..model import AccessDenied, KeepError, RemoteError, UsageError
 from ..model import Unreachable as StoreUnreachable
 from .base import Vault
@@ -448,22 +448,21 @@ class AwsVault(Vault):
         Drivers catch :class:`AwsError` when they want to branch on the AWS error code."""
         client = self.client(region)
         method = getattr(client, operation)
-        timer = self._wait_timer(operation, resource, client)
+        waiting = self._wait_notice(operation, resource, client)
         try:
             with call_gate():
                 return method(**params)
         except Exception as exc:
             raise _without_values(self.translate(exc, operation, resource, client), params) from None
         finally:
-            if timer is not None:
-                timer.cancel()
+            if waiting is not None:
+                _watchdog.cancel(waiting)
 
-    def _wait_timer(self, operation: str, resource: str, client: Any) -> threading.Timer | None:
-        """A timer that says, once per process, what keep is waiting for when a call takes long."""
-        global _waited_notice
+    def _wait_notice(self, operation: str, resource: str, client: Any) -> int | None:
+        """Schedule the notice that says, once per process, what keep is waiting for when a call
+        takes long (the watchdog's token, None once the notice was given)."""
         if _waited_notice:
             return None
-        after = wait_notice_after()
 
         def say() -> None:
             global _waited_notice
@@ -477,10 +476,7 @@ class AwsVault(Vault):
                 "(KEEP_AWS_MAX_ATTEMPTS, KEEP_AWS_DEADLINE)"
             )
 
-        timer = threading.Timer(after, say)
-        timer.daemon = True
-        timer.start()
-        return timer
+        return _watchdog.schedule(wait_notice_after(), say)
 
     def caller_partition_and_account(self) -> tuple[str, str]:
         """(partition, account id) of the credentials, from STS GetCallerIdentity - a call
@@ -519,6 +515,7 @@ class AwsVault(Vault):
 
 
 _waited_notice = False
+_watchdog = Watchdog()
 
 
 class AwsError(KeepError):
