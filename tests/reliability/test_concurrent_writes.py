@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import boto3
 import pytest
 
+from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
 from tests.conftest import KEEP, KeepRunner
 
 REGION = "us-east-1"
@@ -123,19 +125,40 @@ def test_two_imports_of_the_same_new_keys_into_aws(kp: KeepRunner, moto: str, dr
 
 
 @pytest.mark.aws
-def test_concurrent_set_of_a_new_secrets_manager_key_stores_both_values(kp: KeepRunner, moto: str) -> None:
+def test_concurrent_set_of_a_new_secrets_manager_key_stores_both_values(kp: KeepRunner, counted: Proxy) -> None:
     """`set` is create-or-update: the create race's loser puts its value on top (was: exit 5
-    "created by someone else", value lost, in 2 of 10 pairs)."""
+    "created by someone else", value lost, in 2 of 10 pairs). The proxy holds each pair's first
+    CreateSecret until the second one arrives, so every pair really races (left to the OS, 8 of 10
+    pairs did not)."""
     add_vault(kp.cwd, "sm", "secretsmanager")
-    env = {"AWS_ENDPOINT_URL": moto}
-    client = boto3.client("secretsmanager", endpoint_url=moto, region_name=REGION)
-    for pair in range(10):
-        key = f"NEW_KEY_{pair}"
-        procs = [start(kp, "set", key, f"fake-{who}-{pair}", "--vault", "sm", "--stage", "staging", env=env)
-                 for who in ("a", "b")]
-        outputs = [proc.communicate(timeout=120) for proc in procs]
-        assert [proc.returncode for proc in procs] == [0, 0], [err.decode() for _, err in outputs]
-        name = f"myapp/staging/{key}"
+    env = {"AWS_ENDPOINT_URL": counted.url}
+    client = boto3.client("secretsmanager", endpoint_url=counted.upstream, region_name=REGION)
+    lock = threading.Lock()
+    barriers: dict[str, threading.Barrier] = {}
+    raced: list[str] = []
+
+    def create_together(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation == "CreateSecret" and isinstance(request.json, dict):
+            name = str(request.json.get("Name"))
+            with lock:
+                barrier = barriers.setdefault(name, threading.Barrier(2))
+            try:
+                barrier.wait(timeout=20)
+            except threading.BrokenBarrierError:
+                return None  # the other process found the secret there already: no race to stage
+            with lock:
+                raced.append(name)
+        return None
+
+    counted.hooks.append(create_together)
+    pairs = range(3)  # all at once: each pair's race is staged by the proxy, apart from the others
+    procs = [start(kp, "set", f"NEW_KEY_{pair}", f"fake-{who}-{pair}", "--vault", "sm", "--stage", "staging", env=env)
+             for pair in pairs for who in ("a", "b")]
+    outputs = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * len(procs), [err.decode() for _, err in outputs]
+    for pair in pairs:
+        name = f"myapp/staging/NEW_KEY_{pair}"
         versions = client.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
         values = {client.get_secret_value(SecretId=name, VersionId=v["VersionId"])["SecretString"] for v in versions}
         assert values == {f"fake-a-{pair}", f"fake-b-{pair}"}
+    assert sorted(raced) == sorted(f"myapp/staging/NEW_KEY_{pair}" for pair in pairs for _ in "ab")
