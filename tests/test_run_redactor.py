@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from keep_secrets.placeholders import parse
@@ -60,6 +60,8 @@ def test_streaming_equals_one_shot_replace(secrets: list[str], pieces: list[str 
 @given(secret=st.text(min_size=4, max_size=40), prefix=st.binary(max_size=20), suffix=st.binary(max_size=20),
        split=st.integers(0, 200))
 def test_a_secret_split_across_two_reads_never_leaks(secret: str, prefix: bytes, suffix: bytes, split: int) -> None:
+    # a secret with '*' in it can be part of the mask (plus a suffix): "**xy" + "xy" -> "********xy"
+    assume("*" not in secret)
     encoded = secret.encode()
     data = prefix + encoded + suffix
     cut = len(prefix) + split % (len(encoded) + 1)
