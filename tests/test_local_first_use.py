@@ -135,3 +135,38 @@ def test_six_processes_first_using_one_fresh_vault_all_succeed(tmp_path: Path) -
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines() == [f"KEY_{i}=fake-value-{i}" for i in range(6)]
     assert len(list((home / ".config" / "keep" / "keys").iterdir())) == 1
+
+
+def test_a_reader_racing_the_creator_of_the_tables_leaves_a_format_2_vault(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving a loaded machine produced (tests/test_concurrency.py under pytest-xdist):
+    process A had created the database and its first table, process B opened it, saw a non-empty
+    file and made format-1 tables of its own, then A wrote its `format = 2` row. Every write failed
+    from then on ('table versions has no column named mac'). A database without the tables is new:
+    B makes all of format 2 at once, and A's remaining statements change nothing."""
+    import sqlite3
+
+    from keep_secrets.vaults import local
+
+    _isolate(monkeypatch, tmp_path)
+    config = VaultConfig("local", "local", "Local")
+    reader = LocalVault(config, "myapp", str(tmp_path))
+    reader.path.parent.mkdir(parents=True)
+    creator = sqlite3.connect(reader.path, isolation_level=None)
+    first, *rest = [s for s in local._SCHEMA_V2.split(";") if s.strip()]
+    creator.execute(first)  # A: the file and its first table exist
+
+    assert reader.list("local") == []  # B: its first use, a read
+
+    for statement in rest:  # A goes on where it was
+        creator.execute(statement)
+    creator.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('format', ?)", (local.FORMAT,))
+    creator.close()
+
+    reader.set("local", "DB_PASSWORD", "fake-pass-123")
+    reader.close()
+    fresh = LocalVault(config, "myapp", str(tmp_path))
+    fresh.set("local", "API_KEY", "fake-api-456")
+    assert {s.key: s.value for s in fresh.list("local")} == {"DB_PASSWORD": "fake-pass-123", "API_KEY": "fake-api-456"}
+    fresh.close()

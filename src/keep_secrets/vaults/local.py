@@ -102,6 +102,27 @@ _ZERO = bytes(32)
 _KEY_CHECK = b"keep-local-key-check"
 
 
+def _create_tables(conn: sqlite3.Connection) -> None:
+    """A database without keep's tables (new, or being created by another process this moment)
+    gets all the format-2 tables and its format row in one write transaction, so a racing process
+    sees none or all of them: never another process's format-2 `meta` next to format-1 tables of
+    its own (every later write then failed: 'no column named mac'). An existing database is left
+    as it is (format 1 is migrated by the first write)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'secrets'").fetchone() is None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'secrets'").fetchone() is None:
+                for statement in _SCHEMA_V2.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('format', ?)", (FORMAT,))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    conn.executescript(_SCHEMA)
+
+
 def config_dir() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "keep"
@@ -315,8 +336,6 @@ class LocalVault(Vault):
                     raise NoLocalData(self.slug, self.path)
                 if missing:
                     _create_private_file(self.path)
-                # an empty file is one another process has just created: it is new too
-                missing = missing or self.path.stat().st_size == 0
                 if not os.access(self.path, os.R_OK):
                     raise PermissionError(13, "Permission denied", str(self.path))
             except OSError as exc:
@@ -324,12 +343,7 @@ class LocalVault(Vault):
             try:
                 conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA secure_delete=ON")
-                if missing:
-                    # a new file gets the format-2 tables at once (IF NOT EXISTS: a process
-                    # racing to create the same file changes nothing)
-                    conn.executescript(_SCHEMA_V2)
-                    conn.execute("INSERT OR IGNORE INTO meta(name, value) VALUES ('format', ?)", (FORMAT,))
-                conn.executescript(_SCHEMA)
+                _create_tables(conn)
             except sqlite3.DatabaseError as exc:
                 raise self._corrupt(exc) from None
             self._conn = conn
