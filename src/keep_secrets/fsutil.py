@@ -10,13 +10,17 @@ does: replacing it by a renamed regular file would break it (as root, `/dev/null
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import stat
 import sys
-from pathlib import Path
 
 from .model import KeepError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # paths that name one of this process's open descriptors: write to the descriptor itself
 # (a reopen would lose `>>`'s append mode and start at offset 0)
@@ -100,6 +104,8 @@ def shared_file_mode() -> int:
 def make_dirs(path: Path | str, mode: int = SHARED_DIR_MODE) -> None:
     """`mkdir -p` where every directory made gets `mode` (which the umask can only tighten);
     existing directories are left as they are."""
+    from pathlib import Path
+
     target = Path(path)
     missing = []
     for directory in (target, *target.parents):
@@ -125,6 +131,7 @@ def atomic_write(
     `make_dirs=False` a missing directory is an error (FileNotFoundError) instead of created.
     """
     import tempfile  # not at module level: `keep get` on the local vault never writes a file
+    from pathlib import Path
 
     target = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
@@ -145,3 +152,88 @@ def atomic_write(
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
+
+
+# -- paths as text ---------------------------------------------------------------------------
+# `keep get` reads the project and the local vault through these, without importing pathlib (and
+# through it urllib.parse and ipaddress: a quarter of `python -c pass`, SPEC §12). Each does
+# what the pathlib call named in its docstring does on POSIX (Python 3.11's pathlib), and
+# tests/test_fsutil_paths.py holds them to it.
+
+# the errors pathlib's exists()/is_dir() read as "no" (pathlib._IGNORED_ERRNOS); others raise
+_NOT_THERE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError as exc:
+        if exc.errno not in _NOT_THERE:
+            raise
+        return None
+    except ValueError:  # a NUL in the name
+        return None
+
+
+def exists(path: str) -> bool:
+    """`Path(path).exists()`."""
+    return _stat(path) is not None
+
+
+def is_dir(path: str) -> bool:
+    """`Path(path).is_dir()`."""
+    found = _stat(path)
+    return found is not None and stat.S_ISDIR(found.st_mode)
+
+
+def plain(text: str) -> bool:
+    """Whether `text` is an absolute POSIX path that `str(Path(text))` prints unchanged, so that
+    joining plain names to it gives what pathlib's `/` gives."""
+    return (
+        os.name == "posix"
+        and text.startswith("/")
+        and not text.startswith("//")
+        and "//" not in text
+        and "/./" not in text
+        and not text.endswith(("/", "/."))
+    )
+
+
+def stem(name: str) -> str:
+    """`PurePath(name).stem` of a file name."""
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
+def resolve(text: str) -> str:
+    """`str(Path(text).resolve())` (which is `os.path.realpath` and a check for a loop)."""
+    if os.name != "posix":  # pragma: no cover - keep runs on POSIX; pathlib knows the rest
+        from pathlib import Path
+
+        return str(Path(text).resolve())
+    resolved = os.path.realpath(text)
+    try:
+        os.stat(resolved)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # as pathlib, which then stats the result
+            raise RuntimeError(f"Symlink loop from {resolved!r}") from None
+    return resolved
+
+
+def is_within(path: str, root: str) -> bool:
+    """`Path(path).is_relative_to(root)` of two resolved paths."""
+    return path == root or path.startswith(root if root.endswith("/") else root + "/")
+
+
+def names_matching_suffix(directory: str, suffix: str) -> list[str]:
+    """The names `sorted(Path(directory).glob("*" + suffix))` gives (no wildcard in `suffix`):
+    files, directories and dangling links alike, hidden ones too; an unreadable directory
+    gives none, as pathlib's glob."""
+    try:
+        with os.scandir(directory) as entries:
+            names = [entry.name for entry in entries]
+    except PermissionError:
+        return []
+    except (FileNotFoundError, NotADirectoryError):  # gone since the caller looked
+        return []
+    return sorted(name for name in names if name.endswith(suffix))

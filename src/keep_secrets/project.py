@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 
+from . import fsutil
 from .fsutil import atomic_write, cannot, make_dirs
 from .model import Conflict, NotFound, UsageError
 from .names import (
@@ -22,6 +22,7 @@ from .record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, ClassVar
 
 KEEP_DIR = ".keep"
@@ -59,10 +60,11 @@ def _located(source: str, exc: UsageError, text: str | None) -> UsageError:
     return UsageError(f"{where}: {exc.message}", hint=exc.hint, fix=exc.fix)
 
 
-def _read_json_text(path: Path) -> tuple[dict[str, Any], str]:
+def _read_json_text(path: Path | str) -> tuple[dict[str, Any], str]:
     """The parsed object and the raw text (kept so validation errors can name a line)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:  # Path.read_text, without pathlib on `keep get`'s path
+            text = handle.read()
     except FileNotFoundError:
         raise NotFound(f"{path} does not exist") from None
     except PermissionError as exc:
@@ -91,12 +93,30 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
         raise cannot("write", path, exc) from None
 
 
-def _exists(path: Path) -> bool:
+def _exists(path: Path | str) -> bool:
     """Path.exists(), but an unreadable directory on the way is one clear line, not a traceback."""
     try:
-        return path.exists()
+        return fsutil.exists(os.fspath(path))
     except OSError as exc:
         raise cannot("read", path, exc) from None
+
+
+def _normal(path: Path | str) -> str:
+    """`str(Path(path))`: the spelling pathlib gives a path (without importing pathlib for the
+    absolute, already normal path `keep get` has)."""
+    text = os.fspath(path)
+    if fsutil.plain(text):
+        return text
+    from pathlib import Path
+
+    return str(Path(text))
+
+
+def _child(base: str, *names: str) -> str:
+    """`str(Path(base, *names))` for a normal `base` (see :func:`_normal`) and plain names."""
+    if base == ".":
+        return "/".join(names)
+    return (base if base.endswith("/") else base + "/") + "/".join(names)
 
 
 def _make_dir(path: Path, mode: int | None = None) -> None:
@@ -345,23 +365,48 @@ class Workspace:
 
 def find_root(start: Path | None = None) -> Path | None:
     """The nearest directory (start or a parent) holding `.keep/`, like git."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / KEEP_DIR).is_dir():
-            return candidate
-    return None
+    found = _find_root_text(start)
+    if found is None:
+        return None
+    from pathlib import Path
+
+    return Path(found)
+
+
+def _find_root_text(start: Path | str | None = None) -> str | None:
+    """:func:`find_root` as text (`keep get` reads the project without pathlib)."""
+    here = fsutil.resolve(os.getcwd() if start is None else os.fspath(start))
+    while True:
+        if fsutil.is_dir(_child(here, KEEP_DIR)):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
 
 class Project:
     """A loaded project: settings, vault configs and the personal workspace."""
 
-    def __init__(self, root: Path, settings: Settings, vaults: dict[str, VaultConfig], workspace: Workspace):
-        self.root = root
+    def __init__(
+        self, root: Path | str, settings: Settings, vaults: dict[str, VaultConfig], workspace: Workspace
+    ) -> None:
+        #: the project directory as pathlib spells it (`keep get` never needs the Path itself)
+        self.root_text = _normal(root)
+        self._root: Path | None = None
         self.settings = settings
         self.vaults = vaults
         self.workspace = workspace
 
     # -- locating -------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        if self._root is None:
+            from pathlib import Path
+
+            self._root = Path(self.root_text)
+        return self._root
+
     @property
     def keep_dir(self) -> Path:
         return self.root / KEEP_DIR
@@ -390,7 +435,7 @@ class Project:
     # -- loading --------------------------------------------------------------------------
     @classmethod
     def load(cls, start: Path | None = None) -> Project:
-        root = find_root(start)
+        root = _find_root_text(start)
         if root is None:
             raise NotInitialised(
                 "Keep is not initialised here (no .keep/ in this directory or any parent)",
@@ -399,30 +444,32 @@ class Project:
         return cls.load_at(root)
 
     @classmethod
-    def load_at(cls, root: Path) -> Project:
-        settings_path = root / KEEP_DIR / "settings.json"
+    def load_at(cls, root: Path | str) -> Project:
+        root = _normal(root)
+        settings_path = _child(root, KEEP_DIR, "settings.json")
         if not _exists(settings_path):
             raise NotInitialised(f"{settings_path} is missing", fix=("init",))
         data, text = _read_json_text(settings_path)
         settings = Settings.from_dict(data, str(settings_path), text)
         vaults = cls._load_vaults(root)
         workspace = Workspace()
-        ws_path = root / KEEP_DIR / "local" / "workspace.json"
+        ws_path = _child(root, KEEP_DIR, "local", "workspace.json")
         if _exists(ws_path):
             ws_data, ws_text = _read_json_text(ws_path)
             workspace = Workspace.from_dict(ws_data, str(ws_path), ws_text)
         return cls(root, settings, vaults, workspace)
 
     @staticmethod
-    def _load_vaults(root: Path) -> dict[str, VaultConfig]:
+    def _load_vaults(root: str) -> dict[str, VaultConfig]:
         vaults: dict[str, VaultConfig] = {}
-        directory = root / KEEP_DIR / "vaults"
-        if directory.is_dir():
-            for path in sorted(directory.glob("*.json")):
+        directory = _child(root, KEEP_DIR, "vaults")
+        if fsutil.is_dir(directory):
+            for name in fsutil.names_matching_suffix(directory, ".json"):  # sorted(glob("*.json"))
+                path = _child(directory, name)
                 data, text = _read_json_text(path)
-                data.setdefault("slug", path.stem)
-                config = VaultConfig.from_dict(data, str(path), text)
-                if config.slug != path.stem:
+                data.setdefault("slug", fsutil.stem(name))
+                config = VaultConfig.from_dict(data, path, text)
+                if config.slug != fsutil.stem(name):
                     raise _located(
                         str(path),
                         InvalidField("slug", f"slug '{config.slug}' does not match the file name"),

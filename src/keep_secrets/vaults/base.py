@@ -268,7 +268,7 @@ def open_vault(project: Project, slug: str, cache: Mode = "auto") -> Vault:
     "offline" = --offline, no network call)."""
     config = project.check_vault(slug)
     cls = driver_class(config.driver)
-    vault = cls(config, project.namespace, str(project.root))
+    vault = cls(config, project.namespace, project.root_text)
     if cache == "off" or not registry.get(config.driver).remote:
         return vault
     from .cache import wrap

@@ -34,8 +34,8 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
+from .. import fsutil
 from ..fsutil import cannot
 from ..model import (
     AccessDenied,
@@ -56,6 +56,7 @@ from .registry import Capabilities, Driver, Option
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -124,8 +125,22 @@ def _create_tables(conn: sqlite3.Connection) -> None:
 
 
 def config_dir() -> Path:
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "keep"
+    from pathlib import Path
+
+    return Path(_config_base()) / "keep"
+
+
+def _config_base() -> str:
+    return os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+
+
+def _config_text(*names: str) -> str:
+    """`str(config_dir().joinpath(*names))` (plain names), without pathlib where the base is
+    already spelled as pathlib spells it (SPEC §12: `keep get` imports no pathlib)."""
+    base = _config_base()
+    if fsutil.plain(base):
+        return "/".join((base, "keep", *names))
+    return str(config_dir().joinpath(*names))
 
 
 KEYRING_SERVICE = "keep-local-vault"
@@ -265,6 +280,8 @@ def _create_key_file(path: Path, key: bytes) -> bytes:
 def data_file(project_root: Path, config: VaultConfig) -> Path:
     """The database file: the vault's `path` (relative to the project), else
     .keep/local/<slug>.db (so it follows a rename of the slug)."""
+    from pathlib import Path
+
     raw = config.get("path")
     if raw:
         path = Path(os.path.expanduser(str(raw)))
@@ -277,7 +294,16 @@ class LocalVault(Vault):
 
     def __init__(self, config: VaultConfig, namespace: str, project_root: str | None = None) -> None:
         super().__init__(config, namespace, project_root)
-        self.path = data_file(Path(project_root or "."), config)
+        root = project_root or "."
+        self._path: Path | None = None
+        if not config.get("path") and fsutil.plain(root):
+            #: str(self.path): what `keep get` works with (it imports no pathlib)
+            self._path_text = f"{root}/.keep/local/{config.slug}.db"
+        else:
+            from pathlib import Path
+
+            self._path = data_file(Path(root), config)
+            self._path_text = str(self._path)
         self._conn: sqlite3.Connection | None = None
         self._aead: AESGCM | None = None
         self._key_bytes: bytes | None = None
@@ -287,27 +313,37 @@ class LocalVault(Vault):
         # one connection shared by the threads of a concurrent fetch, used one at a time
         self._lock = _thread.RLock()
 
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        if self._path is None:
+            from pathlib import Path
+
+            self._path = Path(self._path_text)
+        return self._path
+
     # -- storage plumbing ------------------------------------------------------------------
     def _check_location(self) -> None:
         """A database outside the project is opened only when the user confirmed that path
         (their workspace file, `.keep/local/workspace.json`, which is never committed)."""
         if self.project_root is None:
             return
-        root = Path(self.project_root).resolve()
-        path = self.path.resolve()
-        if path.is_relative_to(root):
+        root = fsutil.resolve(self.project_root)
+        path = fsutil.resolve(self._path_text)
+        if fsutil.is_within(path, root):
             return
         try:
-            confirmed = json.loads((root / ".keep" / "local" / "workspace.json").read_text()).get("outside_paths")
+            with open(os.path.join(root, ".keep", "local", "workspace.json")) as handle:
+                confirmed = json.loads(handle.read()).get("outside_paths")
         except (OSError, ValueError, AttributeError):
             confirmed = None
-        if isinstance(confirmed, dict) and confirmed.get(self.slug) == str(path):
+        if isinstance(confirmed, dict) and confirmed.get(self.slug) == path:
             return
         raise OutsideProject(
             f"Local vault '{self.slug}' keeps its database outside this project ({path}); "
             "it is not opened until you confirm that path",
             slug=self.slug,
-            path=str(path),
+            path=path,
         )
 
     def _check_binding(self, conn: sqlite3.Connection, write: bool) -> None:
@@ -331,17 +367,17 @@ class LocalVault(Vault):
         if self._conn is None:
             self._check_location()
             try:
-                missing = not self.path.exists()
+                missing = not fsutil.exists(self._path_text)
                 if missing and not create:
                     raise NoLocalData(self.slug, self.path)
                 if missing:
                     _create_private_file(self.path)
-                if not os.access(self.path, os.R_OK):
-                    raise PermissionError(13, "Permission denied", str(self.path))
+                if not os.access(self._path_text, os.R_OK):
+                    raise PermissionError(13, "Permission denied", self._path_text)
             except OSError as exc:
-                raise cannot("open local vault database", self.path, exc) from None
+                raise cannot("open local vault database", self._path_text, exc) from None
             try:
-                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+                conn = sqlite3.connect(self._path_text, timeout=60, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA secure_delete=ON")
                 _create_tables(conn)
             except sqlite3.DatabaseError as exc:
@@ -356,7 +392,7 @@ class LocalVault(Vault):
         )
 
     def _has_db(self) -> bool:
-        return self._conn is not None or self.path.exists()
+        return self._conn is not None or fsutil.exists(self._path_text)
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -432,12 +468,13 @@ class LocalVault(Vault):
     def key_file(self) -> Path:
         return config_dir() / "keys" / f"{self._vault_id()}.key"
 
-    def _stored_key(self, path: Path, ring: Callable[[], Any], vault_id: str) -> bytes | None:
+    def _stored_key(self, path: str, ring: Callable[[], Any], vault_id: str) -> bytes | None:
         """The vault's key from its key file or the OS keyring, None when there is none yet.
         `ring()` is asked only when there is no key file: importing keyring and finding its
         backend costs more than the rest of a `keep get`."""
         try:
-            text = path.read_text().strip()
+            with open(path) as handle:  # Path.read_text()
+                text = handle.read().strip()
         except FileNotFoundError:
             text = ""
         except OSError as exc:
@@ -451,7 +488,7 @@ class LocalVault(Vault):
                 return _decode_key(stored, "The keyring entry for this vault", KeepError)
         return None
 
-    def _tighten(self, path: Path) -> None:
+    def _tighten(self, path: str) -> None:
         """A key file others can read is made private again, with a warning (as ssh does)."""
         try:
             mode = os.stat(path).st_mode & 0o777
@@ -477,7 +514,7 @@ class LocalVault(Vault):
         if env_key:
             return _decode_key(env_key, "KEEP_LOCAL_KEY", UsageError)
         vault_id = self._vault_id()
-        path = config_dir() / "keys" / f"{vault_id}.key"
+        path = _config_text("keys", f"{vault_id}.key")
         ring = functools.cache(_keyring)
         found = self._stored_key(path, ring, vault_id)
         if found is not None:
@@ -505,7 +542,9 @@ class LocalVault(Vault):
                 except Exception:  # a keyring that fails to store: fall back to the key file
                     pass
             if not stored:
-                key = _create_key_file(path, key)
+                from pathlib import Path
+
+                key = _create_key_file(Path(path), key)
             conn.execute(
                 "INSERT OR IGNORE INTO meta(name, value) VALUES ('key_check', ?)", (_seal_check(aesgcm(key)),)
             )
@@ -562,7 +601,8 @@ class LocalVault(Vault):
 
     def _seen_generation(self) -> int:
         try:
-            return int(self.state_file().read_text().strip() or 0)
+            with open(_config_text("state", f"{self._vault_id()}.generation")) as handle:  # state_file()
+                return int(handle.read().strip() or 0)
         except (OSError, ValueError):
             return 0
 

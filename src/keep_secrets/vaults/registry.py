@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from types import ModuleType
 
 from ..model import UsageError
@@ -46,6 +45,7 @@ from ..record import field, record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Literal
 
     from ..project import VaultConfig
