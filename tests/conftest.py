@@ -70,6 +70,44 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         name = getattr(item, "originalname", item.name)
         if path in SLOW_MODULES or f"{path}::{name}" in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+    if hasattr(config, "workerinput"):
+        # pytest-xdist: the slow tests first (in their usual order), so no worker ends the run on a
+        # long test while the others are idle (the schedule takes this order; every worker sorts
+        # the same way, so the collections stay equal). A serial run keeps the file order.
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+# -- parallel workers (pytest-xdist) -----------------------------------------------------------
+
+#: Workers for a run (pyproject's addopts say `--numprocesses=auto`, which asks this file). Much of
+#: the suite waits (moto, back-off sleeps, the Raft fail-over, browser and server start-up), so
+#: this many workers pay off even on 2 cores (README, Testing). PYTEST_XDIST_AUTO_NUM_WORKERS
+#: (pytest-xdist's own variable) overrides it; `-n N` on the command line overrides both.
+DEFAULT_WORKERS = 3
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: DEFAULT_WORKERS for the suite or a directory of it; none (serial, in this
+    process) when every argument is a test file or a single test (`file.py::test`), the edit and
+    debug loop, where starting workers costs more than it saves."""
+    wanted = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").strip()
+    if wanted.isdigit():
+        return int(wanted)
+    args = [arg for arg in config.args if arg]
+    if args and all("::" in arg or Path(arg).is_file() for arg in args):
+        return 0
+    return DEFAULT_WORKERS
+
+
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Without pytest-xdist (`-p no:xdist`, or a venv without the test extra) the suite runs
+    serially: pyproject's `--numprocesses=auto --dist=...` are then accepted and ignored."""
+    if pluginmanager.has_plugin("xdist"):
+        return
+    group = parser.getgroup("xdist", "pytest-xdist is not loaded: the tests run serially")
+    group.addoption("--numprocesses", dest="ignored_numprocesses", help="ignored: pytest-xdist is not loaded")
+    group.addoption("--dist", dest="ignored_dist", help="ignored: pytest-xdist is not loaded")
 
 
 # -- hermetic environment -----------------------------------------------------------------------
