@@ -33,14 +33,14 @@ def test_keys_shared_by_two_vaults_are_one_summary_line(kp: KeepRunner) -> None:
     second = json.loads((vaults / "local.json").read_text())
     second.update(slug="second", name="Second")
     (vaults / "second.json").write_text(json.dumps(second))
-    text = "".join(f"SHARED_{i:04d}=fake-{i}\n" for i in range(300))
+    text = "".join(f"SHARED_{i:04d}=fake-{i}\n" for i in range(40))  # one line however many
     kp.ok("import", "-", "--stage", "staging", input=text)
     kp.ok("import", "-", "--stage", "staging", "--vault", "second", input=text)
     result = kp.ok("export", "--stage", "staging", "--vault", "local,second", "--format", "env")
     lines = [line for line in result.stderr.splitlines() if "in both" in line]
     assert len(lines) == 1, result.stderr[:2000]
-    assert "300 keys are in both local and second; using second: SHARED_0000" in lines[0]
-    assert "(295 more)" in lines[0] and "SHARED_0005" not in lines[0]
+    assert "40 keys are in both local and second; using second: SHARED_0000" in lines[0]
+    assert "(35 more)" in lines[0] and "SHARED_0005" not in lines[0]
 
 
 def _init_under_umask(tmp_path: Path, mask: int) -> Path:
