@@ -114,7 +114,9 @@ def test_silent_endpoint_is_bounded_by_the_deadline(kp: KeepRunner, silent_serve
                      "KEEP_AWS_WAIT_NOTICE": "0.5"})
     elapsed = time.monotonic() - start
     assert result.code == 1, result.stderr
-    assert elapsed < 8, elapsed  # 6 attempts x 1 s plus back-off and start-up would be more
+    # ~2 s of attempts plus the process's start-up, which a busy machine stretches; the attempt
+    # count below is what tells the deadline from the 6 attempts there would be without it
+    assert elapsed < 15, elapsed
     lines = result.stderr.strip().splitlines()
     assert lines[0].startswith("keep: notice: waiting for " + silent_server), result.stderr
     assert "KEEP_AWS_DEADLINE" in lines[0] and "Traceback" not in result.stderr
