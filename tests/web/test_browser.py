@@ -593,6 +593,7 @@ def test_two_tabs_a_stale_edit_offers_reload_or_overwrite(
     tab_b.locator("dialog[open]").get_by_role("button", name="Save").click()
     expect(tab_b.locator("dialog[open]")).to_have_count(0)
     # tab A's save is refused: both values masked, a choice offered
+    page.bring_to_front()  # the user looks at tab A again (a background tab paints no frames)
     dialog_a.get_by_role("button", name="Save").click()
     conflict = dialog_a.locator(".conflict-panel")
     expect(conflict).to_contain_text("changed elsewhere")
