@@ -4,13 +4,14 @@ limiter runs on a fake clock, so nothing here depends on timing)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keep_secrets.concurrency import RateLimiter, pipelined
+from keep_secrets.concurrency import RateLimiter, max_concurrency, pipelined
 
 
 @given(pages=st.lists(st.lists(st.integers(), max_size=23), max_size=6), size=st.integers(1, 10))
@@ -129,3 +130,57 @@ def test_watchdog_schedules_from_many_threads_without_starting_threads() -> None
     assert len(set(tokens)) == 800
     for token in tokens:
         watchdog.cancel(token)
+
+
+# -- the process's fetch pool (pipelined without `limit`, as the drivers call it) ---------------
+
+@given(pages=st.lists(st.lists(st.integers(), max_size=23), max_size=6), size=st.integers(1, 10))
+def test_pipelined_on_the_shared_pool_is_a_flat_map_in_order(pages: list[list[int]], size: int) -> None:
+    assert pipelined(pages, size, lambda chunk: [x * 2 for x in chunk]) == [x * 2 for page in pages for x in page]
+
+
+def test_the_shared_pool_reraises_a_fetch_error_and_drops_unstarted_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEP_MAX_CONCURRENCY", "1")
+    started: list[int] = []
+    release = threading.Event()
+
+    def fetch(chunk: list[int]) -> list[int]:
+        started.append(chunk[0])
+        if chunk[0] == 0:
+            assert release.wait(timeout=10)
+            raise ValueError("boom")
+        time.sleep(0.02)  # 2 s for all the others: the error is seen long before
+        return chunk
+
+    def pages() -> Iterator[list[int]]:
+        yield list(range(100))
+        release.set()
+
+    with pytest.raises(ValueError, match="boom"):
+        pipelined(pages(), 1, fetch)
+    assert started[0] == 0 and len(started) < 100
+
+
+def test_a_fetch_that_pipelines_again_does_not_wait_on_its_own_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEP_MAX_CONCURRENCY", "1")  # one thread: waiting on it from it would hang
+    result: list[list[int]] = []
+
+    def outer() -> None:
+        result.append(pipelined([[1, 2], [3]], 1, lambda chunk: pipelined([chunk], 1, lambda inner: inner)))
+
+    thread = threading.Thread(target=outer, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert result == [[1, 2, 3]]
+
+
+def test_listings_after_the_first_start_no_thread() -> None:
+    pipelined([[1, 2, 3]], 1, lambda chunk: chunk)
+    deadline = time.monotonic() + 10  # the pool's threads are started in the background
+    while sum(t.name.startswith("keep-read_") for t in threading.enumerate()) < max_concurrency():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    before = {t.ident for t in threading.enumerate()}
+    for _ in range(5):
+        assert pipelined([list(range(40)), [7]], 10, lambda chunk: chunk) == [*range(40), 7]
+    assert {t.ident for t in threading.enumerate()} <= before

@@ -11,11 +11,12 @@ import collections
 import contextlib
 import itertools
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,7 +56,32 @@ def pipelined(
     bounded pool as soon as its page arrives, while the next page is still being read (a
     listing whose pages must come one after another, and value reads that need not). Results
     in page and chunk order, flattened. An error of the listing or of a fetch is re-raised once
-    the calls already started have finished; chunks not started yet are dropped."""
+    the calls already started have finished; chunks not started yet are dropped.
+
+    Without `limit`, the chunks run on the process's fetch pool (`KEEP_MAX_CONCURRENCY`
+    threads, started once, off the listing thread): a pool per listing started its threads
+    from the listing thread, which waited for the OS to run each new thread (a few ms each on
+    a busy machine) before it could ask for the next page. `fetch` must not wait on the pool
+    it runs in; one that calls `pipelined` again gets a pool of its own."""
+    pool = None if limit is not None else _fetch_pool()
+    if pool is None:
+        return _pipelined_private(pages, size, fetch, limit, name)
+    futures: list[Future[list[R]]] = []
+    try:
+        for page in pages:
+            items = list(page)
+            for start in range(0, len(items), size):
+                futures.append(pool.submit(fetch, items[start : start + size]))
+        return [result for future in futures for result in future.result()]
+    finally:
+        for future in futures:
+            future.cancel()
+        wait(futures)
+
+
+def _pipelined_private(
+    pages: Iterable[Sequence[T]], size: int, fetch: Callable[[list[T]], list[R]], limit: int | None, name: str
+) -> list[R]:
     workers = max(1, limit or max_concurrency())
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
     futures: list[Future[list[R]]] = []
@@ -67,6 +93,62 @@ def pipelined(
         return [result for future in futures for result in future.result()]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _FetchPool:
+    """`size` daemon threads taking (future, function, argument) from one queue; started by a
+    helper thread, so whoever makes the pool does not wait for them."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[Any], Any], Any]] = queue.SimpleQueue()
+        threading.Thread(target=self._start_workers, name="keep-read-start", daemon=True).start()
+
+    def _start_workers(self) -> None:
+        for number in range(self.size):
+            threading.Thread(target=self._work, name=f"keep-read_{number}", daemon=True).start()
+
+    def submit(self, func: Callable[[T], R], arg: T) -> Future[R]:
+        future: Future[R] = Future()
+        self._queue.put((future, func, arg))
+        return future
+
+    def _work(self) -> None:
+        _in_fetch_pool.active = True
+        while True:
+            future, func, arg = self._queue.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(func(arg))
+            except BaseException as exc:  # handed to whoever waits on the future
+                future.set_exception(exc)
+
+
+class _InFetchPool(threading.local):
+    active = False
+
+
+_in_fetch_pool = _InFetchPool()
+_pool_lock = threading.Lock()
+#: one pool per KEEP_MAX_CONCURRENCY value seen (in a real process, one): never stopped, since
+#: a listing of another thread may still be using it; idle daemon threads cost nothing
+_pools: dict[int, _FetchPool] = {}
+# a forked child has none of its parent's threads: it makes pools of its own
+os.register_at_fork(after_in_child=_pools.clear)
+
+
+def _fetch_pool() -> _FetchPool | None:
+    """The process's fetch pool for the current `KEEP_MAX_CONCURRENCY`; None in one of the
+    pools' own threads."""
+    if _in_fetch_pool.active:
+        return None
+    size = max_concurrency()
+    with _pool_lock:
+        pool = _pools.get(size)
+        if pool is None:
+            pool = _pools[size] = _FetchPool(size)
+        return pool
 
 
 class RateLimiter:
