@@ -1,4 +1,4 @@
-"""cache_max_stale durations (vaults/cache.parse_duration): every unit and combination, and
+"""cache_max_stale durations (vaults/durations.parse_duration): every unit and combination, and
 what is refused."""
 
 from __future__ import annotations
@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keep_secrets.vaults.cache import check_duration, human_age, parse_duration
+from keep_secrets.vaults.cache import human_age
+from keep_secrets.vaults.durations import check_duration, parse_duration
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

@@ -127,3 +127,24 @@ def test_get_imports_only_its_allowance(kp: KeepRunner) -> None:
         unexpected = {name for name in added - GET_PATH_KEEP - GET_PATH_STDLIB
                       if not name.startswith(GET_PATH_THIRD_PARTY)}
         assert not unexpected, f"new on the `keep get` path: {sorted(unexpected)}"
+
+
+@pytest.mark.parametrize("driver", ["secretsmanager", "ssm"])
+def test_get_on_the_local_vault_beside_an_aws_vault_loads_no_cache_or_pool(
+    kp: KeepRunner, driver: str, closed_port: int
+) -> None:
+    """Reading the workspace validates every vault's settings against its driver's declaration,
+    which imports the driver's module: that module must not bring the cache, the thread pools
+    (concurrent.futures, logging) or dataclasses with it (bench/run.py measures `keep get` in a
+    project that also has an AWS vault: 6.3x `python -c pass` with them, the budget is 4x)."""
+    import json
+
+    kp.ok("set", "FAKE_KEY", "fake-value", "--stage", "local")
+    config = {"slug": "aws", "driver": driver, "name": "aws", "scope": "", "region": "us-east-1",
+              "endpoint_url": f"http://127.0.0.1:{closed_port}", "cache": "on", "cache_max_stale": "2h"}
+    (kp.cwd / ".keep" / "vaults" / "aws.json").write_text(json.dumps(config))
+    proc, modules = imported(kp, "get", "FAKE_KEY", "--stage", "local", "--vault", "local", "--format", "raw")
+    assert proc.returncode == 0 and proc.stdout == "fake-value\n", proc.stderr
+    assert f"keep_secrets.vaults.{driver}" in modules  # its declaration was read
+    loaded = modules & {"keep_secrets.vaults.cache", "concurrent.futures", "logging", "dataclasses", *HEAVY}
+    assert not loaded, sorted(loaded)

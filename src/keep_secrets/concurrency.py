@@ -15,8 +15,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # concurrent.futures (and logging with it) loads on first use: a driver
+    # module imported only to validate a vault's settings stays cheap (SPEC §12: start-up)
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -41,6 +44,8 @@ def concurrent_map(
     if len(items) <= 1:
         return [func(item) for item in items]
     workers = min(limit or max_concurrency(), len(items))
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         return list(pool.map(func, items))
 
@@ -68,14 +73,12 @@ def pipelined(
         return _pipelined_private(pages, size, fetch, limit, name)
     futures: list[Future[list[R]]] = []
     try:
-        for page in pages:
-            items = list(page)
-            for start in range(0, len(items), size):
-                futures.append(pool.submit(fetch, items[start : start + size]))
-        return [result for future in futures for result in future.result()]
+        return _gather(pool, pages, size, fetch, futures)
     finally:
         for future in futures:
             future.cancel()
+        from concurrent.futures import wait
+
         wait(futures)
 
 
@@ -83,16 +86,29 @@ def _pipelined_private(
     pages: Iterable[Sequence[T]], size: int, fetch: Callable[[list[T]], list[R]], limit: int | None, name: str
 ) -> list[R]:
     workers = max(1, limit or max_concurrency())
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-    futures: list[Future[list[R]]] = []
     try:
-        for page in pages:
-            items = list(page)
-            for start in range(0, len(items), size):
-                futures.append(pool.submit(fetch, items[start : start + size]))
-        return [result for future in futures for result in future.result()]
+        return _gather(pool, pages, size, fetch, [])
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _gather(
+    pool: ThreadPoolExecutor | _FetchPool,
+    pages: Iterable[Sequence[T]],
+    size: int,
+    fetch: Callable[[list[T]], list[R]],
+    futures: list[Future[list[R]]],
+) -> list[R]:
+    """Submit each page's chunks of `size` to `pool` as the page arrives (into `futures`, which
+    the caller cancels or shuts down on the way out), then the results in order."""
+    for page in pages:
+        items = list(page)
+        for start in range(0, len(items), size):
+            futures.append(pool.submit(fetch, items[start : start + size]))
+    return [result for future in futures for result in future.result()]
 
 
 class _FetchPool:
@@ -109,6 +125,8 @@ class _FetchPool:
             threading.Thread(target=self._work, name=f"keep-read_{number}", daemon=True).start()
 
     def submit(self, func: Callable[[T], R], arg: T) -> Future[R]:
+        from concurrent.futures import Future
+
         future: Future[R] = Future()
         self._queue.put((future, func, arg))
         return future

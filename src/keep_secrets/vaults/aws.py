@@ -326,7 +326,7 @@ def aws_options(managed_key: str) -> tuple[Option, ...]:
 
 def cache_options() -> tuple[Option, ...]:
     """The cache fields of a vault whose driver has the `incremental` capability (SPEC §13)."""
-    from .cache import DEFAULT_MAX_STALE, check_duration
+    from .durations import DEFAULT_MAX_STALE, check_duration
 
     return (
         Option("cache", "Encrypted local cache of values, refreshed by listing (and offline fallback)",

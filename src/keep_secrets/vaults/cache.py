@@ -28,7 +28,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -50,6 +49,7 @@ from ..model import (
     WriteResult,
 )
 from .base import DeletedSecret, Reference, Vault
+from .durations import DEFAULT_MAX_STALE, parse_duration
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -62,9 +62,6 @@ Mode = Literal["auto", "off", "offline"]
 
 KEYRING_SERVICE = "keep-cache"
 KEYRING_NAME = "cache"
-DEFAULT_MAX_STALE = "24h"
-_DURATION = re.compile(r"\s*(\d+)\s*([smhdw])\s*", re.IGNORECASE)
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -85,25 +82,6 @@ CREATE TABLE IF NOT EXISTS entries (
 
 
 # -- options ------------------------------------------------------------------------------------
-
-def parse_duration(text: str) -> int:
-    """`90m`, `24h`, `7d`, `2w`, `30s` (or several: `1d12h`) -> seconds. ValueError otherwise."""
-    value = str(text).strip()
-    total, pos = 0, 0
-    for match in _DURATION.finditer(value):
-        if match.start() != pos:
-            break
-        total += int(match.group(1)) * _UNITS[match.group(2).lower()]
-        pos = match.end()
-    if not value or pos != len(value) or total <= 0:
-        raise ValueError("use a duration such as 90m, 24h or 7d")
-    return total
-
-
-def check_duration(text: str) -> str:
-    parse_duration(text)
-    return str(text).strip().lower()
-
 
 def human_age(seconds: float) -> str:
     seconds = max(0.0, seconds)

@@ -59,12 +59,12 @@ from .aws import (
     mentions_kms,
 )
 from .base import DeletedSecret, Reference, ReplicaChange
-from .cache import Incremental
 from .registry import Capabilities, Driver, Option
 
 if TYPE_CHECKING:
     from ..project import VaultConfig
     from .base import LambdaRotating, ListsDeleted, Replicating
+    from .cache import Incremental  # loads only where a cache is used (SPEC §12: start-up)
 
 T = TypeVar("T")
 

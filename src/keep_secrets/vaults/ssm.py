@@ -35,14 +35,16 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..concurrency import RateLimiter, pipelined
 from ..model import AccessDenied, Expect, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
 from .aws import CREDENTIAL_CODES, AwsError, AwsVault, aws_options
 from .base import Reference
-from .cache import Incremental
 from .registry import Capabilities, Driver, Option
+
+if TYPE_CHECKING:  # the cache module loads only where a cache is used (SPEC §12: start-up)
+    from .cache import Incremental
 
 TIER_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
 PAGE_SIZE = 10  # GetParametersByPath (the fallback listing): AWS's maximum
