@@ -11,7 +11,6 @@ import collections
 import contextlib
 import itertools
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -117,6 +116,8 @@ class _FetchPool:
 
     def __init__(self, size: int) -> None:
         self.size = size
+        import queue  # on first use (SPEC §12: start-up)
+
         self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[Any], Any], Any]] = queue.SimpleQueue()
         threading.Thread(target=self._start_workers, name="keep-read-start", daemon=True).start()
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import re
 import sys
 import threading
@@ -178,6 +177,8 @@ class RetryHandler:
         self.deadline = deadline
         self.read_timeout = read_timeout
         self.backoff_scale = backoff_scale
+        import random  # here, where botocore loads anyway (SPEC §12: start-up of other vaults' commands)
+
         self.random = random.random
 
     @staticmethod
