@@ -137,11 +137,11 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True, scope="session")
 def shared_botocore_loader() -> Iterator[None]:
-    """keep makes a boto3 session per vault, and every new botocore session parses botocore's JSON
-    data files again (endpoints, the service model, its rule set: ~0.4 s a client). A real `keep`
-    process pays that once; the in-process CLI runner would pay it on every call. So the sessions
-    of this test process share one botocore Loader, which caches what it has parsed (the same
-    contract botocore already relies on within one session)."""
+    """Every new botocore session parses botocore's JSON data files again (endpoints, the service
+    model, its rule set: ~0.4 s a client). keep shares one loader per process itself
+    (vaults/aws.py `_share_data_loader`), but the in-process CLI runner restores keep's module
+    globals after each call, which drops that loader; so the sessions of this test process share
+    one botocore Loader across calls, as one real `keep` process does within itself."""
     try:
         import botocore.session
         from botocore.loaders import Loader, create_loader
