@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
-from ..model import Expect, Secret, UsageError, Version, WriteResult
+from ..model import Conflict, Expect, Secret, UsageError, Version, WriteResult
 from ..record import field, record
 from . import registry
 
@@ -191,6 +191,17 @@ class Vault(ABC):
     def purge_version(self, stage: str, key: str, version: str) -> None:
         """Remove one old version for good (`delete --purge --version V`)."""
         raise UsageError(f"The {self.driver} driver cannot remove a single version")
+
+    def _purging_current(self, stage: str, key: str, number: int, named: str) -> Conflict:
+        """The refusal of `purge_version` on the current version (`named` is the secret as the
+        driver's messages name it): delete or purge the secret instead."""
+        return Conflict(
+            f"Version {number} is the current version of {named}; "
+            "only older versions can be purged one by one",
+            key=key,
+            remote_name=self.remote_name(stage, key),
+            version=str(number),
+        )
 
     def restore(self, stage: str, key: str) -> None:
         raise UsageError(f"The {self.driver} driver cannot restore deleted secrets")

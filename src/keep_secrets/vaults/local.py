@@ -962,13 +962,7 @@ class LocalVault(Vault):
             if row is None:
                 raise self._not_found(stage, key)
             if wanted == row.current:
-                raise Conflict(
-                    f"Version {wanted} is the current version of '{key}' in {self.slug}:{stage}; "
-                    "only older versions can be purged one by one",
-                    key=key,
-                    remote_name=self.remote_name(stage, key),
-                    version=version,
-                )
+                raise self._purging_current(stage, key, wanted, f"'{key}' in {self.slug}:{stage}")
             gone = tx.conn.execute(
                 "DELETE FROM versions WHERE stage = ? AND key = ? AND version = ?", (stage, key, wanted)
             ).rowcount

@@ -1007,13 +1007,7 @@ class OpenBaoVault(Vault):
         if meta is None:
             raise self._not_found(stage, key)
         if number == meta.current:
-            raise Conflict(
-                f"Version {number} is the current version of {self.remote_name(stage, key)}; "
-                "only older versions can be purged one by one",
-                key=key,
-                remote_name=self.remote_name(stage, key),
-                version=str(number),
-            )
+            raise self._purging_current(stage, key, number, self.remote_name(stage, key))
         if number not in meta.versions:
             raise self._version_missing(stage, key, number)
         self._call("POST", "destroy", stage, key, "update", body={"versions": [number]})
