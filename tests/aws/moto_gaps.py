@@ -8,7 +8,9 @@
 * `missing_secret_guard`: moto 5 crashes (HTTP 500, KeyError) on `ListSecretVersionIds` of a
   secret that does not exist; AWS answers ResourceNotFoundException.
 
-`aws_like_hooks(upstream)` returns all of them.
+`aws_like_hooks(upstream)` returns all of them. Not a proxy hook but a patch of moto itself, in the
+process that runs it: `honour_describe_parameters_max_results` (moto pages SSM `DescribeParameters`
+by 10 whatever `MaxResults` says; AWS honours up to 50).
 """
 
 from __future__ import annotations
