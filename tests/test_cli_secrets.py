@@ -432,6 +432,17 @@ def test_restore_without_key_on_a_terminal_offers_the_deleted_keys(kp: KeepRunne
     assert code == 3 and "No deleted secrets to restore in local:local" in shown, shown
 
 
+def test_restore_without_key_or_stage_on_a_terminal_asks_for_the_stage_once(kp: KeepRunner) -> None:
+    from .test_cli_project import run_on_terminal
+
+    ok(kp, "set", "ALPHA", "fake-alpha", "--stage", "local")
+    ok(kp, "delete", "ALPHA", "--force", "--stage", "local")
+    code, shown = run_on_terminal(kp, ["restore"], [("Stage", "local"), ("Key to restore", "ALPHA")])
+    assert code == 0, shown
+    assert shown.count("Stage") == 1, shown
+    assert raw(kp, "ALPHA") == "fake-alpha"
+
+
 def test_delete_missing_is_exit_3(kp: KeepRunner) -> None:
     fails(kp, 3, "delete", "NOPE", "--force", "--stage", "local", match="not found")
     fails(kp, 3, "delete", "NOPE", "--stage", "local", match="not found")

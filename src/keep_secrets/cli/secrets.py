@@ -221,12 +221,10 @@ def restore_cmd(ctx: Ctx, key: str | None, list_only: bool, fmt: str) -> None:
     if key is None and not ctx.interactive:
         raise UsageError("Key is required (no terminal to ask on)",
                          hint="`keep restore --list` shows the keys that can be restored")
-    if key is None:
-        stage, slug, vault = _target(ctx)
-        if vault.capabilities.list_deleted:
-            key = _pick_deleted(ctx, svc.deleted_secrets(vault, stage), _where(slug, stage))
+    stage, slug, vault = _target(ctx)  # once: on a terminal it may ask for the stage and the vault
+    if key is None and vault.capabilities.list_deleted:
+        key = _pick_deleted(ctx, svc.deleted_secrets(vault, stage), _where(slug, stage))
     key = _key_arg(ctx, key, write=False)
-    stage, slug, vault = _target(ctx)
     vault.restore(stage, key)
     ctx.success(f"restored {key} in {_where(slug, stage)}")
 
