@@ -3,15 +3,23 @@ limiter runs on a fake clock, so nothing here depends on timing)."""
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from keep_secrets.concurrency import RateLimiter, max_concurrency, pipelined
+from keep_secrets.concurrency import (
+    Gate,
+    RateLimiter,
+    listing_in_this_thread,
+    max_concurrency,
+    pipelined,
+    request_going_out,
+)
 
 
 @given(pages=st.lists(st.lists(st.integers(), max_size=23), max_size=6), size=st.integers(1, 10))
@@ -184,3 +192,114 @@ def test_listings_after_the_first_start_no_thread() -> None:
     for _ in range(5):
         assert pipelined([list(range(40)), [7]], 10, lambda chunk: chunk) == [*range(40), 7]
     assert {t.ident for t in threading.enumerate()} <= before
+
+
+# -- held value reads (pipelined(hold=True), as the AWS drivers list) and the call gate ---------
+
+@given(pages=st.lists(st.lists(st.integers(), max_size=23), max_size=6), size=st.integers(1, 10),
+       limit=st.sampled_from([None, 2]))
+def test_held_pipelined_is_a_flat_map_in_order(pages: list[list[int]], size: int, limit: int | None) -> None:
+    """Without any request (nothing calls request_going_out), held chunks still all run: each
+    page's at the next page, the last page's at the end."""
+    assert pipelined(pages, size, lambda chunk: [x * 2 for x in chunk], limit=limit, hold=True) == [
+        x * 2 for page in pages for x in page
+    ]
+
+
+def test_held_chunks_start_when_the_listing_sends_its_next_request() -> None:
+    started = threading.Event()
+
+    def fetch(chunk: list[int]) -> list[int]:
+        started.set()
+        return chunk
+
+    def pages() -> Iterator[list[int]]:
+        yield [1, 2, 3]
+        # the next page's request is being prepared: nothing of page 1 has started
+        assert not started.wait(timeout=0.2), "a held chunk started before the next request"
+        request_going_out()  # what botocore's before-send does as the request leaves
+        assert started.wait(timeout=10), "the held chunks did not start with the next request"
+        yield [4]
+
+    assert pipelined(pages(), 2, fetch, hold=True) == [1, 2, 3, 4]
+    assert not listing_in_this_thread()
+
+
+def test_request_going_out_outside_a_held_listing_does_nothing() -> None:
+    assert not listing_in_this_thread()
+    request_going_out()
+    seen: list[bool] = []
+
+    def pages() -> Iterator[list[int]]:
+        seen.append(listing_in_this_thread())
+        yield [1]
+
+    pipelined(pages(), 1, lambda chunk: chunk)
+    pipelined(pages(), 1, lambda chunk: chunk, hold=True)
+    assert seen == [False, True]
+
+
+def test_a_listing_error_drops_the_held_chunks() -> None:
+    fetched: list[list[int]] = []
+
+    def pages() -> Iterator[list[int]]:
+        yield [1, 2]
+        raise KeyError("page 2")
+
+    with pytest.raises(KeyError):
+        pipelined(pages(), 1, lambda chunk: fetched.append(chunk) or chunk, hold=True)
+    assert fetched == [] and not listing_in_this_thread()
+
+
+def _wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def test_a_first_waiter_passes_the_gate_before_earlier_waiters() -> None:
+    gate = Gate(1)
+    gate.acquire()
+    order: list[str] = []
+
+    def enter(name: str, first: bool) -> None:
+        with gate.held(first):
+            order.append(name)
+
+    threads: list[threading.Thread] = []
+    for name, first in (("read 1", False), ("read 2", False), ("next page", True)):
+        thread = threading.Thread(target=enter, args=(name, first))
+        thread.start()
+        threads.append(thread)
+        _wait_for(functools.partial(lambda n: gate.waiting == n, len(threads)))
+    gate.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order[0] == "next page" and sorted(order[1:]) == ["read 1", "read 2"]
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_the_gate_never_holds_more_than_its_size(size: int) -> None:
+    gate = Gate(size)
+    lock = threading.Lock()
+    inside = peak = 0
+
+    def work(i: int) -> None:
+        nonlocal inside, peak
+        with gate.held(first=i % 3 == 0):
+            with lock:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(0.002)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert 1 <= peak <= size and inside == 0 and gate.waiting == 0
+    with pytest.raises(ValueError):
+        gate.release()

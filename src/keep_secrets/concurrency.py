@@ -13,7 +13,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # concurrent.futures (and logging with it) loads on first use: a driver
@@ -55,6 +55,7 @@ def pipelined(
     fetch: Callable[[list[T]], list[R]],
     limit: int | None = None,
     name: str = "keep",
+    hold: bool = False,
 ) -> list[R]:
     """Cut each page of `pages` into chunks of `size` and run `fetch` on every chunk in a
     bounded pool as soon as its page arrives, while the next page is still being read (a
@@ -66,13 +67,20 @@ def pipelined(
     threads, started once, off the listing thread): a pool per listing started its threads
     from the listing thread, which waited for the OS to run each new thread (a few ms each on
     a busy machine) before it could ask for the next page. `fetch` must not wait on the pool
-    it runs in; one that calls `pipelined` again gets a pool of its own."""
+    it runs in; one that calls `pipelined` again gets a pool of its own.
+
+    With `hold`, a page's chunks are held until the listing sends its next request (the AWS
+    clients call :func:`request_going_out` from botocore's `before-send`), or until the next
+    page or the end of the listing, whichever comes first: the next page's request leaves
+    before the value reads it would otherwise queue behind (for the GIL in this process, for
+    the call gate, for the server), and the reads still overlap its round trip. Only for
+    pages read through such a client: a page that waits on its own fetches would wait forever."""
     pool = None if limit is not None else _fetch_pool()
     if pool is None:
-        return _pipelined_private(pages, size, fetch, limit, name)
+        return _pipelined_private(pages, size, fetch, limit, name, hold)
     futures: list[Future[list[R]]] = []
     try:
-        return _gather(pool, pages, size, fetch, futures)
+        return _gather(pool, pages, size, fetch, futures, hold)
     finally:
         for future in futures:
             future.cancel()
@@ -82,16 +90,39 @@ def pipelined(
 
 
 def _pipelined_private(
-    pages: Iterable[Sequence[T]], size: int, fetch: Callable[[list[T]], list[R]], limit: int | None, name: str
+    pages: Iterable[Sequence[T]], size: int, fetch: Callable[[list[T]], list[R]], limit: int | None, name: str,
+    hold: bool,
 ) -> list[R]:
     workers = max(1, limit or max_concurrency())
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
     try:
-        return _gather(pool, pages, size, fetch, [])
+        return _gather(pool, pages, size, fetch, [], hold)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Listing(threading.local):
+    #: the current thread's listing's held chunks: started by `request_going_out`
+    release: Callable[[], None] | None = None
+
+
+_listing = _Listing()
+
+
+def request_going_out(**_: Any) -> None:
+    """A request is about to leave this thread (botocore's `before-send`, registered by the AWS
+    drivers on their clients): if this thread is listing with `pipelined(hold=True)`, the
+    previous page's held value reads start now. Returns None, as `before-send` must."""
+    release = _listing.release
+    if release is not None:
+        release()
+
+
+def listing_in_this_thread() -> bool:
+    """Whether this thread is listing pages with held value reads (its calls go first)."""
+    return _listing.release is not None
 
 
 def _gather(
@@ -100,13 +131,32 @@ def _gather(
     size: int,
     fetch: Callable[[list[T]], list[R]],
     futures: list[Future[list[R]]],
+    hold: bool = False,
 ) -> list[R]:
     """Submit each page's chunks of `size` to `pool` as the page arrives (into `futures`, which
-    the caller cancels or shuts down on the way out), then the results in order."""
-    for page in pages:
-        items = list(page)
-        for start in range(0, len(items), size):
-            futures.append(pool.submit(fetch, items[start : start + size]))
+    the caller cancels or shuts down on the way out), then the results in order. With `hold`,
+    each page's chunks wait for the listing's next request (see :func:`pipelined`)."""
+    held: list[list[T]] = []
+
+    def release() -> None:
+        for chunk in held:
+            futures.append(pool.submit(fetch, chunk))
+        held.clear()
+
+    outer = _listing.release
+    if hold:
+        _listing.release = release
+    try:
+        for page in pages:
+            release()  # the page came without a request through a releasing client
+            items = list(page)
+            for start in range(0, len(items), size):
+                held.append(items[start : start + size])
+            if not hold:
+                release()
+        release()
+    finally:
+        _listing.release = outer
     return [result for future in futures for result in future.result()]
 
 
@@ -168,6 +218,58 @@ def _fetch_pool() -> _FetchPool | None:
         if pool is None:
             pool = _pools[size] = _FetchPool(size)
         return pool
+
+
+class Gate:
+    """A semaphore of `size` (as many holders at once) where an acquirer marked `first` (a
+    listing's next page, on the critical path of a pipelined listing) goes before every other
+    waiter. Thread-safe; `with gate.held(first):`."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._cond = threading.Condition()
+        self._holders = 0
+        self._first_waiting = 0
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """How many acquirers are waiting now."""
+        with self._cond:
+            return self._waiting
+
+    def acquire(self, first: bool = False) -> None:
+        with self._cond:
+            self._waiting += 1
+            try:
+                if first:
+                    self._first_waiting += 1
+                    try:
+                        while self._holders >= self.size:
+                            self._cond.wait()
+                    finally:
+                        self._first_waiting -= 1
+                else:
+                    while self._holders >= self.size or self._first_waiting:
+                        self._cond.wait()
+            finally:
+                self._waiting -= 1
+            self._holders += 1
+
+    def release(self) -> None:
+        with self._cond:
+            if self._holders <= 0:
+                raise ValueError("Gate released more often than acquired")
+            self._holders -= 1
+            self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def held(self, first: bool = False) -> Iterator[None]:
+        self.acquire(first)
+        try:
+            yield
+        finally:
+            self.release()
 
 
 class RateLimiter:

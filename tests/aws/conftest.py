@@ -59,3 +59,44 @@ def make_ssm() -> Iterator[Callable[..., SsmVault]]:
     yield factory
     for vault in made:
         vault.close()
+
+
+def record_sends(client: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Every request `client` sends from now on, in the order the threads send them: (operation,
+    JSON body). Registered first on botocore's `before-send`, ahead of keep's own handler, so a
+    request is recorded before anything that handler starts."""
+    import json
+
+    sends: list[tuple[str, dict[str, Any]]] = []
+
+    def record(event_name: str = "", request: Any = None, **_: Any) -> None:
+        body = request.body if request is not None else b""
+        sends.append((event_name.rsplit(".", 1)[-1], json.loads(body or b"{}")))
+
+    client.meta.events.register_first("before-send", record)
+    return sends
+
+
+def slow_next_pages(client: Any, page_op: str, seconds: float = 0.05) -> None:
+    """Each listing page after the first takes `seconds` to prepare in the listing's thread (as
+    when it waits for the GIL or the call gate): value reads released with the page would be
+    sent in that time, ahead of it."""
+    import time
+
+    def slow(params: Any = None, **_: Any) -> None:
+        if isinstance(params, dict) and "NextToken" in params:
+            time.sleep(seconds)
+
+    client.meta.events.register(f"before-call.*.{page_op}", slow)
+
+
+def reads_sent_before_each_page(sends: list[tuple[str, dict[str, Any]]], page_op: str) -> list[int]:
+    """For each listing page request after the first: how many value reads were sent before it."""
+    counts, reads = [], 0
+    for operation, body in sends:
+        if operation == page_op:
+            if "NextToken" in body:
+                counts.append(reads)
+        else:
+            reads += 1
+    return counts

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from keep_secrets.model import AccessDenied, NotFound, UsageError
 from keep_secrets.vaults.ssm import SsmVault
-from tests.aws.conftest import REGION
+from tests.aws.conftest import REGION, reads_sent_before_each_page, record_sends, slow_next_pages
 from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
 
 MakeSsm = Callable[..., SsmVault]
@@ -288,3 +288,19 @@ def test_bad_credentials_suggest_sso_login(proxy: Proxy, make_ssm: MakeSsm, code
     assert caught.value.exit_code == 4
     assert code in caught.value.message
     assert caught.value.hint and "aws sso login" in caught.value.hint
+
+
+def test_each_next_page_is_requested_before_the_previous_pages_value_reads(proxy: Proxy, make_ssm: MakeSsm) -> None:
+    """Pages of 50, 50, 30 names: page 1's 5 reads wait until the request for page 2 leaves,
+    page 2's until page 3's does, so the listing's next page never queues behind value reads
+    (in this process, at the call gate, at the server), even when preparing that request takes
+    a while. Ordering of sends, not timing."""
+    put_many(proxy.url, "staging", 130)
+    vault = make_ssm(proxy.url)
+    sends = record_sends(vault.client())
+    slow_next_pages(vault.client(), "DescribeParameters")
+    assert len(vault.list("staging")) == 130
+    assert [op for op, _ in sends].count("GetParameters") == 13
+    before = reads_sent_before_each_page(sends, "DescribeParameters")
+    assert len(before) == 2
+    assert before[0] == 0 and before[1] <= 5

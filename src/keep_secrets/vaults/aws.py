@@ -42,7 +42,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ..concurrency import Watchdog, max_concurrency
+from ..concurrency import Gate, Watchdog, listing_in_this_thread, max_concurrency, request_going_out
 from ..model import AccessDenied, KeepError, RemoteError, UsageError
 from ..model import Unreachable as StoreUnreachable
 from .base import Vault
@@ -236,19 +236,21 @@ def _attempts_text(fallback: int) -> str:
 
 
 _gate_lock = threading.Lock()
-_gate: tuple[int, threading.BoundedSemaphore] | None = None
+_gate: Gate | None = None
 
 
-def call_gate() -> threading.BoundedSemaphore:
+def call_gate() -> Gate:
     """The process-wide limit on AWS calls in flight (`KEEP_MAX_CONCURRENCY`). Thread pools
     nest (cells of a diff, then batch pages within a cell), so bounding each pool alone
-    would allow limit x limit calls at once; every call passes this gate instead."""
+    would allow limit x limit calls at once; every call passes this gate instead. A listing's
+    next page (a call from a thread listing with held value reads) passes before the value
+    reads waiting with it: each page needs the previous one, the reads can wait."""
     global _gate
     size = max_concurrency()
     with _gate_lock:
-        if _gate is None or _gate[0] != size:
-            _gate = (size, threading.BoundedSemaphore(size))
-        return _gate[1]
+        if _gate is None or _gate.size != size:
+            _gate = Gate(size)
+        return _gate
 
 
 def aws_timestamp(value: Any) -> datetime:
@@ -440,6 +442,8 @@ class AwsVault(Vault):
             except ValueError as exc:  # e.g. a malformed endpoint_url
                 raise UsageError(f"Vault '{self.slug}': cannot create the {self.service} client: {exc}") from None
             install_retries(created, max_attempts())
+            # a pipelined listing's held value reads start as its next page's request leaves
+            created.meta.events.register("before-send", request_going_out, unique_id="keep-request-going-out")
             self._clients[region] = created
             return created
 
@@ -451,7 +455,7 @@ class AwsVault(Vault):
         method = getattr(client, operation)
         waiting = self._wait_notice(operation, resource, client)
         try:
-            with call_gate():
+            with call_gate().held(first=listing_in_this_thread()):
                 return method(**params)
         except Exception as exc:
             raise _without_values(self.translate(exc, operation, resource, client), params) from None
@@ -493,7 +497,7 @@ class AwsVault(Vault):
                 "sts", endpoint_url=endpoint, config=Config(region_name=self.region, user_agent_extra="keep-secrets")
             )
         try:
-            with call_gate():
+            with call_gate().held():
                 identity = client.get_caller_identity()
         except Exception as exc:
             raise translate_error(exc, "GetCallerIdentity", "the caller's account", client) from None

@@ -435,7 +435,7 @@ class SecretsManagerVault(AwsVault):
             return self.read_values(stage, chunk, region)
 
         # the batch reads of a page's ARNs start while the next ListSecrets page is fetched
-        responses = pipelined(self.list_pages(stage, region), BATCH_SIZE, fetch, name="keep-sm")
+        responses = pipelined(self.list_pages(stage, region), BATCH_SIZE, fetch, name="keep-sm", hold=True)
         return self._collect(stage, responses, names)
 
     def list_changed(
@@ -463,7 +463,7 @@ class SecretsManagerVault(AwsVault):
             names.update((item.arn, item.name) for item in chunk)
             return self.read_values(stage, chunk, region)
 
-        responses = pipelined(pages(), BATCH_SIZE, fetch, name="keep-sm")
+        responses = pipelined(pages(), BATCH_SIZE, fetch, name="keep-sm", hold=True)
         return listed, self._collect(stage, responses, names)
 
     def _collect(

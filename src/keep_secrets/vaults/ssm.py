@@ -157,7 +157,7 @@ class SsmVault(AwsVault):
 
             try:
                 secrets = pipelined(pages(), VALUES_PER_CALL, lambda chunk: self.read_values(stage, chunk),
-                                    name="keep-ssm")
+                                    name="keep-ssm", hold=True)
             except _ListingDenied:
                 with _state_lock:
                     _describe_denied.add(identity)
@@ -174,7 +174,7 @@ class SsmVault(AwsVault):
             try:
                 secrets = pipelined(
                     self.list_pages(stage), VALUES_PER_CALL, lambda chunk: self.read_values(stage, chunk),
-                    name="keep-ssm",
+                    name="keep-ssm", hold=True,
                 )
             except _ListingDenied:
                 with _state_lock:
