@@ -46,6 +46,21 @@ def free_port() -> int:
         return port
 
 
+#: the process id of each running moto server, by URL (for its CPU time: :func:`cpu_seconds`)
+MOTO_PIDS: dict[str, int] = {}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far, all its threads (dead ones too), from
+    /proc (clock ticks, 10 ms on Linux: compare sums or means over several runs); 0.0 where
+    /proc is missing."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def moto_server() -> Iterator[str]:
     """A moto server in a child process; yields its URL and stops it on exit."""
@@ -71,6 +86,7 @@ def moto_server() -> Iterator[str]:
         if b"ready" not in line:
             raise RuntimeError("moto server did not start")
         url = f"http://127.0.0.1:{port}"
+        MOTO_PIDS[url] = proc.pid
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -82,6 +98,7 @@ def moto_server() -> Iterator[str]:
                 time.sleep(0.1)
         yield url
     finally:
+        MOTO_PIDS.pop(f"http://127.0.0.1:{port}", None)
         if proc.stdin is not None:
             proc.stdin.close()
         try:

@@ -29,6 +29,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -115,6 +116,17 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def cpu_pids(proxy: Proxy) -> dict[str, int]:
+    """The processes whose CPU time a worker measures per run: moto (behind `proxy`) and this
+    process (the proxy's threads; nothing else runs here while a worker measures)."""
+    pid = infra.MOTO_PIDS.get(proxy.upstream)
+    return {"moto": pid, "proxy": os.getpid()} if pid else {}
+
+
+def mean_ms(values: list[float]) -> float:
+    return 1000 * sum(values) / len(values) if values else float("nan")
+
+
 # -- sections ------------------------------------------------------------------------------------
 
 def section_startup(report: Report, moto_url: str, runs: int) -> None:
@@ -160,6 +172,7 @@ def section_listing(report: Report, proxy: Proxy, sizes: list[int], latencies: l
                     reps: Callable[[int], int], ssm_budget_n: int) -> None:
     results: dict[str, Any] = {}
     rows: list[list[str]] = []
+    cpu_rows: list[list[str]] = []
     jobs = [(svc, n) for svc in ("sm", "ssm") for n in sizes]
     if ssm_budget_n not in sizes:
         jobs.append(("ssm", ssm_budget_n))
@@ -168,7 +181,8 @@ def section_listing(report: Report, proxy: Proxy, sizes: list[int], latencies: l
         lats = [50.0] if budget_only else latencies
         log(f"listing: {service} N={n} at {', '.join(f'{x:g}' for x in lats)} ms")
         spec = {"task": "listing", "service": service, "endpoint": proxy.url, "region": REGIONS[n],
-                "stage": f"n{n}", "n": n, "reps": 5 if budget_only else reps(n), "latencies": lats}
+                "stage": f"n{n}", "n": n, "reps": 5 if budget_only else reps(n), "latencies": lats,
+                "cpu_pids": cpu_pids(proxy)}
         out = run_worker(spec)
         for lat, cases in out.items():
             k, kp, fl = (median(cases[c]["times"]) for c in ("keep", "keep_pattern", "floor"))
@@ -177,8 +191,17 @@ def section_listing(report: Report, proxy: Proxy, sizes: list[int], latencies: l
                 "keep_s": k, "keep_pattern_s": kp, "floor_s": fl,
                 "keep_calls": cases["keep"]["calls"], "keep_pattern_calls": cases["keep_pattern"]["calls"],
                 "floor_calls": cases["floor"]["calls"], "samples": {c: cases[c]["times"] for c in cases},
+                "cpu_ms": {c: {proc: mean_ms(v) for proc, v in cases[c].get("cpu", {}).items()} for c in cases},
             }
             results[f"{service}-{n}-{lat}"] = entry
+            if entry["cpu_ms"]["keep"]:
+                cpu = entry["cpu_ms"]
+                cpu_rows.append([
+                    "Secrets Manager" if service == "sm" else "SSM", str(n), f"{float(lat):g}",
+                    f"{cpu['keep']['moto']:.0f}", f"{cpu['keep_pattern']['moto']:.0f}", f"{cpu['floor']['moto']:.0f}",
+                    f"{cpu['keep']['proxy']:.0f}", f"{cpu['keep_pattern']['proxy']:.0f}",
+                    f"{1000 * k:.0f}", f"{cpu['keep']['moto'] / (1000 * k):.0%}",
+                ])
             rows.append([
                 "Secrets Manager" if service == "sm" else "SSM", str(n), f"{float(lat):g}",
                 ms(k), ms(kp), ms(fl), f"{k / kp:.2f}x", f"{k / fl:.2f}x",
@@ -192,6 +215,13 @@ def section_listing(report: Report, proxy: Proxy, sizes: list[int], latencies: l
          "keep calls", "Keep calls", "floor calls"],
         rows,
     )
+    if cpu_rows:
+        report.table(
+            "CPU time per export run (mean ms; moto = the emulator's process, proxy = the latency proxy's)",
+            ["vault", "N", "latency ms", "moto, keep", "moto, Keep's pattern", "moto, floor", "proxy, keep",
+             "proxy, Keep's pattern", "keep wall", "moto busy in keep's run"],
+            cpu_rows,
+        )
     sm = results.get("sm-400-50.0") or results.get(f"sm-{max(sizes)}-{max(latencies)}")
     if sm:
         n = sm["n"]
@@ -275,7 +305,10 @@ def section_diff(report: Report, proxy: Proxy, root: Path, env: dict[str, str], 
     }
     log(f"diff: {reps} alternating runs at {latency:g} ms, {n} secrets per cell")
     samples: dict[str, list[float]] = {name: [] for name in cases}
+    moto_cpu: dict[str, list[float]] = {name: [] for name in cases}
+    cli_cpu: dict[str, list[float]] = {name: [] for name in cases}
     calls: dict[str, dict[str, int]] = {}
+    moto_pid = infra.MOTO_PIDS.get(proxy.upstream)
     for args in cases.values():  # warm the page cache
         infra.run_keep(args, root, env)
     for _ in range(reps):
@@ -284,18 +317,29 @@ def section_diff(report: Report, proxy: Proxy, root: Path, env: dict[str, str], 
             def once(args: list[str] = args) -> float:
                 return infra.run_keep(args, root, env)[0]
 
+            moto_before = infra.cpu_seconds(moto_pid) if moto_pid else 0.0
+            children = resource.getrusage(resource.RUSAGE_CHILDREN)
             seconds, counted = _counted(proxy, once)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cli_cpu[name].append(after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime)
+            if moto_pid:
+                moto_cpu[name].append(infra.cpu_seconds(moto_pid) - moto_before)
             samples[name].append(seconds)
             calls[name] = counted
     medians = {name: median(values) for name, values in samples.items()}
     one_stage = max(medians["show ssm:d1"], medians["show sm:d1"])
     ratio = medians["diff 2 vaults x 3 stages"] / one_stage
     report.data["diff"] = {"n_per_cell": n, "latency_ms": latency, "samples": samples, "calls": calls,
-                           "ratio_to_slowest_show": ratio}
+                           "ratio_to_slowest_show": ratio,
+                           "moto_cpu_ms": {name: mean_ms(v) for name, v in moto_cpu.items()},
+                           "cli_cpu_ms": {name: mean_ms(v) for name, v in cli_cpu.items()}}
     report.table(
-        f"diff vs show (keep CLI end to end, {n} secrets per cell, {latency:g} ms per request, median ms)",
-        ["command", "median ms", "ratio to slowest show", "calls"],
-        [[name, ms(medians[name]), f"{medians[name] / one_stage:.2f}x", calls_text(calls[name])] for name in cases],
+        f"diff vs show (keep CLI end to end, {n} secrets per cell, {latency:g} ms per request, median ms; "
+        "CPU = mean ms)",
+        ["command", "median ms", "ratio to slowest show", "calls", "keep's CPU", "moto's CPU"],
+        [[name, ms(medians[name]), f"{medians[name] / one_stage:.2f}x", calls_text(calls[name]),
+          f"{mean_ms(cli_cpu[name]):.0f}", f"{mean_ms(moto_cpu[name]):.0f}" if moto_cpu[name] else "-"]
+         for name in cases],
     )
     report.budget("diff", ratio <= 1.3, f"{ratio:.2f}x the slowest single-stage show")
 

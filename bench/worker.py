@@ -25,7 +25,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import keep_pattern
-from bench.infra import NAMESPACE, boto_client, fake_value, key_name, set_latency
+from bench.infra import NAMESPACE, boto_client, cpu_seconds, fake_value, key_name, set_latency
 from keep_secrets.project import VaultConfig
 
 
@@ -59,14 +59,21 @@ def open_vault(service: str, endpoint: str, region: str, **extra: str) -> Any:
     return SsmVault(VaultConfig("ssm", "ssm", "ssm", "", options), NAMESPACE, None)
 
 
-def measure(cases: dict[str, Callable[[], object]], calls: Calls, reps: int) -> dict[str, Any]:
-    out: dict[str, Any] = {name: {"times": [], "calls": {}} for name in cases}
+def measure(cases: dict[str, Callable[[], object]], calls: Calls, reps: int,
+            cpu_pids: dict[str, int] | None = None) -> dict[str, Any]:
+    """Time each case `reps` times, alternating; with `cpu_pids` ({"moto": pid, "proxy": pid}),
+    also the CPU time those processes spent during each run ("cpu": {name: [seconds, ...]})."""
+    pids = cpu_pids or {}
+    out: dict[str, Any] = {name: {"times": [], "calls": {}, "cpu": {k: [] for k in pids}} for name in cases}
     for _ in range(reps):
         for name, func in cases.items():
             calls.take()
+            before = {k: cpu_seconds(pid) for k, pid in pids.items()}
             start = time.perf_counter()
             func()
             out[name]["times"].append(time.perf_counter() - start)
+            for k, pid in pids.items():
+                out[name]["cpu"][k].append(cpu_seconds(pid) - before[k])
             out[name]["calls"] = calls.take()
     return out
 
@@ -87,7 +94,7 @@ def per_latency(spec: dict[str, Any], cases: dict[str, Callable[[], object]], ca
     results: dict[str, Any] = {}
     for latency in spec["latencies"]:
         set_latency(spec["endpoint"], latency)
-        results[str(latency)] = measure(cases, calls, spec["reps"])
+        results[str(latency)] = measure(cases, calls, spec["reps"], spec.get("cpu_pids"))
     return results
 
 
