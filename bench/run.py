@@ -181,7 +181,7 @@ def section_listing(report: Report, proxy: Proxy, sizes: list[int], latencies: l
         lats = [50.0] if budget_only else latencies
         log(f"listing: {service} N={n} at {', '.join(f'{x:g}' for x in lats)} ms")
         spec = {"task": "listing", "service": service, "endpoint": proxy.url, "region": REGIONS[n],
-                "stage": f"n{n}", "n": n, "reps": 5 if budget_only else reps(n), "latencies": lats,
+                "stage": f"n{n}", "n": n, "reps": 9 if budget_only else reps(n), "latencies": lats,
                 "cpu_pids": cpu_pids(proxy)}
         out = run_worker(spec)
         for lat, cases in out.items():
@@ -501,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [20, 60] if quick else [100, 400, 1000]
     ssm_budget_n = 60 if quick else 200
     latencies = [0.0, 20.0, 50.0]
-    reps: Callable[[int], int] = (lambda n: 1) if quick else (lambda n: 5 if n <= 100 else 2 if n <= 400 else 1)
+    reps: Callable[[int], int] = (lambda n: 1) if quick else (lambda n: 5 if n <= 400 else 1)
     diff_n, bulk_n, memory_n = (20, 12, 300) if quick else (100, 200, 5000)
     cache_n = 60 if quick else 400
     bulk_regions = {"ssmimp": "us-east-2", "ssmcopy": "ca-central-1"}
@@ -547,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
                     {slug: ("ssm", region) for slug, region in bulk_regions.items()},
                 )
                 if "diff" in chosen:
-                    section_diff(report, proxy, root, env, diff_n, 20.0, 3 if quick else 5)
+                    section_diff(report, proxy, root, env, diff_n, 20.0, 3 if quick else 9)
                 if "bulk" in chosen:
                     section_bulk(report, proxy, limit, root, env, bulk_n, 20.0, bulk_regions)
             if "memory" in chosen:
