@@ -513,3 +513,21 @@ def test_open_vault_behind_the_cache_names_the_driver_everywhere(aws: KeepRunner
     counted.fail_regions = {FAKE_REGION}
     served = export(aws, "sm", "staging")
     assert served.code == 0 and "old: AWS Secrets Manager unreachable" in served.stderr
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_replicate_offline_makes_no_call_and_says_so(aws: KeepRunner, counted: Proxy, moto: str,
+                                                     dry_run: bool) -> None:
+    """--offline means no network call for every command: replicate (which reads the stage's
+    replica state and changes it) refuses before its first call, as writes do."""
+    seed_sm(moto, "staging", values("staging", 2))
+    _vault(aws, "sm", "secretsmanager", counted.url, replica_regions=["eu-west-1"])
+    counted.reset_counts()
+    args = ["replicate", "--vault", "sm", "--stage", "staging", "--offline", *(["--dry-run"] if dry_run else [])]
+    refused = aws(*args)
+    assert refused.code == 1, refused.stderr
+    assert "Offline: replicating secrets in vault 'sm' needs the store" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) <= 2 and "Traceback" not in refused.stderr
+    assert counted.total == 0
+    online = aws.ok(*[a for a in args if a != "--offline"])  # the cached vault still replicates online
+    assert ("would change" if dry_run else "Replicas updated for 2 of 2") in online.stderr

@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from ..project import VaultConfig
-    from .base import LambdaRotating, ListsDeleted, Replicating
+    from .base import LambdaRotating, ListsDeleted, ReplicaChange, Replicating
     from .registry import Driver
 
 Mode = Literal["auto", "off", "offline"]
@@ -469,7 +469,22 @@ class CachedVault(Vault):
         return getattr(self.inner, name)
 
     def replication(self) -> Replicating | None:
-        return self.inner.replication()
+        found = self.inner.replication()
+        if found is None:
+            return None
+        replicating: Replicating = found
+        outer = self
+
+        class _Online:  # replicas hold no cached value; offline, no call at all
+            def replication_plan(self, stage: str) -> builtins.list[ReplicaChange]:
+                outer._online("replicating secrets")
+                return replicating.replication_plan(stage)
+
+            def replicate(self, stage: str, dry_run: bool = False) -> builtins.list[ReplicaChange]:
+                outer._online("replicating secrets")
+                return replicating.replicate(stage, dry_run)
+
+        return _Online()
 
     def incremental(self) -> Incremental | None:
         return self._incremental
