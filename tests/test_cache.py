@@ -531,3 +531,41 @@ def test_replicate_offline_makes_no_call_and_says_so(aws: KeepRunner, counted: P
     assert counted.total == 0
     online = aws.ok(*[a for a in args if a != "--offline"])  # the cached vault still replicates online
     assert ("would change" if dry_run else "Replicas updated for 2 of 2") in online.stderr
+
+
+# -- which store a cache file belongs to -----------------------------------------------------------
+
+def test_the_cache_file_is_named_by_where_the_store_is_not_by_slug_alone() -> None:
+    """Two vaults with the same slug and namespace (two projects, say) at different addresses
+    never share a cache file: before drivers declared their location, every driver but the AWS
+    ones was told apart by slug, namespace and scope only, and one vault's cached values would
+    have been served, offline, for the other. The cache's own options do not move the file."""
+    from keep_secrets.vaults.cache import _location
+
+    def digest(**options: Any) -> str:
+        return _location(_FakeRemote(VaultConfig("far", "fakeremote", "Far", "", options), "ns"))[0]
+
+    assert digest(address="http://127.0.0.1:8201") != digest(address="http://127.0.0.1:8202")
+    assert digest(address="http://127.0.0.1:8201", mount="a") != digest(address="http://127.0.0.1:8201", mount="b")
+    assert digest(address="http://127.0.0.1:8201") == digest(address="http://127.0.0.1:8201", cache="on",
+                                                             cache_max_stale="1h")
+
+
+def test_an_aws_vaults_cache_file_keeps_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The AWS drivers' location (region, endpoint, profile, from the settings or the
+    environment) gives the same file name as before, so existing caches stay valid."""
+    import hashlib
+
+    from keep_secrets.vaults.cache import _location
+    from keep_secrets.vaults.secretsmanager import SecretsManagerVault
+
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_PROFILE", "fake-profile")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    config = VaultConfig("sm", "secretsmanager", "SM", "team", {"endpoint_url": "http://127.0.0.1:1", "cache": "on"})
+    vault = SecretsManagerVault(config, "ns", None)
+    parts = {"driver": "secretsmanager", "namespace": "ns", "slug": "sm", "scope": "team", "region": "eu-west-3",
+             "endpoint": "http://127.0.0.1:1", "profile": "fake-profile"}
+    before = hashlib.sha256("\0".join(f"{k}={v}" for k, v in sorted(parts.items())).encode()).hexdigest()[:32]
+    assert _location(vault)[0] == before

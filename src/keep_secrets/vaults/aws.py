@@ -405,6 +405,21 @@ class AwsVault(Vault):
             self._session = session
         return self._session
 
+    def cache_location(self) -> dict[str, str]:
+        """The account's store: region, endpoint and profile, from the settings or, as boto3
+        takes them, the environment (the same parts, so the same cache file, as before drivers
+        declared them)."""
+        config, env = self.config, os.environ
+        return {
+            "driver": self.driver,
+            "namespace": self.namespace,
+            "slug": self.slug,
+            "scope": config.scope,
+            "region": str(config.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""),
+            "endpoint": str(config.get("endpoint_url") or env.get("AWS_ENDPOINT_URL") or ""),
+            "profile": str(config.get("profile") or env.get("AWS_PROFILE") or ""),
+        }
+
     @property
     def region(self) -> str:
         configured = self.config.get("region")

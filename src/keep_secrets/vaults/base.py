@@ -141,6 +141,19 @@ class Vault(ABC):
         the cache (vaults/cache.py) refreshes with."""
         return None
 
+    def cache_location(self) -> dict[str, str]:
+        """What tells this vault's store apart from any other's (the cache's file is named by
+        its digest, so two vaults may share cached values only if this is equal): the driver,
+        namespace, slug, scope and every option of the vault's settings except the cache's
+        own. A driver whose store also comes from the environment adds that."""
+        import json
+
+        parts = {"driver": self.driver, "namespace": self.namespace, "slug": self.slug, "scope": self.config.scope}
+        for name, value in self.config.options.items():
+            if not name.startswith("cache"):
+                parts[f"option:{name}"] = json.dumps(value, sort_keys=True)
+        return parts
+
     @abstractmethod
     def remote_name(self, stage: str, key: str) -> str:
         """The full name of the secret in the store (shown in messages)."""

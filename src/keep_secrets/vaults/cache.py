@@ -425,18 +425,9 @@ class NotCached(RemoteError):
 
 
 def _location(inner: Vault) -> tuple[str, dict[str, str]]:
-    config = inner.config
-    parts = {
-        "driver": inner.driver,
-        "namespace": inner.namespace,
-        "slug": inner.slug,
-        "scope": config.scope,
-        "region": str(
-            config.get("region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or ""
-        ),
-        "endpoint": str(config.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or ""),
-        "profile": str(config.get("profile") or os.environ.get("AWS_PROFILE") or ""),
-    }
+    """The cache file's name (a digest of where the inner vault's store is, as the driver
+    says: :meth:`Vault.cache_location`) and the label kept inside it."""
+    parts = inner.cache_location()
     digest = hashlib.sha256("\0".join(f"{k}={v}" for k, v in sorted(parts.items())).encode()).hexdigest()[:32]
     return digest, {"slug": inner.slug, "namespace": inner.namespace, "driver": inner.driver}
 
