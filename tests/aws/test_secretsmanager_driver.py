@@ -792,3 +792,34 @@ def test_each_next_page_is_requested_before_the_previous_pages_batches(proxy: Pr
     before = reads_sent_before_each_page(sends, "ListSecrets")
     assert len(before) == 2
     assert before[0] == 0 and before[1] <= 5
+
+
+# -- review: purge / delete at once ----------------------------------------------------------
+
+@pytest.mark.parametrize("how", ["purge", "window-0"])
+def test_deleting_a_missing_secret_at_once_is_not_found(proxy: Proxy, make_sm: MakeSm, how: str) -> None:
+    """AWS answers DeleteSecret(ForceDeleteWithoutRecovery) of a secret that does not exist with
+    success (documented, for retries; moto does the same), so `keep delete TYPO --force --purge`
+    (and every delete on a vault with recovery_window_days 0) said "deleted for good" for a key
+    that never existed. It is NotFound (exit 3) naming the full name, like a delete with a
+    recovery window; a secret scheduled for deletion can still be purged, and then is gone."""
+    vault = make_sm(proxy.url, **({"recovery_window_days": 0} if how == "window-0" else {}))
+    purge = how == "purge"
+    for key in ("NEVER_THERE", "sub/NESTED_MISSING"):
+        with pytest.raises(NotFound) as caught:
+            vault.delete("staging", key, purge=purge)
+        assert caught.value.exit_code == 3
+        assert f"myapp/staging/{key}" in caught.value.message
+    vault.set("staging", "REAL", "fake-real")
+    vault.delete("staging", "REAL", purge=purge)
+    with pytest.raises(NotFound):
+        vault.get("staging", "REAL")
+    with pytest.raises(NotFound):
+        vault.delete("staging", "REAL", purge=purge)  # already purged: gone
+    soft = make_sm(proxy.url)
+    soft.set("staging", "SOFT", "fake-soft")
+    soft.delete("staging", "SOFT")
+    soft.delete("staging", "SOFT", purge=True)  # scheduled for deletion: still purgeable
+    assert soft.deleted("staging") == []
+    with pytest.raises(NotFound):
+        soft.delete("staging", "SOFT", purge=True)

@@ -709,6 +709,9 @@ class SecretsManagerVault(AwsVault):
         name = self.remote_name(stage, key)
         params: dict[str, Any] = {"SecretId": name}
         if purge or self.recovery_window == 0:
+            # AWS answers a forced delete of a secret that does not exist (or is already gone)
+            # with success, "to handle retries": only a DescribeSecret first can say not found
+            self._describe(stage, key)
             params["ForceDeleteWithoutRecovery"] = True
         else:
             params["RecoveryWindowInDays"] = self.recovery_window
