@@ -664,6 +664,58 @@ def test_edit_of_a_key_deleted_elsewhere_says_so(page: Page, cli: KeepRunner) ->
     expect(_row(page, "API_KEY")).to_have_count(0)
 
 
+# A dialog opened right after another was closed (the "no longer exists" dialog after an edit
+# found the key gone) used to receive the closed one's queued `close` event: it was settled at
+# once, so Save closed it unseen and "Create it again…" did nothing.
+
+def test_saving_an_edit_of_a_key_deleted_meanwhile_says_so_and_stays_open(page: Page, cli: KeepRunner) -> None:
+    _act(page, "API_KEY", "Edit")
+    dialog = page.locator("dialog[open]")
+    dialog.locator("textarea").fill("fake-new-value-1")
+    cli.ok("delete", "API_KEY", "--stage", "local", "--force")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.locator("#dialog-title")).to_have_text("API_KEY no longer exists")
+    page.wait_for_timeout(500)  # the queued close event of the edit dialog has come by now
+    expect(page.locator("dialog[open] h2")).to_have_text("API_KEY no longer exists")
+    page.locator("dialog[open]").get_by_role("button", name="Close").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    expect(_row(page, "API_KEY")).to_have_count(0)
+    assert cli("get", "API_KEY", "--stage", "local").code == 3
+
+
+def test_create_it_again_after_a_reveal_found_the_key_gone(page: Page, cli: KeepRunner) -> None:
+    _act(page, "API_KEY", "Edit")
+    dialog = page.locator("dialog[open]")
+    cli.ok("delete", "API_KEY", "--stage", "local", "--force", "--purge")
+    dialog.get_by_role("button", name="Reveal current value").click()
+    expect(page.locator("dialog[open] h2")).to_have_text("API_KEY no longer exists")
+    page.wait_for_timeout(500)
+    page.locator("dialog[open]").get_by_role("button", name="Create it again…").click()
+    form = page.locator("dialog[open]")
+    expect(form.locator("h2")).to_have_text("New secret in local:local")
+    expect(form.locator("input[name=key]")).to_have_value("API_KEY")
+    form.locator("textarea").fill("fake-again-value-3")
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    assert cli.ok("get", "API_KEY", "--stage", "local", "--format", "raw").stdout == "fake-again-value-3\n"
+    expect(_row(page, "API_KEY").locator("td.val code")).to_have_text(mask("fake-again-value-3"))  # reloaded
+
+
+def test_a_secret_created_again_from_the_gone_dialog_shows_in_the_table(page: Page, cli: KeepRunner) -> None:
+    cli.ok("delete", "API_KEY", "--stage", "local", "--force")
+    _act(page, "API_KEY", "Edit")
+    page.locator("dialog[open]").get_by_role("button", name="Create it again…").click()
+    form = page.locator("dialog[open]")
+    expect(form.locator("h2")).to_have_text("New secret in local:local")
+    form.locator("input[name=key]").fill("API_KEY_AGAIN")
+    form.locator("textarea").fill("fake-again-value-2")
+    form.get_by_role("button", name="Create").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    # the table is reloaded: the new key is there, the one deleted elsewhere is gone
+    expect(_row(page, "API_KEY_AGAIN")).to_have_count(1)
+    expect(_row(page, "API_KEY")).to_have_count(0)
+
+
 # -- 8, 9, 10: phone to wide screen, 5,000 secrets, everyday usability ---------------------------
 
 def _act(page: Page, key: str, action: str) -> None:

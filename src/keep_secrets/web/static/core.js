@@ -163,9 +163,18 @@ export async function withBusy(button, work, { settles = false } = {}) {
 
 // ---------------------------------------------------------------------------------------
 // dialog: one <dialog>, filled per use; resolves with the clicked action's result
+//
+// A dialog's `close` event is queued, not fired at once: a dialog opened right after another
+// was closed with dialog.close() (the "no longer exists" dialog after an edit found the key
+// gone) would receive the old one's event and be settled unseen. So a `close` event that comes
+// while the dialog is open again is not for the dialog on screen, and an action only closes
+// its own dialog, never one it opened.
+
+let openSeq = 0;
 
 export function openDialog({ title, body, actions, wide = false, cancel = null }) {
   const dialog = $("#dialog");
+  const seq = ++openSeq;
   dialog.classList.toggle("wide", wide);
   $("#dialog-title").textContent = title;
   clear($("#dialog-body")).append(...[].concat(body));
@@ -173,7 +182,7 @@ export function openDialog({ title, body, actions, wide = false, cancel = null }
   const error = h("p", { class: "error", role: "alert", hidden: true });
   $("#dialog-body").append(error);
   return new Promise((resolve) => {
-    const close = (value) => { dialog.close(); resolve(value); };
+    const close = (value) => { resolve(value); if (seq === openSeq && dialog.open) dialog.close(); };
     bar.append(h("button", { type: "button", text: cancel || ((actions || []).length ? "Cancel" : "Close"), onclick: () => close(null) }));
     for (const action of actions || []) {
       const button = h("button", { type: action.submit ? "submit" : "button", class: action.kind || "", text: action.label });
@@ -190,7 +199,7 @@ export function openDialog({ title, body, actions, wide = false, cancel = null }
       });
       bar.append(button);
     }
-    dialog.onclose = () => resolve(null);
+    dialog.onclose = () => { if (seq === openSeq && !dialog.open) resolve(null); };
     dialog.showModal();
     const first = $("input:not([readonly]):not([type=checkbox]), textarea, select", $("#dialog-body"));
     if (first) first.focus();

@@ -211,7 +211,10 @@ export async function editSecret(vault, stage, key) {
       value.value = fresh.value; revision = fresh.revision; revealed = true;
       shown.textContent = fresh.value; shown.className = "revealed"; reveal.hidden = true;
       value.focus();
-    } catch (err) { if (err.status === 404) { $("#dialog").close(); goneDialog(vault, stage, key); } else fail(err); }
+    } catch (err) {
+      // this dialog's promise is left unsettled: the table is reloaded once the gone dialog is done
+      if (err.status === 404) { $("#dialog").close(); goneDialog(vault, stage, key).then(reloadAfterEdit, fail); } else fail(err);
+    }
   } });
   const secure = secureBox(vault, current.secure);
   const note = h("p", { class: "muted small", text: `Editing revision ${revision}; saving creates a new version.` });
