@@ -218,3 +218,25 @@ def test_rotate_with_lambda_sends_rotate_secret(aws: tuple[KeepRunner, dict[str,
             "RotateImmediately": True,
         }
     ]
+
+
+@pytest.mark.parametrize("cache", ["off", "on"])
+@pytest.mark.parametrize("window", [0, 7, None])
+def test_delete_says_restorable_only_when_it_is(kp: KeepRunner, moto: str, window: int | None, cache: str) -> None:
+    """A Secrets Manager vault with recovery_window_days 0 deletes at once (ForceDeleteWithout
+    Recovery): `keep delete` said "undo with `keep restore KEY`" all the same, and the restore
+    then failed (exit 3). It says "for good" where the secret is gone for good (also through the cache)."""
+    options: dict[str, Any] = {"cache": cache} if window is None else {"recovery_window_days": window, "cache": cache}
+    add_vault(kp.cwd, "sm", "secretsmanager", **options)
+    env = {"AWS_ENDPOINT_URL": moto}
+    sm = ["--vault", "sm", "--stage", "staging"]
+    kp.ok("set", "TEMP", "fake-temp-123", *sm, env=env)
+    deleted = kp.ok("delete", "TEMP", "--force", *sm, env=env)
+    restored = kp("restore", "TEMP", *sm, env=env)
+    no_traceback(deleted.stderr + restored.stderr)
+    if window == 0:
+        assert "keep restore" not in deleted.stderr and "for good" in deleted.stderr
+        assert restored.code == 3
+    else:
+        assert "keep restore TEMP" in deleted.stderr and "for good" not in deleted.stderr
+        assert restored.code == 0

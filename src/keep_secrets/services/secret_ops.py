@@ -332,7 +332,7 @@ def check_deletable(vault: Vault, stage: str, key: str, purge: bool) -> None:
 
 def restorable(vault: Vault, purge: bool) -> bool:
     """Whether a delete can be undone (`restore`)."""
-    return vault.capabilities.restore and not purge
+    return vault.delete_is_restorable(purge)
 
 
 def deleted_secrets(vault: Vault, stage: str) -> list[DeletedSecret]:

@@ -219,6 +219,11 @@ class Vault(ABC):
     def restore(self, stage: str, key: str) -> None:
         raise UsageError(f"The {self.driver} driver cannot restore deleted secrets")
 
+    def delete_is_restorable(self, purge: bool = False) -> bool:
+        """Whether `delete(stage, key, purge)` can be undone with `restore`: the driver's
+        capability, unless the vault's configuration deletes at once."""
+        return self.capabilities.restore and not purge
+
     @abstractmethod
     def history(self, stage: str, key: str, limit: int | None = None) -> builtins.list[Version]:
         """Versions, newest first."""

@@ -515,6 +515,9 @@ class CachedVault(Vault):
     def remote_name(self, stage: str, key: str) -> str:
         return self.inner.remote_name(stage, key)
 
+    def delete_is_restorable(self, purge: bool = False) -> bool:
+        return self.inner.delete_is_restorable(purge)
+
     def unmanaged(self, stage: str, values: bool = False) -> builtins.list[Secret]:
         # the inner driver saw them in the listing it just made (the cache holds keep's own
         # secrets only); offline, or with the store unreachable, there is nothing to add

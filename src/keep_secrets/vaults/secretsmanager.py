@@ -732,6 +732,9 @@ class SecretsManagerVault(AwsVault):
         except AwsError as exc:
             raise self._secret_error(exc, stage, key, "DeleteSecret") from None
 
+    def delete_is_restorable(self, purge: bool = False) -> bool:
+        return not purge and self.recovery_window != 0  # 0: ForceDeleteWithoutRecovery
+
     def _describe(self, stage: str, key: str) -> dict[str, Any]:
         name = self.remote_name(stage, key)
         try:
