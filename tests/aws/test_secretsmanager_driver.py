@@ -823,3 +823,35 @@ def test_deleting_a_missing_secret_at_once_is_not_found(proxy: Proxy, make_sm: M
     assert soft.deleted("staging") == []
     with pytest.raises(NotFound):
         soft.delete("staging", "SOFT", purge=True)
+
+
+# -- review: replica fallback ----------------------------------------------------------------
+
+def test_a_replica_without_the_secret_is_no_not_found_answer(
+    proxy: Proxy, make_sm: MakeSm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The primary region is down and the replica region lacks the secret (made before
+    replica_regions was configured and never `keep replicate`d): the replica cannot say the
+    secret does not exist, yet `get` and `history` answered "not found" (exit 3), as if it
+    had been deleted, and the cache's offline fallback (which takes Unreachable only) was
+    skipped. The answer is the primary's Unreachable (exit 1); a replicated secret is still
+    served by the replica."""
+    monkeypatch.setenv("KEEP_AWS_MAX_ATTEMPTS", "2")
+    # AWS's answers where moto's differ, in the replica region (the primary's requests get the 503s)
+    proxy.hooks.extend(lambda r, hook=hook: hook(r) if r.region == REPLICA else None
+                       for hook in aws_like_hooks(proxy.upstream))
+    make_sm(proxy.url).set("production", "NOT_REPLICATED", "fake-only-in-primary")
+    vault = make_sm(proxy.url, replica_regions=[REPLICA])
+    vault.set("production", "REPLICATED", "fake-everywhere")
+    notices: list[str] = []
+    vault.notice = notices.append
+    proxy.fail_regions = {REGION}
+    for read in (lambda: vault.get("production", "NOT_REPLICATED"),
+                 lambda: vault.history("production", "NOT_REPLICATED"),
+                 lambda: vault.get("production", "NEVER_ANYWHERE")):
+        with pytest.raises(Unreachable) as caught:
+            read()
+        assert caught.value.exit_code == 1 and not isinstance(caught.value, NotFound)
+        assert REGION in caught.value.message
+    assert vault.get("production", "REPLICATED").value == "fake-everywhere"
+    assert len(notices) == 1 and REPLICA in notices[0]

@@ -229,22 +229,34 @@ class SecretsManagerVault(AwsVault):
     # -- replica fallback ----------------------------------------------------------------
     def _read(self, action: str, func: Callable[[str | None], T]) -> T:
         """Run a read in the primary region, then in each replica region while the failure is
-        "unreachable". Access denied and not-found answers are final."""
+        "unreachable". The primary's access denied and not-found answers are final; a replica's
+        "not found" is not (a secret made before `replica_regions` was set and never replicated
+        is missing there): the primary's Unreachable stays the answer."""
         try:
             return func(None)
         except Unreachable as first:
             last: Unreachable = first
+            lacking: builtins.list[str] = []
             for region in self.replica_regions:
                 try:
                     result = func(region)
                 except Unreachable as exc:
                     last = exc
                     continue
+                except NotFound:  # NotFoundOrDenied too: under tag policies that is "missing"
+                    lacking.append(region)
+                    continue
                 self.notice(
                     f"{self.region} could not be reached for {action} ({first.message}); "
                     f"served by replica region {region}"
                 )
                 return result
+            if lacking:
+                first.hint = (
+                    f"replica region {', '.join(lacking)} does not hold it (or does not permit it): "
+                    "`keep replicate` copies existing secrets to the replica regions"
+                )
+                raise first from None
             raise last from None
 
     # -- reads ---------------------------------------------------------------------------
