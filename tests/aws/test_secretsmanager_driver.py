@@ -855,3 +855,29 @@ def test_a_replica_without_the_secret_is_no_not_found_answer(
         assert REGION in caught.value.message
     assert vault.get("production", "REPLICATED").value == "fake-everywhere"
     assert len(notices) == 1 and REPLICA in notices[0]
+
+
+def test_failed_replicas_are_reported_per_secret(proxy: Proxy, make_sm: MakeSm) -> None:
+    """A replica region that already holds a secret of the same name (made there by hand)
+    answers ReplicateSecretToRegions / CreateSecret with the replica's Status "Failed" - an
+    HTTP 200. `keep replicate` reported that secret as done, every later plan saw the failed
+    replica as present ("in sync"), and `set` of a new key said "created" without a word:
+    the disaster-recovery copy silently did not exist. Now the failure is that secret's error
+    (the others are replicated) and a note on the create."""
+    sm_client(proxy.url, REPLICA).create_secret(Name="myapp/staging/CLASH", SecretString="fake-local-copy")
+    sm_client(proxy.url, REPLICA).create_secret(Name="myapp/staging/NEW_CLASH", SecretString="fake-local-copy")
+    plain = make_sm(proxy.url)
+    plain.set("staging", "CLASH", "fake-clash")
+    plain.set("staging", "FINE", "fake-fine")
+    vault = make_sm(proxy.url, replica_regions=[REPLICA])
+    done = {c.key: c for c in vault.replicate("staging")}
+    assert done["FINE"].error is None and done["FINE"].add == [REPLICA]
+    assert done["CLASH"].error and REPLICA in done["CLASH"].error and "failed" in done["CLASH"].error.lower()
+    again = {c.key: c for c in vault.replication_plan("staging")}
+    assert again["FINE"].error is None and not again["FINE"].changed
+    assert again["CLASH"].error and REPLICA in again["CLASH"].error
+    created = vault.set("staging", "NEW_CLASH", "fake-new")
+    assert created.created is True
+    assert created.note and REPLICA in created.note and "fake-new" not in created.note
+    ok = vault.set("staging", "NEW_FINE", "fake-new-fine")
+    assert ok.created is True and ok.note is None

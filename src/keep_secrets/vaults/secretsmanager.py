@@ -114,6 +114,21 @@ class PartialList(RemoteError):
         self.failures = failures
 
 
+def _failed_replicas(response: dict[str, Any]) -> builtins.list[str]:
+    """`REGION (reason)` for each replica of a response's ReplicationStatus whose Status is
+    Failed: AWS answers such a replication with HTTP 200 (e.g. a secret of that name already
+    exists in the replica region)."""
+    return [
+        f"{status.get('Region')} ({status.get('StatusMessage') or 'no reason given'})"
+        for status in response.get("ReplicationStatus") or []
+        if str(status.get("Status")) == "Failed"
+    ]
+
+
+def _replica_failure(failed: builtins.list[str]) -> str:
+    return f"replication failed in {', '.join(failed)}"
+
+
 def _is_deletion_error(exc: AwsError) -> bool:
     return exc.code == "InvalidRequestException" and "delet" in exc.aws_message.lower()
 
@@ -715,7 +730,9 @@ class SecretsManagerVault(AwsVault):
                     action="PutSecretValue and CreateSecret",
                 ) from None
             raise
-        return WriteResult(revision=str(response.get("VersionId", "")), created=True)
+        failed = _failed_replicas(response)
+        note = f"{name} was created, but its {_replica_failure(failed)}" if failed else None
+        return WriteResult(revision=str(response.get("VersionId", "")), created=True, note=note)
 
     def delete(self, stage: str, key: str, purge: bool = False) -> None:
         name = self.remote_name(stage, key)
@@ -766,7 +783,7 @@ class SecretsManagerVault(AwsVault):
         replicas = self.replica_regions
         if replicas:
             try:
-                self.call(
+                response = self.call(
                     "replicate_secret_to_regions",
                     name,
                     SecretId=name,
@@ -775,6 +792,10 @@ class SecretsManagerVault(AwsVault):
                 )
             except AwsError as exc:
                 self.notice(f"{name} is restored but its replicas are not: {exc.one_line()} (replicate it again)")
+                return
+            failed = _failed_replicas(response)
+            if failed:
+                self.notice(f"{name} is restored, but its {_replica_failure(failed)}")
 
     def rollback(self, stage: str, key: str, version: str) -> WriteResult:
         name = self.remote_name(stage, key)
@@ -849,6 +870,9 @@ class SecretsManagerVault(AwsVault):
             have = {str(r.get("Region")) for r in described.get("ReplicationStatus") or []}
             change.add = sorted(wanted - have)
             change.remove = sorted(have - wanted)
+            failed = _failed_replicas(described)
+            if failed:  # a failed replica is no replica: say so rather than "in sync"
+                change.error = _replica_failure(failed)
             return change
 
         changes = concurrent_map(plan, entries)
@@ -865,13 +889,16 @@ class SecretsManagerVault(AwsVault):
                 return change
             try:
                 if change.add:
-                    self.call(
+                    response = self.call(
                         "replicate_secret_to_regions",
                         change.name,
                         SecretId=change.name,
                         AddReplicaRegions=[{"Region": region} for region in change.add],
                         ForceOverwriteReplicaSecret=False,
                     )
+                    failed = _failed_replicas(response)
+                    if failed:
+                        change.error = _replica_failure(failed)
                 if change.remove:
                     self.call(
                         "remove_regions_from_replication",
