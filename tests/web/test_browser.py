@@ -768,6 +768,51 @@ def test_every_tab_fits_the_screen_and_row_actions_are_reachable(page: Page, vie
     expect(page.locator("dialog[open]")).to_contain_text("Delete API_KEY")
 
 
+#: Every control of the top bar and the secrets table that is displayed, with the reasons it
+#: cannot be reached: past the window's edge, or cut off by an ancestor that clips (overflow
+#: hidden/clip; a scrolling ancestor can be scrolled, so it does not count).
+_UNREACHABLE = """() => {
+  const problems = [];
+  const items = document.querySelectorAll(
+    '.topbar button, .topbar select, #tab-secrets .toolbar > *, ' +
+    '#secrets-table tbody button, #secrets-table tbody .badge');
+  for (const el of items) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;  // not displayed (a closed row menu on a phone)
+    const name = (el.getAttribute('aria-label') || el.textContent || el.id).trim().slice(0, 40);
+    if (r.left < -1 || r.right > window.innerWidth + 1) problems.push(`${name}: past the window's edge`);
+    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+      const overflow = getComputedStyle(up).overflowX;
+      if (overflow !== 'hidden' && overflow !== 'clip') continue;
+      const box = up.getBoundingClientRect();
+      if (r.left < box.left - 1 || r.right > box.right + 1) {
+        problems.push(`${name}: cut off by ${up.tagName.toLowerCase()}.${up.className}`);
+        break;
+      }
+    }
+  }
+  if (document.documentElement.scrollWidth > window.innerWidth) problems.push('the page scrolls sideways');
+  return problems;
+}"""
+
+
+def test_at_every_window_width_every_row_and_top_bar_control_is_reachable(page: Page, cli: KeepRunner) -> None:
+    # a secret with the "marked plain" badge (the widest value cell) and a long key
+    cli.ok("set", "PLAIN_FLAG", "fake-plain-value", "--stage", "local", "--plain")
+    cli.ok("set", "A_RATHER_LONG_KEY_NAME_FOR_THE_DATABASE_URL", "fake-url-value-0123456789", "--stage", "local")
+    page.get_by_role("button", name="Reload").click()
+    expect(_row(page, "PLAIN_FLAG")).to_have_count(1)
+    found: dict[int, list[str]] = {}
+    # tablets (768, 820), small laptops (1024, 1100) and everything between a phone and a wide screen
+    for width in sorted({*range(360, 1441, 60), 701, 768, 820, 1001, 1024, 1100, 1280}):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(80)
+        problems = page.evaluate(_UNREACHABLE)
+        if problems:
+            found[width] = problems
+    assert not found, "\n".join(f"{width}px: {'; '.join(problems[:4])}" for width, problems in found.items())
+
+
 @BOTH
 def test_5000_secrets_in_a_stage_stay_responsive(page: Page, viewport: dict[str, int]) -> None:
     """The listing of a stage with 5,000 secrets (the real answer plus generated masked rows):
