@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import math
 import threading
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keep_secrets.model import AccessDenied, Conflict, NotFound, RemoteError, UsageError
 from keep_secrets.vaults.aws import Unreachable
@@ -881,3 +884,25 @@ def test_failed_replicas_are_reported_per_secret(proxy: Proxy, make_sm: MakeSm) 
     assert created.note and REPLICA in created.note and "fake-new" not in created.note
     ok = vault.set("staging", "NEW_FINE", "fake-new-fine")
     assert ok.created is True and ok.note is None
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(label=st.from_regex(r"[A-Za-z][A-Za-z0-9-]{31,63}", fullmatch=True))
+def test_a_long_staging_label_is_read_as_a_label(proxy: Proxy, make_sm: MakeSm, label: str) -> None:
+    """Staging labels are 1-256 characters; one of 32-64 letters, digits and dashes (say
+    `release-candidate-2026-12-01-blue`) looks like a VersionId, was sent as VersionId only,
+    and `get --version LABEL` said "Version ... not found" for a label the secret carries.
+    A version id is still one call; the label is found with a second."""
+    vault = make_sm(proxy.url)
+    key = f"L{uuid.uuid4().hex[:12].upper()}"
+    first = vault.set("staging", key, "fake-labelled")
+    vault.set("staging", key, "fake-current")
+    sm_client(proxy.url).update_secret_version_stage(
+        SecretId=f"myapp/staging/{key}", VersionStage=label, MoveToVersionId=first.revision
+    )
+    assert vault.get("staging", key, label).value == "fake-labelled"
+    proxy.reset_counts()
+    assert vault.get("staging", key, first.revision).value == "fake-labelled"
+    assert proxy.counts == {"GetSecretValue": 1}
+    with pytest.raises(NotFound, match="Version"):
+        vault.get("staging", key, label[::-1] + "x")

@@ -74,7 +74,8 @@ BATCH_SIZE = 20
 HISTORY_PAGE_SIZE = 100
 DEFAULT_RECOVERY_WINDOW = 7
 # VersionIds are ClientRequestTokens: 32-64 characters (uuid4 by default). Anything else given
-# as --version is a staging label (AWSCURRENT, AWSPREVIOUS, custom labels).
+# as --version is a staging label (AWSCURRENT, AWSPREVIOUS, custom labels); one that looks like an
+# id but names no version is tried as a label too.
 _VERSION_ID_RE = re.compile(r"[0-9A-Za-z-]{32,64}")
 
 
@@ -319,7 +320,13 @@ class SecretsManagerVault(AwsVault):
             try:
                 response: dict[str, Any] = self.call("get_secret_value", name, region=region, **params)
             except AwsError as exc:
-                raise self._secret_error(exc, stage, key, "GetSecretValue", version) from None
+                if not (exc.code == "ResourceNotFoundException" and "VersionId" in params):
+                    raise self._secret_error(exc, stage, key, "GetSecretValue", version) from None
+                # a staging label (1-256 characters of any kind) may look like a version id
+                try:
+                    response = self.call("get_secret_value", name, region=region, SecretId=name, VersionStage=version)
+                except AwsError as again:
+                    raise self._secret_error(again, stage, key, "GetSecretValue", version) from None
             return response
 
         return self._secret(stage, key, self._read(f"GetSecretValue on {name}", read))
