@@ -60,3 +60,31 @@ def test_an_outside_path_of_your_own_works_once_confirmed(kp: KeepRunner, tmp_pa
     workspace = json.loads((kp.cwd / ".keep" / "local" / "workspace.json").read_text())
     assert workspace["outside_paths"] == {"mine": str(shared.resolve())}
     assert "outside_paths" not in (kp.cwd / ".keep" / "vaults" / "mine.json").read_text()
+
+
+def _confirmed(kp: KeepRunner) -> object:
+    return json.loads((kp.cwd / ".keep" / "local" / "workspace.json").read_text()).get("outside_paths")
+
+
+def test_renaming_a_confirmed_outside_vault_keeps_its_confirmation_and_deleting_it_forgets_it(
+    kp: KeepRunner, tmp_path: Path
+) -> None:
+    shared = tmp_path / "elsewhere" / "mine.db"
+    shared.parent.mkdir()
+    kp.ok("vault:add", "--driver", "local", "--slug", "mine", "--path", str(shared), "--outside-project",
+          "--no-verify")
+    kp.ok("set", "OUTSIDE_KEY", "fake-outside-value", "--vault", "mine", "--stage", "local")
+    # an edit that keeps the confirmed path needs no new confirmation, nor does a rename
+    kp.ok("vault:edit", "mine", "--name", "Mine elsewhere", "--no-verify")
+    kp.ok("vault:edit", "mine", "--slug", "ours", "--no-verify")
+    got = kp.ok("get", "OUTSIDE_KEY", "--vault", "ours", "--stage", "local", "--format", "raw")
+    assert got.stdout == "fake-outside-value\n"
+    assert _confirmed(kp) == {"ours": str(shared.resolve())}
+    # deleting the vault forgets the confirmation: a vault file committed later under the same
+    # slug and path is refused until confirmed again
+    kp.ok("vault:delete", "ours", "--force")
+    assert _confirmed(kp) == {}
+    (kp.cwd / ".keep" / "vaults" / "ours.json").write_text(
+        json.dumps({"slug": "ours", "driver": "local", "name": "Ours", "path": str(shared)}))
+    refused = kp("get", "OUTSIDE_KEY", "--vault", "ours", "--stage", "local")
+    assert refused.code == 2 and "outside this project" in refused.stderr

@@ -377,7 +377,7 @@ def vault_edit_cmd(
     merged = dict(current)
     merged.update(options)
     config = vault_config.build_vault(old.driver, slug or old_slug, name or old.name, merged)
-    vault_config.confirm_location(project, config, outside)
+    vault_config.confirm_location(project, config, outside, renamed_from=old_slug)
     if config.to_dict() == old.to_dict() and not (make_default and project.settings.default_vault != old_slug):
         ctx.msg(f"Vault '{old_slug}' unchanged.")
         return

@@ -135,20 +135,25 @@ def outside_project(project: Project, config: VaultConfig) -> Path | None:
     return None if path.is_relative_to(project.root.resolve()) else path
 
 
-def confirm_location(project: Project, config: VaultConfig, confirmed: bool) -> None:
+def _outside_paths(project: Project) -> dict[str, Any]:
+    paths = project.workspace.extra.get(OUTSIDE_PATHS)
+    return dict(paths) if isinstance(paths, dict) else {}
+
+
+def confirm_location(project: Project, config: VaultConfig, confirmed: bool, renamed_from: str | None = None) -> None:
     """A local vault path outside the project needs the user's confirmation (`confirmed`),
     which is recorded in their own workspace file (never committed): a vault file from the
-    repository alone cannot point keep at another project's database."""
+    repository alone cannot point keep at another project's database. A vault being renamed
+    (`renamed_from`) keeps the confirmation its old slug had for the same path."""
     path = outside_project(project, config)
     if path is None:
         return
-    if not confirmed:
+    paths = _outside_paths(project)
+    if not confirmed and not (renamed_from is not None and paths.get(renamed_from) == str(path)):
         raise UsageError(
             f"Vault '{config.slug}': path {path} is outside this project",
             hint="add --outside-project to confirm that this project's local secrets live there",
         )
-    paths = project.workspace.extra.get(OUTSIDE_PATHS)
-    paths = dict(paths) if isinstance(paths, dict) else {}
     if paths.get(config.slug) != str(path):
         paths[config.slug] = str(path)
         project.workspace.extra[OUTSIDE_PATHS] = paths
@@ -194,6 +199,7 @@ def update_vault(project: Project, old_slug: str, config: VaultConfig, make_defa
         if old_slug in project.workspace.vaults:
             project.workspace.vaults[project.workspace.vaults.index(old_slug)] = config.slug
             project.save_workspace()
+        _forget_location(project, old_slug)
     if make_default and project.settings.default_vault != config.slug:
         project.settings.default_vault = config.slug
         settings_changed = True
@@ -202,12 +208,23 @@ def update_vault(project: Project, old_slug: str, config: VaultConfig, make_defa
     return notes
 
 
+def _forget_location(project: Project, slug: str) -> None:
+    """Drop a removed slug's confirmed outside path: a vault file committed later under that
+    slug must be confirmed again."""
+    paths = _outside_paths(project)
+    if slug in paths:
+        del paths[slug]
+        project.workspace.extra[OUTSIDE_PATHS] = paths
+        project.save_workspace()
+
+
 def delete_vault(project: Project, slug: str) -> None:
     check_vault_deletable(project, slug)
     project.delete_vault(slug)
     if slug in project.workspace.vaults:
         project.workspace.vaults.remove(slug)
         project.save_workspace()
+    _forget_location(project, slug)
 
 
 def check_vault_deletable(project: Project, slug: str) -> None:
