@@ -100,3 +100,12 @@ def reads_sent_before_each_page(sends: list[tuple[str, dict[str, Any]]], page_op
         else:
             reads += 1
     return counts
+
+
+def list_with_slow_next_pages(vault: Any, stage: str, page_op: str, count: int) -> tuple[int, list[int]]:
+    """List `stage` of `vault` (`count` secrets) with each next page slowed in the listing's
+    thread (:func:`slow_next_pages`): (value reads sent, reads sent before each next page)."""
+    sends = record_sends(vault.client())
+    slow_next_pages(vault.client(), page_op)
+    assert len(vault.list(stage)) == count
+    return sum(op != page_op for op, _ in sends), reads_sent_before_each_page(sends, page_op)

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from keep_secrets.model import AccessDenied, Conflict, NotFound, RemoteError, UsageError
 from keep_secrets.vaults.aws import Unreachable
 from keep_secrets.vaults.secretsmanager import NotFoundOrDenied, PartialList, SecretsManagerVault
-from tests.aws.conftest import REGION, REPLICA, reads_sent_before_each_page, record_sends, slow_next_pages
+from tests.aws.conftest import REGION, REPLICA, list_with_slow_next_pages
 from tests.aws.moto_gaps import SEED_TAG_KEYS, aws_like_hooks, paginate_version_ids, tag_policy
 from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
 
@@ -787,13 +787,8 @@ def test_each_next_page_is_requested_before_the_previous_pages_batches(proxy: Pr
     leaves, page 2's until page 3's does, even when preparing that request takes a while
     (ordering of sends, not timing)."""
     seed_stage(proxy.url, "staging", 230)
-    vault = make_sm(proxy.url)
-    sends = record_sends(vault.client())
-    slow_next_pages(vault.client(), "ListSecrets")
-    assert len(vault.list("staging")) == 230
-    assert [op for op, _ in sends].count("BatchGetSecretValue") == 12
-    before = reads_sent_before_each_page(sends, "ListSecrets")
-    assert len(before) == 2
+    reads, before = list_with_slow_next_pages(make_sm(proxy.url), "staging", "ListSecrets", 230)
+    assert reads == 12 and len(before) == 2
     assert before[0] == 0 and before[1] <= 5
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from keep_secrets.model import AccessDenied, NotFound, UsageError
 from keep_secrets.vaults.ssm import SsmVault
-from tests.aws.conftest import REGION, reads_sent_before_each_page, record_sends, slow_next_pages
+from tests.aws.conftest import REGION, list_with_slow_next_pages
 from tests.aws.proxy import Proxy, ProxyRequest, ProxyResponse
 
 MakeSsm = Callable[..., SsmVault]
@@ -296,11 +296,6 @@ def test_each_next_page_is_requested_before_the_previous_pages_value_reads(proxy
     (in this process, at the call gate, at the server), even when preparing that request takes
     a while. Ordering of sends, not timing."""
     put_many(proxy.url, "staging", 130)
-    vault = make_ssm(proxy.url)
-    sends = record_sends(vault.client())
-    slow_next_pages(vault.client(), "DescribeParameters")
-    assert len(vault.list("staging")) == 130
-    assert [op for op, _ in sends].count("GetParameters") == 13
-    before = reads_sent_before_each_page(sends, "DescribeParameters")
-    assert len(before) == 2
+    reads, before = list_with_slow_next_pages(make_ssm(proxy.url), "staging", "DescribeParameters", 130)
+    assert reads == 13 and len(before) == 2
     assert before[0] == 0 and before[1] <= 5
