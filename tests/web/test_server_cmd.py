@@ -263,3 +263,19 @@ def test_concurrent_writes_through_the_real_server_all_land(web_project: Path, w
         assert keys == [f"CONCURRENT_{n:02d}" for n in range(30)]
     finally:
         assert running.stop() == 0
+
+
+def test_another_spelling_of_the_all_interfaces_address_works_like_it(web_project: Path, web_home: Path) -> None:
+    # `::0` and `0:0:0:0:0:0:0:0` are `::`; the link and the Host check used to take the
+    # spelling literally, so the link (a browser writes it `[::]`) was refused with 403
+    running = start_server(web_project, base_env(web_home), "--host", "0:0:0:0:0:0:0:0")
+    try:
+        assert any("other machines on your network" in line for line in running.stderr)
+        port = urlsplit(running.base).port
+        assert "[0:0:0:0:0:0:0:0]" not in running.url
+        local = f"http://[::1]:{port}"
+        headers = _sign_in(local, running.secret)
+        assert _request(local, "/api/context", headers).status == 200
+        assert _request(local, "/api/context", {**headers, "Host": f"evil.example:{port}"}).status == 403
+    finally:
+        assert running.stop() == 0

@@ -140,6 +140,7 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool, idle_timeout: i
     project = ctx.project  # not initialised -> one clear error, before any port is taken
     defaults = _start_at(ctx)
     preset = _preset_token()
+    host = _canonical(host)
     sock = _bind(host, port)
     signin_file: Path | None = None
     try:
@@ -173,6 +174,16 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool, idle_timeout: i
         sock.close()
         if signin_file is not None:
             remove_signin_file(signin_file)
+
+
+def _canonical(host: str) -> str:
+    """An IP address as browsers write it in a URL and its Host header (`::0` and
+    `0:0:0:0:0:0:0:0` are `::`, IPv6 in lower case), so the printed link, the all-interfaces
+    handling and the Host check all see the address that was meant; names are kept as given."""
+    try:
+        return str(ipaddress.ip_address(host.strip()))
+    except ValueError:
+        return host
 
 
 def _start_at(ctx: Ctx) -> dict[str, str]:
