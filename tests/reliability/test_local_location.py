@@ -88,3 +88,22 @@ def test_renaming_a_confirmed_outside_vault_keeps_its_confirmation_and_deleting_
         json.dumps({"slug": "ours", "driver": "local", "name": "Ours", "path": str(shared)}))
     refused = kp("get", "OUTSIDE_KEY", "--vault", "ours", "--stage", "local")
     assert refused.code == 2 and "outside this project" in refused.stderr
+
+
+def test_a_rename_through_the_web_api_keeps_a_confirmed_outside_vault_usable(kp: KeepRunner, tmp_path: Path) -> None:
+    from keep_secrets.project import Project
+    from keep_secrets.services import vault_config
+
+    shared = tmp_path / "elsewhere" / "mine.db"
+    shared.parent.mkdir()
+    kp.ok("vault:add", "--driver", "local", "--slug", "mine", "--path", str(shared), "--outside-project",
+          "--no-verify")
+    kp.ok("set", "OUTSIDE_KEY", "fake-outside-value", "--vault", "mine", "--stage", "local")
+    # what PUT /api/vaults does (the page has no --outside-project: the path is unchanged)
+    project = Project.load_at(kp.cwd)
+    old = project.vaults["mine"]
+    renamed = vault_config.build_vault(old.driver, "ours", old.name, dict(old.options))
+    vault_config.update_vault(project, "mine", renamed, False)
+    got = kp.ok("get", "OUTSIDE_KEY", "--vault", "ours", "--stage", "local", "--format", "raw")
+    assert got.stdout == "fake-outside-value\n"
+    assert _confirmed(kp) == {"ours": str(shared.resolve())}

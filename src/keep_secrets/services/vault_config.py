@@ -199,7 +199,7 @@ def update_vault(project: Project, old_slug: str, config: VaultConfig, make_defa
         if old_slug in project.workspace.vaults:
             project.workspace.vaults[project.workspace.vaults.index(old_slug)] = config.slug
             project.save_workspace()
-        _forget_location(project, old_slug)
+        _forget_location(project, old_slug, renamed_to=config)
     if make_default and project.settings.default_vault != config.slug:
         project.settings.default_vault = config.slug
         settings_changed = True
@@ -208,14 +208,20 @@ def update_vault(project: Project, old_slug: str, config: VaultConfig, make_defa
     return notes
 
 
-def _forget_location(project: Project, slug: str) -> None:
+def _forget_location(project: Project, slug: str, renamed_to: VaultConfig | None = None) -> None:
     """Drop a removed slug's confirmed outside path: a vault file committed later under that
-    slug must be confirmed again."""
+    slug must be confirmed again. A vault renamed to `renamed_to` with the same path keeps the
+    confirmation under its new slug (the web UI renames without --outside-project)."""
     paths = _outside_paths(project)
-    if slug in paths:
-        del paths[slug]
-        project.workspace.extra[OUTSIDE_PATHS] = paths
-        project.save_workspace()
+    if slug not in paths:
+        return
+    confirmed = paths.pop(slug)
+    if renamed_to is not None:
+        path = outside_project(project, renamed_to)
+        if path is not None and str(path) == confirmed:
+            paths[renamed_to.slug] = confirmed
+    project.workspace.extra[OUTSIDE_PATHS] = paths
+    project.save_workspace()
 
 
 def delete_vault(project: Project, slug: str) -> None:
