@@ -299,3 +299,31 @@ def test_each_next_page_is_requested_before_the_previous_pages_value_reads(proxy
     reads, before = list_with_slow_next_pages(make_ssm(proxy.url), "staging", "DescribeParameters", 130)
     assert reads == 13 and len(before) == 2
     assert before[0] == 0 and before[1] <= 5
+
+
+# -- review: keys Parameter Store cannot hold ------------------------------------------------
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(suffix=st.one_of(st.integers(1, 3).map(str), st.just("fake-label"),
+                        st.from_regex(r"[@#%*+=,~!$&;'\"<>?|\\^]+[A-Za-z0-9]*", fullmatch=True)))
+def test_a_key_parameter_store_cannot_hold_is_not_found(proxy: Proxy, make_ssm: MakeSsm, suffix: str) -> None:
+    """Parameter Store reads `NAME:3` as version 3 of NAME and `NAME:label` as a label, and
+    its names hold only letters, digits and `_.-/`. `keep get DB:1` (a lookup key may hold
+    any printable character) returned DB's old version 1 as if it were a secret `DB:1`; other
+    characters got AWS's validation error (exit 1). Such a key is not found (exit 3), with no
+    call, and DB itself is untouched."""
+    vault = make_ssm(proxy.url)
+    stage = f"p{uuid.uuid4().hex[:8]}"
+    vault.set(stage, "DB", "fake-old-version")
+    vault.set(stage, "DB", "fake-current")
+    ssm_client(proxy.url).label_parameter_version(Name=f"/myapp/{stage}/DB", ParameterVersion=1, Labels=["fake-label"])
+    key = f"DB:{suffix}" if suffix[:1].isalnum() else f"DB{suffix}"
+    proxy.reset_counts()
+    for read in (lambda: vault.get(stage, key), lambda: vault.history(stage, key),
+                 lambda: vault.delete(stage, key), lambda: vault.rollback(stage, key, "1")):
+        with pytest.raises(NotFound) as caught:
+            read()
+        assert caught.value.exit_code == 3 and key in caught.value.message
+    assert proxy.total == 0
+    assert vault.get(stage, "DB").value == "fake-current"
+    assert vault.get(stage, "DB", "fake-label").value == "fake-old-version"

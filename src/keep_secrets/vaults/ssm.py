@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -52,6 +53,8 @@ DESCRIBE_PAGE_SIZE = 50  # DescribeParameters: AWS's maximum
 VALUES_PER_CALL = 10  # GetParameters: AWS's maximum
 HISTORY_PAGE_SIZE = 50
 DEFAULT_READ_TPS = 40  # GetParameter + GetParameters + GetParametersByPath, per account and region
+#: what a parameter name may hold; `NAME:3` / `NAME:label` select a version of NAME
+_NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-/]+")
 
 
 class Listed(NamedTuple):
@@ -120,6 +123,15 @@ class SsmVault(AwsVault):
             key=key,
             remote_name=name,
         )
+
+    def _existing_name(self, stage: str, key: str) -> str:
+        """The parameter name of a key to find. A key Parameter Store cannot hold (a lookup key
+        may hold any printable character) is not found, with no call: `DB:1` would otherwise
+        read version 1 of DB."""
+        name = self.remote_name(stage, key)
+        if not _NAME_CHARS.fullmatch(key):
+            raise self._not_found(stage, key, name)
+        return name
 
     def _secret(self, stage: str, key: str, param: dict[str, Any]) -> Secret:
         return Secret(
@@ -300,7 +312,7 @@ class SsmVault(AwsVault):
         return sorted(refs, key=lambda r: r.key)
 
     def get(self, stage: str, key: str, version: str | None = None) -> Secret:
-        name = self.remote_name(stage, key)
+        name = self._existing_name(stage, key)
         # Parameter Store addresses a version as `name:3` and a label as `name:label`.
         selector = f"{name}:{version}" if version else name
         try:
@@ -326,7 +338,7 @@ class SsmVault(AwsVault):
         return self._secret(stage, key, response["Parameter"])
 
     def history(self, stage: str, key: str, limit: int | None = None) -> builtins.list[Version]:
-        name = self.remote_name(stage, key)
+        name = self._existing_name(stage, key)
         params: dict[str, Any] = {"Name": name, "WithDecryption": True, "MaxResults": HISTORY_PAGE_SIZE}
         entries: builtins.list[dict[str, Any]] = []
         while True:
@@ -425,7 +437,7 @@ class SsmVault(AwsVault):
         return WriteResult(revision=result.revision, created=False)
 
     def delete(self, stage: str, key: str, purge: bool = False) -> None:
-        name = self.remote_name(stage, key)
+        name = self._existing_name(stage, key)
         try:
             self.call("delete_parameter", name, Name=name)
         except AwsError as exc:
