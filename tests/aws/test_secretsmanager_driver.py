@@ -901,3 +901,18 @@ def test_a_long_staging_label_is_read_as_a_label(proxy: Proxy, make_sm: MakeSm, 
     assert proxy.counts == {"GetSecretValue": 1}
     with pytest.raises(NotFound, match="Version"):
         vault.get("staging", key, label[::-1] + "x")
+
+
+def test_a_replica_region_named_twice_is_one_replica(proxy: Proxy, make_sm: MakeSm) -> None:
+    """`replica_regions` is a list from the vault file or `--replica-regions a,b`; a region
+    given twice (or the primary among them) went into AddReplicaRegions / ReplicateSecret
+    ToRegions twice, and the second copy of the same region failed the replication of every
+    new secret. Each region is asked for once, in the order given."""
+    vault = make_sm(proxy.url, replica_regions=[REPLICA, REGION, REPLICA])
+    assert vault.replica_regions == [REPLICA]
+    created = vault.set("production", "TWICE", "fake-twice")
+    assert created.created is True and created.note is None
+    assert sent(proxy, "CreateSecret")[0]["AddReplicaRegions"] == [{"Region": REPLICA}]
+    value = sm_client(proxy.url, REPLICA).get_secret_value(SecretId="myapp/production/TWICE")["SecretString"]
+    assert value == "fake-twice"
+    assert [(c.add, c.remove, c.error) for c in vault.replication_plan("production")] == [([], [], None)]

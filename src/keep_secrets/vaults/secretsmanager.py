@@ -181,7 +181,9 @@ class SecretsManagerVault(AwsVault):
     @property
     def replica_regions(self) -> list[str]:
         regions = self.config.get("replica_regions") or []
-        return [str(r) for r in regions if str(r) != self.region]
+        primary = self.region
+        # once each, in the order given: AWS takes a region twice as two replicas there
+        return [r for r in dict.fromkeys(str(r) for r in regions) if r != primary]
 
     @property
     def recovery_window(self) -> int:
