@@ -813,6 +813,32 @@ def test_at_every_window_width_every_row_and_top_bar_control_is_reachable(page: 
     assert not found, "\n".join(f"{width}px: {'; '.join(problems[:4])}" for width, problems in found.items())
 
 
+def test_no_row_of_the_previous_stage_stays_clickable_while_another_stage_loads(page: Page) -> None:
+    """Switching the stage of a slow vault used to leave the old stage's rows on screen until
+    the new list came, their buttons already acting on the new stage: Reveal on a local row
+    showed the staging value under it (and Edit/Delete named the other stage's key)."""
+    held: list[object] = []
+    page.route("**/api/secrets?*stage=staging*", lambda route: held.append(route))
+    page.select_option("#ctx-stage", "staging")
+    expect(page.locator("#secrets-empty")).to_have_text("Loading local:staging…")
+    assert held, "the staging listing was requested"
+    expect(page.locator("#secrets-table tbody tr")).to_have_count(0)
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    expect(page.locator("#secret-count")).to_have_text("1 secret in local:staging")
+    expect(page.locator("#secrets-empty")).to_be_hidden()
+    _row(page, "DB_PASSWORD").get_by_role("button", name="Reveal DB_PASSWORD").click()
+    expect(_row(page, "DB_PASSWORD").locator("code")).to_have_text(FAKE_STAGING_DB)
+
+
+def test_a_stage_that_cannot_be_listed_says_so_in_the_table(page: Page) -> None:
+    page.route("**/api/secrets?*stage=staging*", lambda route: route.fulfill(
+        status=403, content_type="application/json", json={"error": "fake access denied", "status": 403}))
+    page.select_option("#ctx-stage", "staging")
+    expect(page.locator("#secrets-empty")).to_contain_text("Could not list local:staging: fake access denied")
+    expect(page.locator("#secrets-table tbody tr")).to_have_count(0)
+
+
 @BOTH
 def test_5000_secrets_in_a_stage_stay_responsive(page: Page, viewport: dict[str, int]) -> None:
     """The listing of a stage with 5,000 secrets (the real answer plus generated masked rows):

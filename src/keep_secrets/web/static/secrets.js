@@ -1,7 +1,7 @@
 // The secrets tab: the masked table, per-row reveal, and the create/edit/rename/copy/delete/
 // history dialogs (also used by the diff matrix's inline edit).
 
-import { $, api, badge, checked, clear, confirmDialog, copyText, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
+import { $, api, badge, checked, clear, confirmDialog, copyText, errorText, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
 
 let searchTimer = null;
 
@@ -27,6 +27,24 @@ export async function loadSecrets({ resetPage = false } = {}) {
   $("#restore-secret").hidden = !state.supportsRestore;
   $("#copy-refs").hidden = !driverCaps(state.vault).references;
   renderSecrets(q);
+}
+
+// Switching vault or stage: the old rows go at once (their buttons act on the current vault
+// and stage), and the table says what it waits for, then what went wrong if the listing fails.
+export function switchContext() {
+  state.secrets = [];
+  clear($("#secrets-table tbody"));
+  $("#pager").hidden = true;
+  $("#secret-count").textContent = "";
+  const empty = $("#secrets-empty");
+  const where = `${state.vault}:${state.stage}`;
+  empty.hidden = false;
+  empty.textContent = `Loading ${where}…`;
+  const seq = loadSeq + 1;  // the listing loadSecrets starts now
+  loadSecrets({ resetPage: true }).catch((err) => {
+    if (seq === loadSeq) empty.textContent = `Could not list ${where}: ${errorText(err)}`;
+    fail(err);
+  });
 }
 
 export function renderSecrets(q = $("#search").value) {
@@ -494,8 +512,8 @@ export async function showHistory(key) {
 }
 
 export function wireSecrets() {
-  $("#ctx-vault").addEventListener("change", (e) => { state.vault = e.target.value; loadSecrets({ resetPage: true }).catch(fail); });
-  $("#ctx-stage").addEventListener("change", (e) => { state.stage = e.target.value; loadSecrets({ resetPage: true }).catch(fail); });
+  $("#ctx-vault").addEventListener("change", (e) => { state.vault = e.target.value; switchContext(); });
+  $("#ctx-stage").addEventListener("change", (e) => { state.stage = e.target.value; switchContext(); });
   $("#search").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(() => loadSecrets({ resetPage: true }).catch(fail), 200); });
   $("#search-in").addEventListener("change", () => {
     $("#search").placeholder = { values: "Search values…", keys: "Search keys…", both: "Search keys and values…" }[$("#search-in").value] + "  (press /)";
