@@ -916,3 +916,46 @@ def test_a_replica_region_named_twice_is_one_replica(proxy: Proxy, make_sm: Make
     value = sm_client(proxy.url, REPLICA).get_secret_value(SecretId="myapp/production/TWICE")["SecretString"]
     assert value == "fake-twice"
     assert [(c.add, c.remove, c.error) for c in vault.replication_plan("production")] == [([], [], None)]
+
+
+def deny_in_batches(proxy: Proxy, denied: Callable[[str], bool], code: str) -> None:
+    """BatchGetSecretValue answers as AWS does for secrets the caller may not read: in Errors."""
+    import json
+
+    def hook(request: ProxyRequest) -> ProxyResponse | None:
+        if request.operation != "BatchGetSecretValue":
+            return None
+        data = json.loads(proxy.forward(request).body)
+        refused = [v for v in data["SecretValues"] if denied(v["Name"])]
+        data["SecretValues"] = [v for v in data["SecretValues"] if not denied(v["Name"])]
+        data["Errors"] = [
+            {"SecretId": v["ARN"], "ErrorCode": code,
+             "Message": f"User: arn:aws:iam::123456789012:user/fake-deploy is not authorized ({code}, fake)"}
+            for v in refused
+        ]
+        return ProxyResponse(200, json.dumps(data).encode(), {"Content-Type": "application/x-amz-json-1.1"})
+
+    proxy.hooks.append(hook)
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "DecryptionFailure"])
+def test_a_listing_denied_for_every_secret_is_access_denied(proxy: Proxy, make_sm: MakeSm, code: str) -> None:
+    """A role that may list but read no secret of the stage (the seed's production-only
+    deploy role on staging, or a KMS key it cannot use): BatchGetSecretValue denies each
+    secret in its Errors. `show`/`export` exited 1 ("remote error") instead of 4 (access
+    denied), which is what scripts and `verify` branch on. Every secret denied is exit 4
+    naming them all; some readable and some denied stays a partial failure (exit 1)."""
+    vault = make_sm(proxy.url)
+    for key in ("ALPHA", "BETA", "GAMMA"):
+        vault.set("staging", key, f"fake-{key.lower()}")
+    deny_in_batches(proxy, lambda name: True, code)
+    with pytest.raises(AccessDenied) as caught:
+        vault.list("staging")
+    assert caught.value.exit_code == 4
+    assert all(f"myapp/staging/{key}" in caught.value.message for key in ("ALPHA", "BETA", "GAMMA"))
+    assert caught.value.hint and "KMS" in caught.value.hint
+    proxy.hooks.clear()
+    deny_in_batches(proxy, lambda name: name.endswith("/BETA"), code)
+    with pytest.raises(PartialList) as partial:
+        vault.list("staging")
+    assert partial.value.exit_code == 1 and [s.key for s in partial.value.secrets] == ["ALPHA", "GAMMA"]

@@ -50,6 +50,7 @@ from ..model import (
     WriteResult,
 )
 from .aws import (
+    ACCESS_DENIED_CODES,
     CREDENTIAL_CODES,
     AwsError,
     AwsVault,
@@ -113,6 +114,20 @@ class PartialList(RemoteError):
         super().__init__(message, hint="check the IAM and KMS permissions of the secrets named")
         self.secrets = secrets
         self.failures = failures
+
+
+class DeniedList(AccessDenied):
+    """Every secret of a stage's listing that could be read was denied (IAM or KMS): access
+    denied (exit 4) rather than a partial failure; `failures` maps each name to its error."""
+
+    def __init__(self, message: str, failures: dict[str, str]) -> None:
+        super().__init__(message, hint="check the IAM and KMS permissions of the secrets named")
+        self.secrets: builtins.list[Secret] = []
+        self.failures = failures
+
+
+#: BatchGetSecretValue error codes that are denials (KMS included, as for GetSecretValue)
+_DENIAL_CODES = ACCESS_DENIED_CODES | {"DecryptionFailure"}
 
 
 def _failed_replicas(response: dict[str, Any]) -> builtins.list[str]:
@@ -509,6 +524,7 @@ class SecretsManagerVault(AwsVault):
         prefix = self.base_name(stage) + "/"
         secrets: builtins.list[Secret] = []
         failures: dict[str, str] = {}
+        denied = 0
         for response in responses:
             for item in response.get("SecretValues", []):
                 name = str(item.get("Name", ""))
@@ -528,9 +544,15 @@ class SecretsManagerVault(AwsVault):
                     continue
                 secret_id = str(error.get("SecretId", ""))
                 failures[names.get(secret_id, secret_id)] = f"{code}: {message}".strip(": ")
+                denied += code in _DENIAL_CODES or code.startswith("KMS")
         secrets.sort(key=lambda s: s.key)
         if failures:
             detail = "; ".join(f"{name} ({reason})" for name, reason in sorted(failures.items()))
+            if not secrets and denied == len(failures):
+                raise DeniedList(
+                    f"Access denied: BatchGetSecretValue of every secret under {prefix} ({len(failures)}): {detail}",
+                    failures,
+                )
             raise PartialList(
                 f"Could not read {len(failures)} of {len(names)} secrets under {prefix}: {detail}",
                 secrets,
