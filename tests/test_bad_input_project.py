@@ -196,3 +196,23 @@ def test_init_on_a_file_named_keep(keep: KeepRunner) -> None:
     (keep.cwd / ".keep").write_text("not a directory")
     assert_refused(keep, 2, ["init", "-n"], r"\.keep exists and is not a directory")
 
+
+
+_CONTROL = [chr(c) for c in (*range(0, 32), 127) if c != 0]  # NUL cannot be in an argv
+
+
+def test_a_vault_name_with_a_control_character_is_refused_like_an_app_name(project: KeepRunner) -> None:
+    """A friendly name is printed raw in prompts and messages (`vault:delete`, `vault:edit`):
+    a newline or an escape sequence in it is refused on every write, as in the app name."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=30, deadline=None)
+    @given(st.text(max_size=10), st.sampled_from(_CONTROL), st.text(max_size=10))
+    def check(before: str, control: str, after: str) -> None:
+        name = f"Vault {before}{control}{after}".replace("\x00", "")
+        for args in (["vault:add", "--driver", "local", "--slug", "other", "--name", name, "--no-verify"],
+                     ["vault:edit", "spare", "--name", name, "--no-verify"]):
+            assert_refused(project, 2, args, r"Invalid vault name")
+
+    check()

@@ -300,8 +300,7 @@ def vault_add_cmd(
 
 
 def _check_name(name: str) -> None:
-    if not name.strip() or len(name) > 100:
-        raise UsageError("The friendly name must be 1-100 characters")
+    vault_config.validate_vault_name(name)
 
 
 def _vault_slug(ctx: Ctx, slug: str | None, question: str) -> str:

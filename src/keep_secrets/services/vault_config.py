@@ -63,14 +63,21 @@ def initial_options(driver: str, given: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def validate_vault_name(name: str) -> str:
+    """A friendly name: 1-100 printable characters (it is printed raw in prompts and messages,
+    so no newline or escape sequence), the rule of the app name."""
+    if not name.strip() or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UsageError(f"Invalid vault name {name[:60]!r}: use 1-100 printable characters")
+    return name
+
+
 def build_vault(driver: str, slug: str, name: str, options: dict[str, Any]) -> VaultConfig:
     """A validated VaultConfig from already-parsed values. Options that do not apply to the
     driver are refused (a tier on a Secrets Manager vault is a mistake, not a no-op)."""
     validate_driver(driver)
     declared = registry.get(driver)
     validate_slug(slug)
-    if not name.strip() or len(name) > 100:
-        raise UsageError(f"Invalid vault name {name[:60]!r}: use 1-100 characters")
+    validate_vault_name(name)
     clean: dict[str, Any] = {}
     for option, value in options.items():
         if value is None or value == "" or value == []:
