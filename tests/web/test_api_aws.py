@@ -135,3 +135,24 @@ def test_refs_endpoint_lists_references_without_reading_a_value(client: TestClie
         bad = client.get("/api/refs", params={**where, "format": "yaml"})
         assert bad.status_code == 400 and "ecs, cloudformation, external-secrets, json" in bad.json()["error"]
 
+
+
+@pytest.mark.parametrize("window", [0, 7])
+def test_the_page_promises_an_undo_only_where_a_delete_can_be_undone(
+    client: TestClient, moto: str, window: int
+) -> None:
+    """A Secrets Manager vault with recovery_window_days 0 deletes at once: the secrets list
+    said `supports_restore: true` (the page's delete dialog then promised "You can undo this
+    right after.") and the delete answered `restorable: true` (an Undo button that fails)."""
+    response = client.post("/api/vaults", json={
+        "driver": "secretsmanager", "slug": "sm", "name": "SM", "region": REGION, "endpoint_url": moto,
+        "recovery_window_days": window})
+    assert response.status_code == 201, response.text
+    where = {"vault": "sm", "stage": "production"}
+    assert client.post("/api/secret", json={**where, "key": "TEMP", "value": "fake-temp-1"}).status_code == 201
+    listed = client.get("/api/secrets", params=where).json()
+    revision = listed["secrets"][0]["revision"]
+    deleted = client.delete("/api/secret", params={**where, "key": "TEMP", "revision": revision})
+    assert deleted.status_code == 200, deleted.text
+    assert listed["supports_restore"] is (window != 0)
+    assert deleted.json()["restorable"] is (window != 0)

@@ -122,7 +122,7 @@ def list_secrets(call: Call) -> dict[str, Any]:
     return {
         "vault": slug,
         "stage": stage,
-        "supports_restore": vault.capabilities.restore,
+        "supports_restore": vault.delete_is_restorable(),  # what the delete dialog promises
         "supports_plain": vault.capabilities.accepts_plain,
         "stores_plain": vault.capabilities.plain_values,
         "secrets": [secret_json(s) for s in items],
