@@ -216,3 +216,47 @@ def test_a_vault_name_with_a_control_character_is_refused_like_an_app_name(proje
             assert_refused(project, 2, args, r"Invalid vault name")
 
     check()
+
+
+_SETTINGS = {"app_name": "Shop", "namespace": "shop-prod", "stages": ["local", "staging", "production", "qa"],
+             "default_vault": "local", "template_path": "env", "version": "1.0"}
+
+
+def test_init_repairing_a_damaged_settings_file_never_silently_changes_the_namespace(kp: KeepRunner) -> None:
+    """`keep init` is what the error of a damaged settings.json suggests. With a remote vault, a
+    new namespace (from the directory's name) would hide every stored secret: the namespace and
+    stages are recovered from the damaged text, or init asks for --namespace (exit 2, nothing
+    written); never a different namespace."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    kp.ok("vault:add", "--driver", "ssm", "--slug", "ssm", "--region", "us-east-1", "--no-verify")
+    path = kp.cwd / ".keep" / "settings.json"
+    text = json.dumps(_SETTINGS, indent=4)
+    complete = text.index('"shop-prod"') + len('"shop-prod"')
+
+    @settings(max_examples=25, deadline=None)
+    @given(st.integers(min_value=1, max_value=len(text) - 1))
+    def check(cut: int) -> None:
+        path.write_text(text[:cut])  # a truncated file (a disk full, an editor crash)
+        result = kp("init", "-n")
+        if cut >= complete:
+            assert result.code == 0, result.stderr
+            saved = json.loads(path.read_text())
+            assert saved["namespace"] == "shop-prod"
+            if cut > text.index("]", text.index('"qa"')):  # the whole stage list is there
+                assert saved["stages"] == _SETTINGS["stages"]
+        else:
+            lines = [line for line in result.stderr.splitlines() if line.strip()]
+            assert result.code == 2 and len(lines) == 1 and "--namespace" in lines[0], result.stderr
+            assert path.read_text() == text[:cut]
+            kp.ok("init", "-n", "--namespace", "shop-prod")
+            assert json.loads(path.read_text())["namespace"] == "shop-prod"
+
+    check()
+    # a trailing comma, the commonest hand edit
+    path.write_text(text.replace('"qa"', '"qa",'))
+    kp.ok("init", "-n")
+    saved = json.loads(path.read_text())
+    assert saved["namespace"] == "shop-prod" and saved["stages"] == _SETTINGS["stages"]
+    assert saved["app_name"] == "Shop"

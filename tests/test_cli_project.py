@@ -230,9 +230,10 @@ def test_init_repairs_corrupt_settings_vaults_and_workspace(kp: KeepRunner) -> N
     assert vault_file(kp, "params") == {
         "slug": "params", "driver": "ssm", "name": "P", "scope": "", "region": "eu-west-1",
     }
-    # the unreadable settings could not be recovered: defaults, with the existing vaults kept
+    # what the damaged settings still spell out whole is recovered (the namespace: a default one
+    # would hide the SSM vault's secrets); the rest gets defaults, the existing vaults are kept
     data = settings(kp)
-    assert data["namespace"] == "proj"
+    assert data["namespace"] == "myapp" and data["app_name"] == "My App"
     assert data["default_vault"] == "local"
     assert load(keep_dir / "local" / "workspace.json") == {"vaults": [], "stages": []}
     ok(kp, "info")

@@ -57,6 +57,7 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
     root, created = setup.init_root(target)
     existing = setup.read_existing(root)
     old_name, old_namespace, old_stages = setup.existing_values(existing)
+    _refuse_guessing_the_namespace(ctx, existing, created, namespace, old_namespace)
 
     if ctx.interactive:
         ctx.msg("keep configuration" + ("" if created else f" (updating {root})"), fg="cyan")
@@ -83,6 +84,23 @@ def init_cmd(ctx: Ctx, name: str | None, namespace: str | None, stages: str | No
         click.get_current_context().invoke(vault_add_cmd)
     elif result.created:
         ctx.msg("Next: `keep set MY_SECRET` to store a secret; `keep vault:add` to add an AWS vault.")
+
+
+def _refuse_guessing_the_namespace(
+    ctx: Ctx, existing: setup.Existing, created: bool, namespace: str | None, old_namespace: str | None
+) -> None:
+    """Repairing a settings.json whose namespace cannot be read, without a terminal: with a
+    remote vault a namespace made up from the directory name would hide every stored secret
+    (and the next `set` would write beside them), so it must be given."""
+    if created or namespace is not None or old_namespace is not None or ctx.interactive:
+        return
+    remote = sorted(slug for slug, config in existing.vaults.items() if registry.get(config.driver).remote)
+    if remote:
+        raise UsageError(
+            f"The namespace in {existing.root / '.keep' / 'settings.json'} cannot be read, and the secrets "
+            f"of vault(s) {', '.join(remote)} are stored under it: pass --namespace NAME to repair the file",
+            hint="`git show HEAD:.keep/settings.json` shows the committed one",
+        )
 
 
 def _ask_init(

@@ -9,6 +9,7 @@ repair a project that every other command refuses to open.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -104,9 +105,13 @@ class Existing:
     backups: list[Path] = field(default_factory=list)
     rewrite_vaults: set[str] = field(default_factory=set)
     rewrite_workspace: bool = False
+    #: the raw text of a settings.json that is not valid JSON (its values are recovered from it)
+    settings_text: str | None = None
+    #: `settings` holds only what could be recovered from that text
+    salvaged: bool = False
 
 
-def _load_json_lenient(path: Path, existing: Existing) -> dict[str, Any] | None:
+def _load_json_lenient(path: Path, existing: Existing, keep_text: bool = False) -> dict[str, Any] | None:
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text)
@@ -117,6 +122,8 @@ def _load_json_lenient(path: Path, existing: Existing) -> dict[str, Any] | None:
     except json.JSONDecodeError as exc:
         existing.repairs.append(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg}); replaced")
         existing.backups.append(path)
+        if keep_text:
+            existing.settings_text = text
         return None
     if not isinstance(data, dict):
         existing.repairs.append(f"{path}: not a JSON object; replaced")
@@ -130,7 +137,9 @@ def read_existing(root: Path) -> Existing:
     keep_dir = root / KEEP_DIR
     settings_path = keep_dir / "settings.json"
     if settings_path.exists():
-        existing.settings = _load_json_lenient(settings_path, existing)
+        existing.settings = _load_json_lenient(settings_path, existing, keep_text=True)
+        if existing.settings is None and existing.settings_text is not None:
+            existing.settings = _salvage_settings(existing.settings_text, existing)
     vault_dir = keep_dir / "vaults"
     if vault_dir.is_dir():
         for path in sorted(vault_dir.glob("*.json")):
@@ -153,6 +162,35 @@ def read_existing(root: Path) -> Existing:
                 existing.backups.append(ws_path)
                 existing.rewrite_workspace = True
     return existing
+
+
+_JSON_STRING = r'"((?:[^"\\\x00-\x1f]|\\.)*)"'
+
+
+def _salvage_settings(text: str, existing: Existing) -> dict[str, Any] | None:
+    """The settings a damaged (not parseable) settings.json still spells out whole: a
+    truncated file or a stray comma must not cost the project its namespace (which names
+    where every remote secret is stored) or its stages. Each value is validated later as
+    any other; one not found complete is simply absent."""
+    found: dict[str, Any] = {}
+    for name in ("app_name", "namespace", "default_vault", "template_path", "version"):
+        match = re.search(rf'"{name}"\s*:\s*{_JSON_STRING}', text)
+        if match is not None:
+            with contextlib.suppress(ValueError):
+                found[name] = json.loads(f'"{match.group(1)}"')
+    for name in ("stages", "envs"):
+        match = re.search(rf'"{name}"\s*:\s*\[([^\]]*)\]', text)
+        if match is not None:
+            found[name] = re.findall(_JSON_STRING, match.group(1))
+            break
+    if not found:
+        return None
+    shown = ", ".join(f"{k} {v!r}" for k, v in found.items() if k in ("namespace", "stages", "envs"))
+    if shown:
+        # said on the line that reports the damaged file (appended just before)
+        existing.repairs[-1] += f" (recovered {shown})"
+    existing.salvaged = True
+    return found
 
 
 def _repair_vault(path: Path, data: dict[str, Any], existing: Existing) -> VaultConfig | None:
@@ -202,7 +240,7 @@ def existing_values(existing: Existing) -> tuple[str | None, str | None, list[st
     """The valid app name, namespace and stages already in settings.json (None where absent or
     invalid; invalid ones are recorded in `existing.repairs`)."""
     data = existing.settings or {}
-    if existing.settings is not None:
+    if existing.settings is not None and not existing.salvaged:
         for required, alternative in (("namespace", "namespace"), ("stages", "envs")):
             if required not in data and alternative not in data:
                 existing.repairs.append(f"settings.json: missing required setting '{required}'; default used")
