@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import KeepRunner, base_env
 
 
@@ -107,3 +109,28 @@ def test_a_rename_through_the_web_api_keeps_a_confirmed_outside_vault_usable(kp:
     got = kp.ok("get", "OUTSIDE_KEY", "--vault", "ours", "--stage", "local", "--format", "raw")
     assert got.stdout == "fake-outside-value\n"
     assert _confirmed(kp) == {"ours": str(shared.resolve())}
+
+
+def test_a_rename_that_cannot_save_the_new_vault_file_leaves_the_data_where_the_old_one_reads_it(
+    kp: KeepRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keep_secrets.model import UsageError
+    from keep_secrets.project import Project
+
+    kp.ok("vault:add", "--driver", "local", "--slug", "team", "--no-verify")
+    kp.ok("set", "TEAM_KEY", "fake-team-value", "--vault", "team", "--stage", "local")
+    real_save = Project.save_vault
+
+    def failing_save(self: Project, config: object) -> None:
+        if getattr(config, "slug", None) == "crew":
+            raise UsageError("Cannot write .keep/vaults/crew.json: No space left on device")
+        real_save(self, config)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Project, "save_vault", failing_save)
+    failed = kp("vault:edit", "team", "--slug", "crew", "--no-verify")
+    assert failed.code == 2 and "No space left" in failed.stderr
+    monkeypatch.undo()
+    # nothing changed: the vault is still `team`, with its data
+    got = kp.ok("get", "TEAM_KEY", "--vault", "team", "--stage", "local", "--format", "raw")
+    assert got.stdout == "fake-team-value\n"
+    assert not (kp.cwd / ".keep" / "local" / "crew.db").exists()

@@ -7,6 +7,7 @@ move a local vault's data file when its location follows the slug).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
 from typing import Any
@@ -189,14 +190,23 @@ def update_vault(project: Project, old_slug: str, config: VaultConfig, make_defa
         if note:
             notes.append(note.format(old=old_slug, new=config.slug))
     config.validate(str(project.vault_path(config.slug)))
-    if move_db is not None:
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(str(move_db[0]) + suffix)
-            if source.exists():
-                Path(move_db[1]).parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(str(source), str(move_db[1]) + suffix)
-        notes.append(f"moved the vault data {move_db[0]} -> {move_db[1]}")
-    project.save_vault(config)
+    moved: list[tuple[str, str]] = []
+    try:
+        if move_db is not None:
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(str(move_db[0]) + suffix)
+                if source.exists():
+                    Path(move_db[1]).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(str(source), str(move_db[1]) + suffix)
+                    moved.append((str(source), str(move_db[1]) + suffix))
+            notes.append(f"moved the vault data {move_db[0]} -> {move_db[1]}")
+        project.save_vault(config)
+    except BaseException:
+        # the old vault file still names the old location: the data goes back there
+        for source_name, target_name in reversed(moved):
+            with contextlib.suppress(OSError):
+                shutil.move(target_name, source_name)
+        raise
     settings_changed = False
     if renamed:
         if project.settings.default_vault == old_slug:
