@@ -134,3 +134,28 @@ def test_a_rename_that_cannot_save_the_new_vault_file_leaves_the_data_where_the_
     got = kp.ok("get", "TEAM_KEY", "--vault", "team", "--stage", "local", "--format", "raw")
     assert got.stdout == "fake-team-value\n"
     assert not (kp.cwd / ".keep" / "local" / "crew.db").exists()
+
+
+def test_the_web_api_cannot_point_a_local_vault_outside_the_project_unconfirmed(kp: KeepRunner, tmp_path: Path) -> None:
+    """The page has no --outside-project: adding a local vault at an outside path, or moving one
+    there, is refused (nothing written, no data moved) instead of saving a vault keep then
+    refuses to open (and, for an edit, moving its database out of the project)."""
+    from keep_secrets.model import UsageError
+    from keep_secrets.project import Project
+    from keep_secrets.services import vault_config
+
+    outside = tmp_path / "elsewhere" / "x.db"
+    kp.ok("set", "LOCAL_KEY", "fake-local-value", "--stage", "local")
+    before = {p.name: p.read_bytes() for p in (kp.cwd / ".keep" / "vaults").iterdir()}
+    project = Project.load_at(kp.cwd)
+    added = vault_config.build_vault("local", "away", "Away", {"path": str(outside)})
+    with pytest.raises(UsageError, match="outside this project"):
+        vault_config.add_vault(project, added, False)  # what POST /api/vaults does
+    old = project.vaults["local"]
+    moved = vault_config.build_vault("local", "local", old.name, {**old.options, "path": str(outside)})
+    with pytest.raises(UsageError, match="outside this project"):
+        vault_config.update_vault(project, "local", moved, False)  # what PUT /api/vaults does
+    assert {p.name: p.read_bytes() for p in (kp.cwd / ".keep" / "vaults").iterdir()} == before
+    assert not outside.exists()
+    got = kp.ok("get", "LOCAL_KEY", "--stage", "local", "--format", "raw")
+    assert got.stdout == "fake-local-value\n"

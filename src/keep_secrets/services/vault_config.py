@@ -110,6 +110,7 @@ def add_vault(project: Project, config: VaultConfig, make_default: bool) -> bool
     """Save a new vault; returns True when it became the default vault."""
     if config.slug in project.vaults or project.vault_path(config.slug).exists():
         raise Conflict(f"A vault with slug '{config.slug}' already exists")
+    _require_confirmed(project, config)
     becomes_default = make_default or not (
         project.settings.default_vault and project.settings.default_vault in project.vaults
     )
@@ -168,6 +169,23 @@ def confirm_location(project: Project, config: VaultConfig, confirmed: bool, ren
         project.save_workspace()
 
 
+def _require_confirmed(project: Project, config: VaultConfig, old_slug: str | None = None) -> None:
+    """A vault saved with a data file outside the project must have that path confirmed (the
+    CLI records it first, see confirm_location; a renamed vault keeps its old slug's): the web
+    UI, which cannot confirm, never saves a vault keep would then refuse to open, nor moves a
+    database out of the project."""
+    path = outside_project(project, config)
+    if path is None:
+        return
+    paths = _outside_paths(project)
+    if str(path) in (paths.get(config.slug), paths.get(old_slug or config.slug)):
+        return
+    raise UsageError(
+        f"Vault '{config.slug}': path {path} is outside this project",
+        hint=f"confirm it on the command line: keep vault:add or vault:edit with --path {path} --outside-project",
+    )
+
+
 def update_vault(project: Project, old_slug: str, config: VaultConfig, make_default: bool) -> list[str]:
     """Replace vault `old_slug` by `config` (possibly renamed). The new file is written before
     the old one is removed, so a failure never loses the vault. Returns notes for the user."""
@@ -189,6 +207,7 @@ def update_vault(project: Project, old_slug: str, config: VaultConfig, make_defa
         note = registry.get(config.driver).rename_note
         if note:
             notes.append(note.format(old=old_slug, new=config.slug))
+    _require_confirmed(project, config, old_slug)
     config.validate(str(project.vault_path(config.slug)))
     moved: list[tuple[str, str]] = []
     try:
