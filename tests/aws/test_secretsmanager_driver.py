@@ -959,3 +959,26 @@ def test_a_listing_denied_for_every_secret_is_access_denied(proxy: Proxy, make_s
     with pytest.raises(PartialList) as partial:
         vault.list("staging")
     assert partial.value.exit_code == 1 and [s.key for s in partial.value.secrets] == ["ALPHA", "GAMMA"]
+
+
+def test_a_listing_after_a_rollback_shows_the_rolled_back_value(proxy: Proxy, make_sm: MakeSm) -> None:
+    """BatchGetSecretValue cannot ask for a staging label. moto (the emulator keep supports
+    through endpoint_url, as LocalStack builds on it) answers it with the version last written,
+    not the one AWSCURRENT points at after UpdateSecretVersionStage: after `keep rollback`,
+    `keep show`/`export`/`run` served the rolled-back-from value while `keep get` served the
+    current one, and the listing's version map disagreed with the value. A batch entry whose
+    VersionStages lack AWSCURRENT is read again with VersionStage=AWSCURRENT."""
+    vault = make_sm(proxy.url)
+    for key in ("ROLLED", "STEADY"):
+        vault.set("staging", key, f"fake-{key.lower()}-good")
+    good = vault.get("staging", "ROLLED").revision
+    vault.set("staging", "ROLLED", "fake-rolled-bad")
+    vault.rollback("staging", "ROLLED", good)
+    expected = [(s.key, s.value, s.revision) for s in (vault.get("staging", k) for k in ("ROLLED", "STEADY"))]
+    assert expected[0][1:] == ("fake-rolled-good", good)
+    proxy.reset_counts()
+    assert [(s.key, s.value, s.revision) for s in vault.list("staging")] == expected
+    assert proxy.counts == {"ListSecrets": 1, "BatchGetSecretValue": 1, "GetSecretValue": 1}
+    listed, secrets = vault.list_changed("staging", lambda key, version: False)
+    assert dict(listed) == {key: revision for key, _, revision in expected}
+    assert [(s.key, s.value, s.revision) for s in secrets] == expected

@@ -487,7 +487,7 @@ class SecretsManagerVault(AwsVault):
 
         # the batch reads of a page's ARNs start while the next ListSecrets page is fetched
         responses = pipelined(self.list_pages(stage, region), BATCH_SIZE, fetch, name="keep-sm", hold=True)
-        return self._collect(stage, responses, names)
+        return self._collect(stage, responses, names, region)
 
     def list_changed(
         self, stage: str, known: Callable[[str, str], bool]
@@ -515,10 +515,10 @@ class SecretsManagerVault(AwsVault):
             return self.read_values(stage, chunk, region)
 
         responses = pipelined(pages(), BATCH_SIZE, fetch, name="keep-sm", hold=True)
-        return listed, self._collect(stage, responses, names)
+        return listed, self._collect(stage, responses, names, region)
 
     def _collect(
-        self, stage: str, responses: builtins.list[dict[str, Any]], names: dict[str, str]
+        self, stage: str, responses: builtins.list[dict[str, Any]], names: dict[str, str], region: str | None = None
     ) -> builtins.list[Secret]:
         """The secrets of BatchGetSecretValue responses; PartialList when any could not be read."""
         prefix = self.base_name(stage) + "/"
@@ -526,9 +526,19 @@ class SecretsManagerVault(AwsVault):
         failures: dict[str, str] = {}
         denied = 0
         for response in responses:
-            for item in response.get("SecretValues", []):
-                name = str(item.get("Name", ""))
+            for batched in response.get("SecretValues", []):
+                name = str(batched.get("Name", ""))
                 key = name[len(prefix) :]
+                try:
+                    item = self._current_entry(batched, region)
+                except Unreachable:
+                    raise  # the replica fallback's business
+                except AwsError as exc:
+                    if exc.code == "ResourceNotFoundException" or _is_deletion_error(exc):
+                        continue  # deleted since the batch read
+                    failures[name] = exc.one_line()
+                    denied += isinstance(exc, AccessDenied)
+                    continue
                 value = self._decode(item)
                 if value is None:
                     failures[name] = "binary secret (not text)"
@@ -559,6 +569,22 @@ class SecretsManagerVault(AwsVault):
                 failures,
             )
         return secrets
+
+    def _current_entry(self, item: dict[str, Any], region: str | None) -> dict[str, Any]:
+        """`item` of a BatchGetSecretValue answer, or - when its VersionStages lack AWSCURRENT -
+        that secret's AWSCURRENT read explicitly. The batch call cannot name a staging label, and
+        moto (an endpoint_url keep supports) answers it with the version last written rather than
+        the one AWSCURRENT points at after UpdateSecretVersionStage (`rollback`); AWS itself never
+        needs the second read."""
+        stages = item.get("VersionStages")
+        if not isinstance(stages, list) or "AWSCURRENT" in stages:
+            return item
+        name = str(item.get("Name", ""))
+        secret_id = str(item.get("ARN") or name)
+        current: dict[str, Any] = self.call(
+            "get_secret_value", name, region=region, SecretId=secret_id, VersionStage="AWSCURRENT"
+        )
+        return current
 
     def history(self, stage: str, key: str, limit: int | None = None) -> builtins.list[Version]:
         return self._read(
