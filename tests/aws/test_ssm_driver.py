@@ -327,3 +327,34 @@ def test_a_key_parameter_store_cannot_hold_is_not_found(proxy: Proxy, make_ssm: 
     assert proxy.total == 0
     assert vault.get(stage, "DB").value == "fake-current"
     assert vault.get(stage, "DB", "fake-label").value == "fake-old-version"
+
+
+def test_a_kms_denial_is_no_reason_for_the_fallback_listing(proxy: Proxy, make_ssm: MakeSsm) -> None:
+    """GetParameters refused because the caller may not use a parameter's KMS key is no missing
+    ssm:GetParameters permission: the GetParametersByPath fallback decrypts the same values and
+    fails the same way, yet keep switched to it and remembered that for the whole process (a
+    `keep server` then listed every stage 10 parameters a call, and its cache re-read every
+    value, until restarted). The KMS denial is the answer (exit 4, KMS hint), and once the key
+    may be used the next listing is the usual one."""
+    put_many(proxy.url, "staging", 12)
+    refused = [True]
+
+    def kms_denied(request: ProxyRequest) -> ProxyResponse | None:
+        if refused[0] and request.operation in ("GetParameters", "GetParametersByPath"):
+            return ProxyResponse.aws_error(
+                request, 400, "AccessDeniedException",
+                "User: arn:aws:iam::123456789012:user/fake is not authorized to perform: kms:Decrypt on resource: "
+                "arn:aws:kms:us-east-1:123456789012:key/fake-key-id",
+            )
+        return None
+
+    proxy.hooks.append(kms_denied)
+    vault = make_ssm(proxy.url)
+    with pytest.raises(AccessDenied) as caught:
+        vault.list("staging")
+    assert caught.value.exit_code == 4 and caught.value.hint and "KMS" in caught.value.hint
+    assert proxy.counts["GetParametersByPath"] == 0
+    refused[0] = False
+    proxy.reset_counts()
+    assert len(vault.list("staging")) == 12
+    assert proxy.counts == {"DescribeParameters": 1, "GetParameters": 2}

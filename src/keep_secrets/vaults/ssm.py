@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..concurrency import RateLimiter, pipelined
 from ..model import AccessDenied, Expect, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
-from .aws import CREDENTIAL_CODES, AwsError, AwsVault, aws_options
+from .aws import CREDENTIAL_CODES, AwsError, AwsVault, aws_options, mentions_kms
 from .base import Reference
 from .registry import Capabilities, Driver, Option
 
@@ -89,8 +89,14 @@ def read_limiter(region: str) -> RateLimiter:
 
 
 def _is_denial(exc: AwsError) -> bool:
-    """Denied by policy (not bad credentials): the case where another call may be allowed."""
-    return isinstance(exc, AccessDenied) and exc.code not in CREDENTIAL_CODES
+    """Denied by policy (not bad credentials, not the KMS key): the case where another call
+    may be allowed. A KMS denial is no such case: GetParametersByPath decrypts the same values."""
+    return (
+        isinstance(exc, AccessDenied)
+        and exc.code not in CREDENTIAL_CODES
+        and not exc.code.startswith("KMS")
+        and not mentions_kms(exc.aws_message, exc.resource)
+    )
 
 
 class _ListingDenied(Exception):
