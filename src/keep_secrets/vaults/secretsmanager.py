@@ -286,8 +286,8 @@ class SecretsManagerVault(AwsVault):
                 return result
             if lacking:
                 first.hint = (
-                    f"replica region {', '.join(lacking)} does not hold it (or does not permit it): "
-                    "`keep replicate` copies existing secrets to the replica regions"
+                    f"replica region {', '.join(lacking)} does not hold it (or does not permit it): a secret "
+                    "made before replica_regions was set is replicated there only on request"
                 )
                 raise first from None
             raise last from None
