@@ -616,6 +616,27 @@ def test_two_tabs_a_stale_edit_offers_reload_or_overwrite(
     assert cli.ok("get", "API_KEY", "--stage", "local", "--format", "raw").stdout == "fake-changed-by-cli-123\n"
 
 
+def test_overwriting_from_a_conflict_in_the_diff_matrix_updates_the_matrix(page: Page, cli: KeepRunner) -> None:
+    """An inline edit of a diff cell that meets a 409 and is saved with "Overwrite with mine"
+    used to leave the matrix as it was (the reload went to an event nobody listened to)."""
+    page.get_by_role("tab", name="Diff").click()
+    expect(page.locator("#diff-table thead th")).to_have_count(5)
+    page.uncheck("#diff-stages input[value=production]")
+    page.get_by_role("button", name="Compare").click()
+    db = page.locator("#diff-table tbody tr[data-key='DB_PASSWORD']")
+    expect(db.locator(".badge")).to_have_text("different")
+    db.locator("td[data-cell='local:staging']").click()
+    page.locator("dialog[open] textarea[name=value]").fill(FAKE_DB)
+    cli.ok("set", "DB_PASSWORD", "fake-changed-meanwhile-1", "--stage", "staging")
+    page.locator("dialog[open]").get_by_role("button", name="Save").click()
+    conflict = page.locator("dialog[open] .conflict-panel")
+    expect(conflict).to_contain_text("changed elsewhere")
+    conflict.get_by_role("button", name="Overwrite with mine").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "staging", "--format", "raw").stdout == FAKE_DB + "\n"
+    expect(db.locator(".badge")).to_have_text("identical")
+
+
 @BOTH
 def test_import_marks_a_bad_line_imports_the_rest_once(page: Page, cli: KeepRunner) -> None:
     page.get_by_role("tab", name="Import").click()

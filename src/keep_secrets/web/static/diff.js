@@ -68,4 +68,7 @@ export function renderDiff() {
 export function wireDiff() {
   $("#diff-run").addEventListener("click", (e) => withBusy(e.target, runDiff).catch(fail));
   $("#diff-show").addEventListener("change", renderDiff);
+  // an edit finished outside its dialog's promise (a conflict's overwrite or reload, a key found
+  // gone): the matrix shown is compared again
+  document.addEventListener("keep:changed", () => { if (lastDiff && state.tab === "diff") runDiff().catch(fail); });
 }
