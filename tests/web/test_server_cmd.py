@@ -3,6 +3,7 @@ clean stop on Ctrl+C."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
@@ -279,3 +280,57 @@ def test_another_spelling_of_the_all_interfaces_address_works_like_it(web_projec
         assert _request(local, "/api/context", {**headers, "Host": f"evil.example:{port}"}).status == 403
     finally:
         assert running.stop() == 0
+
+
+def test_a_server_started_in_the_background_of_a_terminal_keeps_serving(web_project: Path, web_home: Path) -> None:
+    """`keep server --no-browser &` in an interactive shell: stdin is the terminal, but the job
+    is not in the foreground, so reading it (for "Enter prints a new link") stopped the whole
+    server (SIGTTIN: every request hung) until it was brought back with `fg`."""
+    import os
+    import pty
+    import shlex
+    import shutil
+    import signal
+
+    from tests.conftest import KEEP
+
+    setsid = shutil.which("setsid")
+    if setsid is None:
+        import pytest
+
+        pytest.skip("needs util-linux setsid (it gives the shell a controlling terminal)")
+    controller, terminal = pty.openpty()
+    keep_server = shlex.join([*KEEP, "server", "--no-browser", "--port", "0"])
+    # a job-control shell owning the terminal runs the server as a background job
+    shell = subprocess.Popen(
+        [setsid, "-c", "bash", "-c", f"set -m; {keep_server} & echo $! ; sleep 60"],
+        cwd=web_project, env=base_env(web_home), stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    os.close(terminal)
+    server_pid = None
+    try:
+        assert shell.stdout is not None and shell.stderr is not None
+        server_pid = int(shell.stdout.readline())
+        base = None
+        buffer = b""
+        deadline = time.monotonic() + 20
+        while base is None and time.monotonic() < deadline:
+            chunk = os.read(shell.stderr.fileno(), 1)
+            if not chunk:
+                break
+            buffer += chunk
+            match = re.search(rb"(http://[^\s/]+)/#signin=", buffer)
+            base = match.group(1).decode() if match else None
+        assert base is not None, buffer
+        time.sleep(1.0)  # the terminal reader has started by now
+        for _ in range(2):
+            page = _request(base, "/")
+            assert page.status == 200
+            time.sleep(0.5)
+    finally:
+        for group in (server_pid, shell.pid):
+            if group is not None:
+                with contextlib.suppress(OSError):
+                    os.killpg(group, signal.SIGKILL)
+        shell.wait(10)
+        os.close(controller)

@@ -238,13 +238,36 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
+def _in_foreground(fd: int) -> bool:
+    """False while this process is a background job of its terminal (`keep server &`): reading
+    the terminal then would stop the whole server (SIGTTIN). A terminal that is not our
+    controlling one (no job control) never stops a reader."""
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return True
+
+
 def _offer_new_links(auth: Auth) -> None:
     """Each Enter on the terminal prints a fresh one-time link (a link works once, so a
-    second browser or a closed tab would otherwise need a restart)."""
+    second browser or a closed tab would otherwise need a restart). The terminal is read only
+    while the server is its foreground job (after `fg`, Enter works again)."""
+    import select
 
     def run() -> None:
-        for _line in sys.stdin:
-            click.echo(f"New one-time sign-in link (the previous one no longer works): {auth.new_link()}", err=True)
+        fd = sys.stdin.fileno()
+        while True:
+            if not _in_foreground(fd):
+                time.sleep(0.5)
+                continue
+            ready, _, _ = select.select([fd], [], [], 0.5)
+            if not ready or not _in_foreground(fd):
+                continue
+            data = os.read(fd, 4096)
+            if not data:
+                return  # end of input
+            if b"\n" in data or b"\r" in data:
+                click.echo(f"New one-time sign-in link (the previous one no longer works): {auth.new_link()}", err=True)
 
     threading.Thread(target=run, name="keep-new-links", daemon=True).start()
 
