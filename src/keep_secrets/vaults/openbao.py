@@ -38,7 +38,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -163,6 +163,8 @@ def request_timeout() -> float:
 class Response:
     status: int
     data: dict[str, Any]
+    #: the server's clock when it answered (its `Date` header), None without one
+    date: datetime | None = None
 
     @property
     def errors(self) -> list[str]:
@@ -180,6 +182,18 @@ class Response:
         """The `data` member of a successful answer ({} when absent)."""
         inner = self.data.get("data")
         return inner if isinstance(inner, dict) else {}
+
+
+def _http_date(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    from email.utils import parsedate_to_datetime
+
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_address(address: str) -> urllib.parse.SplitResult:
@@ -339,8 +353,10 @@ class BaoHttp:
             headers["Content-Type"] = "application/json"
         return headers
 
-    def _once(self, method: str, url: urllib.parse.SplitResult, body: bytes | None) -> tuple[int, dict[str, Any], str]:
-        """One HTTP exchange. Returns (status, JSON body, Location header)."""
+    def _once(
+        self, method: str, url: urllib.parse.SplitResult, body: bytes | None
+    ) -> tuple[int, dict[str, Any], str, datetime | None]:
+        """One HTTP exchange. Returns (status, JSON body, Location header, Date header)."""
         target = url.path + (f"?{url.query}" if url.query else "")
         headers = self._headers(body is not None)
         with self._gate:
@@ -360,6 +376,7 @@ class BaoHttp:
             if response.will_close:
                 self._drop(url.scheme, url.netloc)
         location = response.getheader("Location") or ""
+        date = _http_date(response.getheader("Date"))
         data: dict[str, Any] = {}
         if raw.strip():
             try:
@@ -369,7 +386,7 @@ class BaoHttp:
                 parsed = {"errors": [text[:200]]}
             if isinstance(parsed, dict):
                 data = parsed
-        return response.status, data, location
+        return response.status, data, location, date
 
     def request(
         self,
@@ -421,7 +438,7 @@ class BaoHttp:
         import ssl
 
         try:
-            status, data, location = self._once(method, url, payload)
+            status, data, location, date = self._once(method, url, payload)
         except ssl.SSLCertVerificationError as exc:
             raise RemoteError(
                 f"TLS verification of OpenBao at {self.address} failed: {exc.verify_message or exc}",
@@ -432,7 +449,7 @@ class BaoHttp:
             if url.netloc != first_url.netloc:
                 reason += f" at {url.scheme}://{url.netloc} (where {self.address} redirected)"
             return None, "", reason
-        return Response(status, data), location, ""
+        return Response(status, data, date), location, ""
 
     def _follow(self, url: urllib.parse.SplitResult, location: str) -> urllib.parse.SplitResult:
         """Where a 307/308 sends the request. The same request on another node is the active
@@ -573,9 +590,11 @@ class _Meta:
     current: int
     versions: dict[int, dict[str, Any]]
     custom: dict[str, str]
+    #: the server's clock when it answered (a version's deletion_time is compared to it)
+    now: datetime
 
     @classmethod
-    def parse(cls, body: dict[str, Any]) -> _Meta:
+    def parse(cls, body: dict[str, Any], now: datetime | None = None) -> _Meta:
         versions: dict[int, dict[str, Any]] = {}
         for number, entry in (body.get("versions") or {}).items():
             try:
@@ -587,6 +606,7 @@ class _Meta:
             current=int(body.get("current_version") or 0),
             versions=versions,
             custom={str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {},
+            now=now or datetime.now(UTC),
         )
 
     def state(self, number: int | None = None) -> str:
@@ -596,8 +616,15 @@ class _Meta:
             return "missing"
         if entry.get("destroyed"):
             return "destroyed"
-        if entry.get("deletion_time"):
-            return "deleted"
+        deletion = entry.get("deletion_time")
+        if deletion:
+            # `delete_version_after` (on the mount or the key) gives every live version the
+            # deletion_time it will expire at: deleted only once that has passed. The server's
+            # Date header has whole seconds, so a second's margin keeps a version deleted just
+            # now (in the same second) deleted.
+            when = _parse_time(deletion)
+            if when is None or when < self.now + timedelta(seconds=1):
+                return "deleted"
         return "live"
 
 
@@ -747,7 +774,7 @@ class OpenBaoVault(Vault):
             return None
         if answer.status == 400:
             raise self._bad_request(answer, self._logical("metadata", stage, key))
-        return _Meta.parse(answer.body)
+        return _Meta.parse(answer.body, answer.date)
 
     def _read(self, stage: str, key: str, version: int | None = None) -> Response:
         query = {"version": str(version)} if version is not None else None
