@@ -83,6 +83,11 @@ def _parse_env(text: str, label: str, lenient: bool = False) -> Parsed:
     # each binding and its parse errors, which dotenv_values() only logs and then drops.
     from dotenv.parser import parse_stream
 
+    # read as dotenv_values(path) reads a file: in text mode, so CRLF (and a lone CR) is a line
+    # break "\n". Otherwise a multi-line quoted value (a PEM key) from a file saved on Windows
+    # would be stored with a "\r" at the end of every line. A CR that belongs to a value is
+    # written escaped ("\r" inside double quotes), which this leaves alone.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     pairs: list[tuple[str, str | None, int | None]] = []
     errors: list[int] = []
     for binding in parse_stream(io.StringIO(text)):

@@ -1,0 +1,59 @@
+"""Review findings on `keep import` parsing: each test failed before its fix."""
+
+from __future__ import annotations
+
+import pytest
+from dotenv import dotenv_values
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from keep_secrets.services import importing
+
+from .conftest import KeepRunner
+from .moving_support import read_all
+
+keys = st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True)
+line_text = st.text(st.sampled_from(list("ab $#'\\=-")), max_size=8)
+inner_text = st.text(st.sampled_from(list("ab $#=-")), max_size=8)  # no quote or backslash: always readable
+# a quoted value spanning lines: what a PEM key in a .env looks like
+quoted = st.builds(
+    lambda q, parts: q + "\n".join(parts) + q, st.sampled_from(["'", '"']), st.lists(inner_text, min_size=1, max_size=4)
+)
+env_lines = st.lists(
+    st.builds(lambda k, v: f"{k}={v}", keys, quoted | line_text.map(lambda t: t.strip("'\"\\ #"))),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(env_lines, st.sampled_from(["\r\n", "\r"]))
+def test_windows_line_endings_import_as_python_dotenv_reads_the_file(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], newline: str
+) -> None:
+    """A .env saved with CRLF (or old-Mac CR) line endings: every value, multi-line quoted ones
+    included, is what dotenv_values() reads from that file (a text-mode read), so a PEM key
+    imported from a Windows-edited file holds no stray carriage returns."""
+    unix = "\n".join(lines) + "\n"
+    data = unix.replace("\n", newline).encode()
+    path = tmp_path_factory.mktemp("crlf") / "in.env"
+    path.write_bytes(data)
+    expected = dotenv_values(path, interpolate=False)
+    parsed = importing.parse(importing.decode(data, "in.env"), "in.env")
+    got = {e.key: e.value for e in parsed.entries}
+    assert got == expected
+    # and the same as the file with unix line endings
+    assert got == {e.key: e.value for e in importing.parse(unix, "in.env").entries}
+
+
+PEM = "-----BEGIN FAKE KEY-----\nAAAABBBB\nCCCCDDDD\n-----END FAKE KEY-----"
+
+
+def test_crlf_pem_file_and_stdin_import_without_carriage_returns(kp: KeepRunner) -> None:
+    text = f'PEM="{PEM}"\nOTHER=fake-other\n'.replace("\n", "\r\n")
+    (kp.cwd / "win.env").write_bytes(text.encode())
+    kp.ok("import", "win.env", "--stage=staging")
+    kp.ok("import", "-", "--stage=production", input=text)
+    expected = {"PEM": PEM, "OTHER": "fake-other"}
+    assert read_all(kp.cwd, kp.env, "staging") == expected
+    assert read_all(kp.cwd, kp.env, "production") == expected
