@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from keep_secrets.vaults.openbao import OpenBaoVault
+from tests.conftest import KeepRunner
 from tests.openbao.server import Api
 
 pytestmark = pytest.mark.openbao
@@ -39,3 +42,23 @@ def test_delete_version_after_does_not_make_live_versions_deleted(make_bao: Make
     assert [d.key for d in vault.deleted("staging")] == ["EXPIRING"]
     vault.restore("staging", "EXPIRING")
     assert vault.get("staging", "EXPIRING").value == "fake-1"
+
+
+_ODD = st.sampled_from(["\n", "\r", "\t", " ", "\x7f", "\u20ac", "\u00e9", "\u2028"])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(head=st.text("abcXYZ019.-_", min_size=1, max_size=12), odd=_ODD,
+       tail=st.text("abcXYZ019.-_", min_size=1, max_size=12))
+def test_a_token_that_is_not_printable_ascii_is_exit_4_in_one_line(
+    bao_project: KeepRunner, head: str, odd: str, tail: str
+) -> None:
+    """A token pasted with a line break, a space or a non-ASCII character inside it (tokens are
+    printable ASCII): exit 4 saying where it came from, one line, the token not echoed."""
+    token = f"s.{head}{odd}{tail}"
+    result = bao_project("get", "ANY", "--vault", "bao", "--stage", "staging", env={"BAO_TOKEN": token})
+    assert result.code == 4, result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "BAO_TOKEN" in result.stderr
+    assert f"{head}{odd}{tail}" not in result.stderr

@@ -684,6 +684,19 @@ class OpenBaoVault(Vault):
                     f"No OpenBao token for vault '{self.slug}' ({self.address}): set BAO_TOKEN (or VAULT_TOKEN), "
                     "or log in with 'bao login', which writes ~/.vault-token"
                 )
+            token, source = found
+            odd = next((c for c in token if not "!" <= c <= "~"), None)
+            if odd is not None:
+                # never sent (an HTTP header cannot carry it) and never echoed: it is a credential
+                what = "a line break" if odd in "\r\n\u2028\u2029" else (
+                    "a space" if odd.isspace() else "a control character" if not odd.isprintable()
+                    else "a non-ASCII character"
+                )
+                raise AccessDenied(
+                    f"The OpenBao token from {source} for vault '{self.slug}' contains {what}: "
+                    "tokens are printable ASCII",
+                    hint="set it again without the stray character, or log in again with 'bao login'",
+                )
             self._token = found
         return self._token[0]
 
