@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from dotenv import dotenv_values
 from hypothesis import given, settings
@@ -57,3 +59,19 @@ def test_crlf_pem_file_and_stdin_import_without_carriage_returns(kp: KeepRunner)
     expected = {"PEM": PEM, "OTHER": "fake-other"}
     assert read_all(kp.cwd, kp.env, "staging") == expected
     assert read_all(kp.cwd, kp.env, "production") == expected
+
+
+json_numbers = st.from_regex(r"-?(0|[1-9][0-9]{0,25})(\.[0-9]{1,20})?([eE][+-]?[0-9]{1,3})?", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_numbers, st.sampled_from(["{}", '{{"n": {}}}', "[{}, true, null]"]))
+def test_json_numbers_keep_their_spelling(number: str, shape: str) -> None:
+    """`{"VERSION": 1.10}` is the value `1.10`, not `1.1`; `1e3` stays `1e3` (not `1000.0`),
+    `1e400` does not become `Infinity` and a 30-digit decimal keeps every digit - also inside
+    an object or array value, which is stored as compact JSON."""
+    inner = shape.format(number)
+    parsed = importing.parse(f'{{"N": {inner}, "S": "fake"}}', "in.json")
+    got = {e.key: e.value for e in parsed.entries}
+    assert got == {"N": inner.replace(", ", ",").replace(": ", ":"), "S": "fake"}
+    assert json.loads(got["N"]) == json.loads(inner)
