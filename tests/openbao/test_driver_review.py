@@ -3,12 +3,14 @@ and states a demanding user meets that the first tests did not)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from keep_secrets.model import NotFound
 from keep_secrets.vaults.openbao import OpenBaoVault
 from tests.conftest import KeepRunner
 from tests.openbao.server import Api
@@ -62,3 +64,22 @@ def test_a_token_that_is_not_printable_ascii_is_exit_4_in_one_line(
     assert len(result.stderr.strip().splitlines()) == 1
     assert "BAO_TOKEN" in result.stderr
     assert f"{head}{odd}{tail}" not in result.stderr
+
+
+def test_a_vault_namespace_that_does_not_exist_is_named_not_an_empty_stage(
+    make_bao: MakeBao, bao: Api, bao_project: KeepRunner
+) -> None:
+    """A mistyped `vault_namespace`: the server answers 404 "namespace not found" on every
+    path; keep said the stage was empty and `set` said "Secret ... not found"."""
+    vault = make_bao(vault_namespace="no-such-team")
+    for action in (lambda: vault.list("staging"), lambda: vault.get("staging", "K"),
+                   lambda: vault.set("staging", "K", "fake"), lambda: vault.history("staging", "K"),
+                   lambda: vault.deleted("staging")):
+        with pytest.raises(NotFound, match=r"no namespace 'no-such-team'"):
+            action()
+    cfg = bao_project.cwd / ".keep" / "vaults" / "bao.json"
+    cfg.write_text(json.dumps({**json.loads(cfg.read_text()), "vault_namespace": "no-such-team"}))
+    for args in (("show",), ("set", "K", "fake")):
+        result = bao_project(*args, "--vault", "bao", "--stage", "staging")
+        assert result.code == 3 and "no namespace 'no-such-team'" in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

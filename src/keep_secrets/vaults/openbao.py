@@ -263,6 +263,8 @@ class BaoHttp:
         self._active: tuple[str, str] | None = None
         self._token = token
         self._namespace = namespace
+        #: the X-Vault-Namespace sent, None without one
+        self.namespace = namespace
         self._ca_cert = ca_cert
         self._ssl: ssl.SSLContext | None = None
         self._local = threading.local()
@@ -750,6 +752,12 @@ class OpenBaoVault(Vault):
                 raise NotFound(
                     f"OpenBao at {self.address} has no KV v2 mount '{self.mount}' ({answer.error_text})",
                     hint="check the vault's mount ('bao secrets list')",
+                )
+            if "namespace not found" in text:
+                # every path of a missing namespace answers this: not an empty stage, not a missing key
+                raise NotFound(
+                    f"OpenBao at {self.address} has no namespace '{self.http.namespace}' (the vault's vault_namespace)",
+                    hint="check the vault's vault_namespace ('bao namespace list')",
                 )
             return answer
         if answer.status in (401, 403):
