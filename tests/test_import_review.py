@@ -75,3 +75,21 @@ def test_json_numbers_keep_their_spelling(number: str, shape: str) -> None:
     got = {e.key: e.value for e in parsed.entries}
     assert got == {"N": inner.replace(", ", ",").replace(": ", ":"), "S": "fake"}
     assert json.loads(got["N"]) == json.loads(inner)
+
+
+def test_dry_run_of_a_conflicting_import_names_both_ways_out(kp: KeepRunner) -> None:
+    """The dry run's refusal must offer the same ways out as the real run (--skip-existing is
+    one for import), not copy's --overwrite alone."""
+    kp.ok("set", "DB_PASSWORD", "fake-old", "--stage=staging")
+    (kp.cwd / "in.env").write_text("DB_PASSWORD=fake-new\nNEW_KEY=fake-n\n")
+    real = kp("import", "in.env", "--stage=staging")
+    dry = kp("import", "in.env", "--stage=staging", "--dry-run")
+    assert real.code == dry.code == 5
+    assert "--overwrite or --skip-existing" in real.stderr
+    assert "--overwrite or --skip-existing" in dry.stderr
+    copy = kp("copy", "DB_PASSWORD", "--from=production", "--to=staging", "--dry-run")
+    assert copy.code == 3  # nothing in production: not found, whatever the hint
+    kp.ok("set", "DB_PASSWORD", "fake-prod", "--stage=production")
+    copy = kp("copy", "DB_PASSWORD", "--from=production", "--to=staging", "--dry-run")
+    assert copy.code == 5 and "(use --overwrite)" in copy.stderr
+    assert read_all(kp.cwd, kp.env, "staging") == {"DB_PASSWORD": "fake-old"}

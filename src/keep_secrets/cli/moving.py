@@ -97,6 +97,11 @@ def _announce_and_run(ctx: Ctx, plan: Plan, verb: str, where: str, dry_run: bool
     _run_plan(ctx, plan, verb, where, dry_run)
 
 
+def _conflict_flags(verb: str) -> str:
+    """The options that let a run with conflicts go ahead (the same hint for a dry run)."""
+    return "--overwrite" if verb == "Copy" else "--overwrite or --skip-existing"
+
+
 def _finish(ctx: Ctx, plan: Plan, outcome: Outcome, verb: str, where: str, dry_run: bool) -> None:
     """The closing line, and the exit status: conflicts 5, failures 1 (or the shared error's
     code when nothing at all was written), Ctrl+C 130."""
@@ -104,7 +109,7 @@ def _finish(ctx: Ctx, plan: Plan, outcome: Outcome, verb: str, where: str, dry_r
     if outcome.interrupted:
         raise Interrupted(f"{verb} {where} interrupted: {summary}")
     if dry_run:
-        copying.refuse_conflicts(plan)
+        copying.refuse_conflicts(plan, _conflict_flags(verb))
         if outcome.failed:
             raise KeepError(f"Dry run of {verb.lower()} {where}: {summary}; a real run would fail for these keys")
         ctx.msg(f"Dry run of {verb.lower()} {where}: {summary}; nothing was written")
@@ -130,7 +135,7 @@ def _finish(ctx: Ctx, plan: Plan, outcome: Outcome, verb: str, where: str, dry_r
 
 def _run_plan(ctx: Ctx, plan: Plan, verb: str, where: str, dry_run: bool) -> None:
     if not dry_run:
-        copying.refuse_conflicts(plan, "--overwrite" if verb == "Copy" else "--overwrite or --skip-existing")
+        copying.refuse_conflicts(plan, _conflict_flags(verb))
     if not plan.items:
         return
     vault = ctx.vault(plan.target.vault)
