@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keep_secrets.model import NotFound
+from keep_secrets.model import Expect, NotFound, UsageError
 from keep_secrets.vaults.openbao import OpenBaoVault
 from tests.conftest import KeepRunner
 from tests.openbao.server import Api
@@ -83,3 +83,24 @@ def test_a_vault_namespace_that_does_not_exist_is_named_not_an_empty_stage(
         result = bao_project(*args, "--vault", "bao", "--stage", "staging")
         assert result.code == 3 and "no namespace 'no-such-team'" in result.stderr, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("mount", ["kv1", "cubbyhole"])
+def test_a_mount_that_is_not_kv_v2_is_refused_and_nothing_is_written(make_bao: MakeBao, bao: Api, mount: str) -> None:
+    """`bao secrets enable kv` makes a KV version 1 engine: keep listed an empty stage, said
+    "not found", and `set` wrote {"data":..., "options":...} at `kv1/data/...` and keep's custom
+    metadata as another entry at `kv1/metadata/...`, reporting revision ''."""
+    if mount == "kv1":
+        bao.call("DELETE", "sys/mounts/kv1")
+        bao.ok("POST", "sys/mounts/kv1", {"type": "kv", "options": {"version": "1"}})
+        bao.ok("POST", "kv1/myapp/staging/V1_ENTRY", {"value": "fake-v1"})
+    vault = make_bao(mount=mount)
+    expected = r"KV version 1" if mount == "kv1" else r"'cubbyhole' engine"
+    for action in (lambda: vault.list("staging"), lambda: vault.get("staging", "K"),
+                   lambda: vault.set("staging", "K", "fake"),
+                   lambda: vault.set_if("staging", "K", "fake", Expect(None)),
+                   lambda: vault.history("staging", "K")):
+        with pytest.raises(UsageError, match=expected):
+            action()
+    for path in (f"{mount}/data/myapp/staging/K", f"{mount}/metadata/myapp/staging/K"):
+        assert bao.call("GET", path)[0] == 404, path

@@ -653,6 +653,8 @@ class OpenBaoVault(Vault):
         self._pool_lock = threading.Lock()
         self._token: tuple[str, str] | None = None
         self._token_checked: bool | None = None
+        #: why the mount is not KV v2 ("" when it is or cannot be told), asked once, on a 404
+        self._mount_checked: str | None = None
         self.http = BaoHttp(
             self.address,
             self._token_value,
@@ -764,10 +766,45 @@ class OpenBaoVault(Vault):
             raise self._denied(capability, logical, answer, key)
         raise RemoteError(f"OpenBao at {self.address} answered {answer.error_text} to '{capability}' on {logical}")
 
+    def _mount_problem(self) -> UsageError | None:
+        """Why the mount is not a KV version 2 engine, or None (it is, or the server will not
+        say). Asked once per vault, only after a 404 or a write answered without a version,
+        which is how a KV v1 mount (`bao secrets enable kv`) or another engine answers keep's
+        `data/`/`metadata/` paths."""
+        if self._mount_checked is None:
+            self._mount_checked = ""
+            try:
+                answer = self.http.request(
+                    "GET", "/v1/sys/internal/ui/mounts/" + urllib.parse.quote(self.mount, safe="/-_.~"),
+                    what=f"the type of mount '{self.mount}'",
+                )
+            except KeepError:
+                return None
+            body = answer.body
+            kind = str(body.get("type") or "")
+            options = body.get("options") if isinstance(body.get("options"), dict) else {}
+            version = str((options or {}).get("version") or "1")
+            if answer.status == 200 and kind in ("kv", "generic") and version != "2":
+                self._mount_checked = f"mount '{self.mount}' is a KV version 1 engine; keep needs KV version 2"
+            elif answer.status == 200 and kind and kind not in ("kv", "generic"):
+                self._mount_checked = f"mount '{self.mount}' is a '{kind}' engine, not KV version 2"
+        if not self._mount_checked:
+            return None
+        upgrade = ""
+        if "version 1" in self._mount_checked:
+            upgrade = f"upgrade it with 'bao kv enable-versioning {self.mount}', or "
+        return UsageError(
+            f"OpenBao at {self.address}: {self._mount_checked}",
+            hint=f"{upgrade}set the vault's mount to a KV version 2 mount ('bao secrets list -detailed')",
+        )
+
     def _bad_request(self, answer: Response, logical: str) -> RemoteError:
         return RemoteError(f"OpenBao at {self.address} rejected the request on {logical}: {answer.error_text}")
 
-    def _not_found(self, stage: str, key: str) -> NotFound:
+    def _not_found(self, stage: str, key: str) -> KeepError:
+        problem = self._mount_problem()
+        if problem is not None:
+            return problem
         name = self.remote_name(stage, key)
         return NotFound(f"Secret {name} not found in vault {self.slug}", key=key, remote_name=name)
 
@@ -834,6 +871,9 @@ class OpenBaoVault(Vault):
         """The entry names directly under the stage (sub-folders are not keys)."""
         answer = self._call("GET", "metadata", stage, None, "list", query={"list": "true"})
         if answer.status == 404:
+            problem = self._mount_problem()
+            if problem is not None:
+                raise problem
             return []
         if answer.status == 400:
             raise self._bad_request(answer, self._logical("metadata", stage, None))
@@ -922,6 +962,15 @@ class OpenBaoVault(Vault):
             raise self._bad_request(answer, self._logical("data", stage, key))
         if answer.status == 404:
             raise self._not_found(stage, key)
+        if not answer.body.get("version"):
+            # a KV v2 write always answers its version: this mount is something else, which
+            # stored keep's request as is - take it back
+            problem = self._mount_problem()
+            self._call("DELETE", "data", stage, key, "delete")
+            raise problem or RemoteError(
+                f"OpenBao at {self.address} answered a write of {self._logical('data', stage, key)} without a "
+                f"version: mount '{self.mount}' does not behave as KV version 2"
+            )
         custom = answer.body.get("custom_metadata") or {}
         custom = {str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {}
         return int(answer.body.get("version") or 0), custom
