@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from keep_secrets.model import Expect, NotFound, UsageError
+from keep_secrets.model import AccessDenied, Expect, NotFound, UsageError
 from keep_secrets.vaults.openbao import OpenBaoVault
 from tests.conftest import KeepRunner
 from tests.openbao.server import Api
@@ -104,3 +104,21 @@ def test_a_mount_that_is_not_kv_v2_is_refused_and_nothing_is_written(make_bao: M
             action()
     for path in (f"{mount}/data/myapp/staging/K", f"{mount}/metadata/myapp/staging/K"):
         assert bao.call("GET", path)[0] == 404, path
+
+
+def test_a_valid_token_without_the_default_policy_is_not_called_invalid(
+    make_bao: MakeBao, bao: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A least-privilege token (`bao token create -policy=keep-myapp -no-default-policy`) may
+    not call auth/token/lookup-self: a path its policy lacks is a missing capability, not an
+    invalid or expired token (the user would log in again for nothing)."""
+    bao.put_policy("only-staging", 'path "secret/data/myapp/staging/+" { capabilities = ["read"] }')
+    answer = bao.ok("POST", "auth/token/create", {"policies": ["only-staging"], "no_default_policy": True, "ttl": "1h"})
+    monkeypatch.setenv("BAO_TOKEN", str(answer["auth"]["client_token"]))
+    with pytest.raises(AccessDenied) as caught:
+        make_bao().get("production", "K")
+    assert "'read' on secret/data/myapp/production/K" in caught.value.message
+    assert "invalid" not in caught.value.message
+    monkeypatch.setenv("BAO_TOKEN", "s.fake-not-a-token")
+    with pytest.raises(AccessDenied, match="invalid or expired"):
+        make_bao().get("production", "K")

@@ -705,10 +705,15 @@ class OpenBaoVault(Vault):
         return self._token[0]
 
     def _token_valid(self) -> bool:
-        """Whether the server accepts the token at all (asked once, after a 403)."""
+        """Whether the server accepts the token at all (asked once, after a 403):
+        `auth/token/lookup-self`, which the default policy grants; when that is refused too,
+        `sys/internal/ui/mounts`, which answers any valid token (one minted with
+        `-no-default-policy` may not look itself up) and refuses an invalid one."""
         if self._token_checked is None:
             try:
                 answer = self.http.request("GET", "/v1/auth/token/lookup-self", what="token lookup")
+                if answer.status == 403:
+                    answer = self.http.request("GET", "/v1/sys/internal/ui/mounts", what="token check")
             except KeepError:
                 return True
             self._token_checked = answer.status != 403
