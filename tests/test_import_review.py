@@ -93,3 +93,15 @@ def test_dry_run_of_a_conflicting_import_names_both_ways_out(kp: KeepRunner) -> 
     copy = kp("copy", "DB_PASSWORD", "--from=production", "--to=staging", "--dry-run")
     assert copy.code == 5 and "(use --overwrite)" in copy.stderr
     assert read_all(kp.cwd, kp.env, "staging") == {"DB_PASSWORD": "fake-old"}
+
+
+def test_a_yaml_file_is_refused_as_yaml_not_as_bad_quoting(kp: KeepRunner) -> None:
+    """`keep export --format yaml > s.yaml; keep import s.yaml` is refused naming the reason
+    (YAML is not an import format), not with a hint about dotenv quoting; nothing is written."""
+    kp.ok("set", "DB_PASSWORD", "fake-pass", "--stage=staging")
+    (kp.cwd / "s.yaml").write_text(kp.ok("export", "--format=yaml", "--stage=staging").stdout)
+    result = kp("import", "s.yaml", "--stage=production")
+    assert result.code == 2
+    assert "YAML" in result.stderr and "quoting" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert read_all(kp.cwd, kp.env, "production") == {}

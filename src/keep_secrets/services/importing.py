@@ -99,6 +99,13 @@ def _parse_env(text: str, label: str, lenient: bool = False) -> Parsed:
         parsed = _collect(pairs, "env")
         parsed.bad_lines = errors
         return parsed
+    if errors and label.lower().endswith((".yaml", ".yml")):
+        # `keep export --format yaml` has no import counterpart: say so, not "check quoting"
+        raise UsageError(
+            f"{label}: YAML is not an import format (keep import reads .env files and JSON objects); "
+            "nothing was imported",
+            hint='save it as a JSON object ({"KEY": "value", ...}) or as KEY=VALUE lines',
+        )
     if errors:
         lines = ", ".join(str(n) for n in errors[:10]) + (", …" if len(errors) > 10 else "")
         noun = "line" if len(errors) == 1 else "lines"
