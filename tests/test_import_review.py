@@ -105,3 +105,15 @@ def test_a_yaml_file_is_refused_as_yaml_not_as_bad_quoting(kp: KeepRunner) -> No
     assert "YAML" in result.stderr and "quoting" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert read_all(kp.cwd, kp.env, "production") == {}
+
+
+def test_show_format_env_names_every_key_that_is_no_variable_name(kp: KeepRunner) -> None:
+    """Like `export`, `show --unmask --format env` names all such keys and the one --except
+    that leaves them out, instead of one key per attempt."""
+    for key in ("my-key", "1BAD", "GOOD"):
+        kp.ok("set", key, "fake-v", "--stage=staging")
+    result = kp("show", "--unmask", "--format=env", "--stage=staging")
+    assert result.code == 2 and result.stdout == ""
+    assert "'my-key'" in result.stderr and "'1BAD'" in result.stderr
+    fixed = kp.ok("show", "--unmask", "--format=env", "--stage=staging", "--except", "1BAD,my-key")
+    assert fixed.stdout == "GOOD=fake-v\n"

@@ -147,9 +147,10 @@ def show_cmd(ctx: Ctx, unmask: bool, fmt: str, only: tuple[str, ...], except_: t
         ctx.out(_json([s.to_dict(maybe_mask(s.value, unmask)) for s in [*items, *foreign]]))
         return
     if fmt == "env":
-        from ..formats.dotenv import render_env
+        from ..formats.render import render
 
-        ctx.out(render_env((s.key, s.value) for s in items), nl=False)
+        # render() names every key that is no variable name at once, as `export` does
+        ctx.out(render("env", [(s.key, s.value) for s in items]), nl=False)
         return
     if not items:
         ctx.msg(f"No secrets in {_where(slug, stage)}" + (" match the filters" if patterns.active else ""))
