@@ -117,3 +117,23 @@ def test_show_format_env_names_every_key_that_is_no_variable_name(kp: KeepRunner
     assert "'my-key'" in result.stderr and "'1BAD'" in result.stderr
     fixed = kp.ok("show", "--unmask", "--format=env", "--stage=staging", "--except", "1BAD,my-key")
     assert fixed.stdout == "GOOD=fake-v\n"
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_numbers)
+def test_json_fields_keep_the_spelling_of_their_numbers(number: str) -> None:
+    """`keep get DB --field=version` of `{"version": 1.10}` prints 1.10 (not 1.1), and so does
+    a template's {vault:DB.version}; a nested value keeps its numbers' spelling too."""
+    from keep_secrets.placeholders import field_value
+    from keep_secrets.services.secret_ops import extract_field
+
+    secret = f'{{"version": {number}, "nested": {{"n": [{number}]}}}}'
+    assert extract_field(secret, "version") == number
+    assert extract_field(secret, "nested") == f'{{"n":[{number}]}}'
+    assert field_value(secret, "version") == number
+    assert field_value(secret, "nested.n") == f"[{number}]"
+
+
+def test_get_field_prints_the_stored_number(kp: KeepRunner) -> None:
+    kp.ok("import", "-", "--stage=staging", input='{"DB": {"version": 1.10, "port": 5432}}')
+    assert kp.ok("get", "DB", "--field=version", "--format=raw", "--stage=staging").stdout == "1.10\n"

@@ -17,7 +17,6 @@ missing-line numbers are the entry's own line.
 from __future__ import annotations
 
 import io
-import json
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -281,10 +280,14 @@ class Missing:
 def field_value(secret_value: str, path: str) -> str:
     """The field `path` of a JSON-object secret; raises LookupError naming the reason.
     A field name may itself contain dots; otherwise dots descend into nested objects."""
+    from .formats import jsontext  # numbers keep their spelling: `1.10` is not `1.1`
+
     try:
-        data = json.loads(secret_value)
+        data = jsontext.loads(secret_value)
     except ValueError:
         raise LookupError("the secret is not a JSON object") from None
+    except RecursionError:
+        raise LookupError("the JSON secret is nested too deeply") from None
     if not isinstance(data, dict):
         raise LookupError("the secret is not a JSON object")
     if path in data:
@@ -296,10 +299,13 @@ def field_value(secret_value: str, path: str) -> str:
                 raise LookupError(f"the JSON secret has no field '{path}'")
             found = found[part]
     if isinstance(found, str):
-        return found
+        return str(found)
     if found is None:
         return ""
-    return json.dumps(found, ensure_ascii=False)
+    try:
+        return jsontext.dumps(found, ", ", ": ")
+    except RecursionError:
+        raise LookupError("the JSON secret is nested too deeply") from None
 
 
 Lookup = Callable[[str, str], str | None]

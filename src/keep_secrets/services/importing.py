@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..formats import jsontext
 from ..model import UsageError
 from ..names import Patterns, validate_key, validate_value
 from .copying import INVALID, SKIP, Item, Location, Plan, decide
@@ -116,37 +117,15 @@ def _parse_env(text: str, label: str, lenient: bool = False) -> Parsed:
     return _collect(pairs, "env")
 
 
-class _Number(str):
-    """A JSON number exactly as the file spells it (`1.10`, `1e3`, `-0`, 30 digits): read as a
-    float it would come back as `1.1`, `1000.0`, `0` or rounded."""
-
-
 def _json_value(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return str(value)  # a _Number too: its own spelling
+        return str(value)  # a jsontext.Number too: its own spelling
     if isinstance(value, bool):
         return "true" if value else "false"
     # objects/arrays become a JSON secret (addressable by field in templates: {vault:KEY.field})
-    return _compact(value)
-
-
-def _compact(value: Any) -> str:
-    """`value` as compact JSON, its numbers spelled as in the file."""
-    if isinstance(value, _Number):
-        return str(value)
-    # loops, not generator expressions: one frame per level, so any depth json.loads reads fits
-    parts: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            parts.append(json.dumps(key, ensure_ascii=False) + ":" + _compact(item))
-        return "{" + ",".join(parts) + "}"
-    if isinstance(value, list):
-        for item in value:
-            parts.append(_compact(item))
-        return "[" + ",".join(parts) + "]"
-    return json.dumps(value, ensure_ascii=False)
+    return jsontext.dumps(value)
 
 
 def _parse_json(text: str, label: str) -> Parsed:
@@ -159,7 +138,7 @@ def _parse_json(text: str, label: str) -> Parsed:
         return dict(items)
 
     try:
-        data = json.loads(text, object_pairs_hook=hook, parse_int=_Number, parse_float=_Number, parse_constant=_Number)
+        data = jsontext.loads(text, object_pairs_hook=hook)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{label}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except RecursionError:

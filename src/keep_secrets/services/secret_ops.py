@@ -7,7 +7,6 @@ Nothing here prints or prompts; failures are raised as the typed errors of
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -91,9 +90,11 @@ def extract_field(value: str, field: str, key: str = "") -> str:
     An exact top-level name wins; otherwise a dotted path walks nested objects. Strings are
     returned as they are, anything else as compact JSON.
     """
+    from ..formats import jsontext  # numbers keep their spelling: `1.10` is not `1.1`
+
     label = f"'{key}'" if key else "the secret"
     try:
-        data = json.loads(value)
+        data = jsontext.loads(value)
     except ValueError:
         raise UsageError(f"--field needs a JSON object value, but {label} is not JSON") from None
     except RecursionError:
@@ -111,8 +112,11 @@ def extract_field(value: str, field: str, key: str = "") -> str:
                 raise NotFound(f"Field '{field}' not found in {label} (fields: {fields})")
             found = found[part]
     if isinstance(found, str):
-        return found
-    return json.dumps(found, ensure_ascii=False, separators=(",", ":"))
+        return str(found)
+    try:
+        return jsontext.dumps(found)
+    except RecursionError:
+        raise UsageError(f"--field cannot read {label}: its JSON is nested too deeply") from None
 
 
 def _json_kind(data: object) -> str:
