@@ -137,3 +137,16 @@ def test_json_fields_keep_the_spelling_of_their_numbers(number: str) -> None:
 def test_get_field_prints_the_stored_number(kp: KeepRunner) -> None:
     kp.ok("import", "-", "--stage=staging", input='{"DB": {"version": 1.10, "port": 5432}}')
     assert kp.ok("get", "DB", "--field=version", "--format=raw", "--stage=staging").stdout == "1.10\n"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-16-le"])
+def test_a_utf16_file_is_named_as_such(kp: KeepRunner, encoding: str) -> None:
+    """PowerShell 5's `keep export > .env` writes UTF-16: importing it says so (exit 2, nothing
+    written) rather than only 'not UTF-8 text (byte 0)'."""
+    # "utf-16" writes its own BOM; the -be/-le codecs do not, so add the one PowerShell writes
+    text = "DB_PASSWORD=fake-pass\n" if encoding == "utf-16" else "\ufeffDB_PASSWORD=fake-pass\n"
+    data = text.encode(encoding)
+    (kp.cwd / "ps.env").write_bytes(data)
+    result = kp("import", "ps.env", "--stage=staging")
+    assert result.code == 2 and "UTF-16" in result.stderr and "Traceback" not in result.stderr
+    assert read_all(kp.cwd, kp.env, "staging") == {}

@@ -42,6 +42,12 @@ class Parsed:
 
 
 def decode(data: bytes, label: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Windows PowerShell 5's `keep export > .env` and Notepad's "Unicode" write UTF-16
+        raise UsageError(
+            f"{label}: UTF-16 text, not UTF-8",
+            hint="save it as UTF-8, e.g. `keep export --file FILE` or PowerShell's `Out-File -Encoding utf8`",
+        )
     try:
         # utf-8-sig: files saved by Windows editors start with a BOM that is not part of the key
         return data.decode("utf-8-sig")
