@@ -100,28 +100,33 @@ NOT_ON_GET_PATH = {"typing", "dataclasses", "inspect", "hashlib", "hmac", "_hash
                    "pathlib", "urllib.parse", "ipaddress"}
 
 
-def test_get_imports_only_its_allowance(kp: KeepRunner) -> None:
-    """The modules of `keep get` (quick path, local vault), counted in a `python -S` process so
-    that no site hook of the machine adds its own: a list, not a timing, so it cannot drift."""
+def _imported_without_site(kp: KeepRunner, *args: str) -> set[str]:
+    """The modules `keep ARGS` adds to a bare interpreter, in a `python -S` process (no site hook
+    of the machine adds its own), keep and cryptography found through PYTHONPATH."""
     import cryptography
 
     import keep_secrets
 
-    kp.ok("set", "FAKE_KEY", "fake-value", "--stage", "local")
     here = {str(Path(module.__file__ or "").parent.parent) for module in (keep_secrets, cryptography)}
     env = {**kp.env, "PYTHONPATH": os.pathsep.join(sorted(here))}
 
-    def modules(probe: str, *args: str) -> set[str]:
-        proc = subprocess.run([sys.executable, "-S", "-c", probe, *args], cwd=kp.cwd, env=env,
+    def modules(probe: str, *argv: str) -> set[str]:
+        proc = subprocess.run([sys.executable, "-S", "-c", probe, *argv], cwd=kp.cwd, env=env,
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc.stderr
         line = next(x for x in proc.stderr.splitlines() if x.startswith("MODULES="))
         names: set[str] = set(ast.literal_eval(line.removeprefix("MODULES=")))
         return names
 
-    bare = modules(PROBE.split("from keep_secrets")[0])
+    return modules(PROBE, *args) - modules(PROBE.split("from keep_secrets")[0])
+
+
+def test_get_imports_only_its_allowance(kp: KeepRunner) -> None:
+    """The modules of `keep get` (quick path, local vault), counted in a `python -S` process so
+    that no site hook of the machine adds its own: a list, not a timing, so it cannot drift."""
+    kp.ok("set", "FAKE_KEY", "fake-value", "--stage", "local")
     for fmt in ("table", "json", "raw"):
-        added = modules(PROBE, "get", "FAKE_KEY", "--stage", "local", "--format", fmt) - bare
+        added = _imported_without_site(kp, "get", "FAKE_KEY", "--stage", "local", "--format", fmt)
         assert "keep_secrets.vaults.local" in added  # the probe did run the get
         assert not added & NOT_ON_GET_PATH, sorted(added & NOT_ON_GET_PATH)
         unexpected = {name for name in added - GET_PATH_KEEP - GET_PATH_STDLIB
@@ -150,3 +155,7 @@ def test_get_on_the_local_vault_beside_an_aws_vault_loads_no_cache_or_pool(
     unwanted = {"keep_secrets.vaults.cache", "concurrent.futures", "logging", "dataclasses", "queue", "random", *HEAVY}
     loaded = (modules - bare) & unwanted
     assert not loaded, sorted(loaded)
+    # nor typing or threading (~16 ms of a 80 ms `keep get` with them): counted without the
+    # machine's site hooks (`python -S`), which import typing themselves
+    added = _imported_without_site(kp, "get", "FAKE_KEY", "--stage", "local", "--vault", "local", "--format", "raw")
+    assert not added & {"typing", "threading"}, sorted(added & {"typing", "threading"})

@@ -7,21 +7,23 @@ watchdog that runs a callback when a call takes too long. A leaf module: anyone 
 
 from __future__ import annotations
 
+import _thread
 import collections
 import contextlib
 import itertools
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
 
-if TYPE_CHECKING:  # concurrent.futures (and logging with it) loads on first use: a driver
-    # module imported only to validate a vault's settings stays cheap (SPEC §12: start-up)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: `keep get` start-up)
+if TYPE_CHECKING:  # concurrent.futures (and logging with it), threading and typing load on first
+    # use: a driver module imported only to validate a vault's settings stays cheap (SPEC §12)
+    import threading
     from concurrent.futures import Future, ThreadPoolExecutor
+    from typing import Any, TypeVar
 
-T = TypeVar("T")
-R = TypeVar("R")
+    T = TypeVar("T")
+    R = TypeVar("R")
 
 DEFAULT_CONCURRENCY = 8
 
@@ -103,7 +105,7 @@ def _pipelined_private(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-class _Listing(threading.local):
+class _Listing(_thread._local):  # threading.local
     #: the current thread's listing's held chunks: started by `request_going_out`
     release: Callable[[], None] | None = None
 
@@ -169,9 +171,13 @@ class _FetchPool:
         import queue  # on first use (SPEC §12: start-up)
 
         self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[Any], Any], Any]] = queue.SimpleQueue()
+        import threading  # on first use, as every thread of keep's (SPEC §12: start-up)
+
         threading.Thread(target=self._start_workers, name="keep-read-start", daemon=True).start()
 
     def _start_workers(self) -> None:
+        import threading
+
         for number in range(self.size):
             threading.Thread(target=self._work, name=f"keep-read_{number}", daemon=True).start()
 
@@ -194,12 +200,12 @@ class _FetchPool:
                 future.set_exception(exc)
 
 
-class _InFetchPool(threading.local):
+class _InFetchPool(_thread._local):  # threading.local
     active = False
 
 
 _in_fetch_pool = _InFetchPool()
-_pool_lock = threading.Lock()
+_pool_lock = _thread.allocate_lock()  # threading.Lock()
 #: one pool per KEEP_MAX_CONCURRENCY value seen (in a real process, one): never stopped, since
 #: a listing of another thread may still be using it; idle daemon threads cost nothing
 _pools: dict[int, _FetchPool] = {}
@@ -226,6 +232,8 @@ class Gate:
     waiter. Thread-safe; `with gate.held(first):`."""
 
     def __init__(self, size: int) -> None:
+        import threading
+
         self.size = max(1, size)
         self._cond = threading.Condition()
         self._holders = 0
@@ -282,7 +290,7 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._starts: collections.deque[float] = collections.deque()
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()  # threading.Lock()
 
     def acquire(self) -> None:
         while True:
@@ -307,6 +315,8 @@ class Watchdog:
     another. Thread-safe."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        import threading
+
         self._clock = clock
         self._cond = threading.Condition()
         self._due: dict[int, tuple[float, Callable[[], None]]] = {}
@@ -321,6 +331,8 @@ class Watchdog:
             deadline = self._clock() + after
             self._due[token] = (deadline, callback)
             if self._thread is None:
+                import threading
+
                 self._thread = threading.Thread(target=self._run, name="keep-watchdog", daemon=True)
                 self._thread.start()
             elif deadline < self._waiting_until:

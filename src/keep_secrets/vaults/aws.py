@@ -32,15 +32,14 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 from ..concurrency import Gate, Watchdog, listing_in_this_thread, max_concurrency, request_going_out
 from ..model import AccessDenied, KeepError, RemoteError, UsageError
@@ -48,7 +47,10 @@ from ..model import Unreachable as StoreUnreachable
 from .base import Vault
 from .registry import Option
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: start-up)
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..project import VaultConfig
 
 
@@ -148,7 +150,7 @@ def backoff_scale() -> float:
     return _seconds("KEEP_AWS_BACKOFF_SCALE", DEFAULT_BACKOFF_SCALE, 0.0, 10.0)
 
 
-class _CallState(threading.local):
+class _CallState(_thread._local):  # threading.local
     """What the retry handler learnt about the current thread's call (botocore runs every
     attempt and every needs-retry event in the calling thread)."""
 
@@ -235,7 +237,7 @@ def _attempts_text(fallback: int) -> str:
     return text
 
 
-_gate_lock = threading.Lock()
+_gate_lock = _thread.allocate_lock()  # threading.Lock(), without importing threading
 _gate: Gate | None = None
 
 
@@ -342,7 +344,7 @@ def cache_options() -> tuple[Option, ...]:
 #: Held while a boto3 session or client is built, process-wide. Building is CPU work (JSON
 #: models, endpoint rules), so building two at once in two threads is no faster under the GIL,
 #: and the second one built after the first finds the shared data loader's files parsed.
-_create_lock = threading.Lock()
+_create_lock = _thread.allocate_lock()
 _loader: Any = None
 
 
@@ -372,7 +374,7 @@ class AwsVault(Vault):
         super().__init__(config, namespace, project_root)
         self._session: Any = None
         self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
         self.notice: Callable[[str], None] = stderr_notice
 
     # -- clients -------------------------------------------------------------------------
@@ -476,7 +478,7 @@ class AwsVault(Vault):
             raise _without_values(self.translate(exc, operation, resource, client), params) from None
         finally:
             if waiting is not None:
-                _watchdog.cancel(waiting)
+                watchdog().cancel(waiting)
 
     def _wait_notice(self, operation: str, resource: str, client: Any) -> int | None:
         """Schedule the notice that says, once per process, what keep is waiting for when a call
@@ -496,7 +498,7 @@ class AwsVault(Vault):
                 "(KEEP_AWS_MAX_ATTEMPTS, KEEP_AWS_DEADLINE)"
             )
 
-        return _watchdog.schedule(wait_notice_after(), say)
+        return watchdog().schedule(wait_notice_after(), say)
 
     def caller_partition_and_account(self) -> tuple[str, str]:
         """(partition, account id) of the credentials, from STS GetCallerIdentity - a call
@@ -535,7 +537,17 @@ class AwsVault(Vault):
 
 
 _waited_notice = False
-_watchdog = Watchdog()
+_watchdog: Watchdog | None = None
+
+
+def watchdog() -> Watchdog:
+    """The process's watchdog of slow calls, made on first use (a driver module imported only
+    for its declaration starts nothing)."""
+    global _watchdog
+    with _gate_lock:
+        if _watchdog is None:
+            _watchdog = Watchdog()
+        return _watchdog
 
 
 class AwsError(KeepError):

@@ -30,10 +30,10 @@
 from __future__ import annotations
 
 import builtins
+import collections
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from .. import record
 from ..concurrency import concurrent_map, pipelined
@@ -62,12 +62,15 @@ from .aws import (
 from .base import DeletedSecret, Reference, ReplicaChange
 from .registry import Capabilities, Driver, Option
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: start-up)
 if TYPE_CHECKING:
+    from typing import Any, NamedTuple, TypeVar
+
     from ..project import VaultConfig
     from .base import LambdaRotating, ListsDeleted, Replicating
     from .cache import Incremental  # loads only where a cache is used (SPEC §12: start-up)
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 MAX_VALUE_BYTES = 65536
 LIST_PAGE_SIZE = 100
@@ -80,14 +83,19 @@ DEFAULT_RECOVERY_WINDOW = 7
 _VERSION_ID_RE = re.compile(r"[0-9A-Za-z-]{32,64}")
 
 
-class ListedSecret(NamedTuple):
-    """One secret of a ListSecrets page: its key in the stage, its AWSCURRENT version id ("" if
-    the entry has no version map), ARN and full name."""
+if TYPE_CHECKING:
 
-    key: str
-    version: str
-    arn: str
-    name: str
+    class ListedSecret(NamedTuple):
+        """One secret of a ListSecrets page: its key in the stage, its AWSCURRENT version id ("" if
+        the entry has no version map), ARN and full name."""
+
+        key: str
+        version: str
+        arn: str
+        name: str
+
+else:  # the same tuple, without importing typing
+    ListedSecret = collections.namedtuple("ListedSecret", ["key", "version", "arn", "name"])
 
 
 def _current_version(entry: dict[str, Any]) -> str:

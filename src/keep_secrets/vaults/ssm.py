@@ -30,13 +30,13 @@
 
 from __future__ import annotations
 
+import _thread
 import builtins
+import collections
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..concurrency import RateLimiter, pipelined
 from ..model import AccessDenied, Expect, NotFound, PreconditionFailed, Secret, UsageError, Version, WriteResult
@@ -44,7 +44,10 @@ from .aws import CREDENTIAL_CODES, AwsError, AwsVault, aws_options, mentions_kms
 from .base import Reference
 from .registry import Capabilities, Driver, Option
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (SPEC §12: start-up)
 if TYPE_CHECKING:  # the cache module loads only where a cache is used (SPEC §12: start-up)
+    from typing import Any, NamedTuple
+
     from .cache import Incremental
 
 TIER_LIMITS = {"Standard": 4096, "Advanced": 8192, "Intelligent-Tiering": 8192}
@@ -57,14 +60,18 @@ DEFAULT_READ_TPS = 40  # GetParameter + GetParameters + GetParametersByPath, per
 _NAME_CHARS = re.compile(r"[A-Za-z0-9_.\-/]+")
 
 
-class Listed(NamedTuple):
-    """One parameter of a DescribeParameters page: its key in the stage and its version."""
+if TYPE_CHECKING:
 
-    key: str
-    version: str
+    class Listed(NamedTuple):
+        """One parameter of a DescribeParameters page: its key in the stage and its version."""
 
+        key: str
+        version: str
 
-_state_lock = threading.Lock()
+else:  # the same tuple, without importing typing
+    Listed = collections.namedtuple("Listed", ["key", "version"])
+
+_state_lock = _thread.allocate_lock()  # threading.Lock(), without importing threading
 # (profile, endpoint, region) of the vaults whose DescribeParameters/GetParameters were denied
 _describe_denied: set[tuple[str | None, str | None, str]] = set()
 _limiters: dict[str, RateLimiter] = {}
