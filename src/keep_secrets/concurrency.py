@@ -249,19 +249,13 @@ class Gate:
     def acquire(self, first: bool = False) -> None:
         with self._cond:
             self._waiting += 1
-            try:
-                if first:
-                    self._first_waiting += 1
-                    try:
-                        while self._holders >= self.size:
-                            self._cond.wait()
-                    finally:
-                        self._first_waiting -= 1
-                else:
-                    while self._holders >= self.size or self._first_waiting:
-                        self._cond.wait()
+            self._first_waiting += first
+            try:  # a `first` acquirer waits for a free place only; the others also for every `first` one
+                while self._holders >= self.size or (not first and self._first_waiting):
+                    self._cond.wait()
             finally:
                 self._waiting -= 1
+                self._first_waiting -= first
             self._holders += 1
 
     def release(self) -> None:
