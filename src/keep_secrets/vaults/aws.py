@@ -413,10 +413,7 @@ class AwsVault(Vault):
         declared them)."""
         config, env = self.config, os.environ
         return {
-            "driver": self.driver,
-            "namespace": self.namespace,
-            "slug": self.slug,
-            "scope": config.scope,
+            **self._vault_identity(),
             "region": str(config.get("region") or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""),
             "endpoint": str(config.get("endpoint_url") or env.get("AWS_ENDPOINT_URL") or ""),
             "profile": str(config.get("profile") or env.get("AWS_PROFILE") or ""),

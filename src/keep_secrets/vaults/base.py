@@ -148,11 +148,15 @@ class Vault(ABC):
         own. A driver whose store also comes from the environment adds that."""
         import json
 
-        parts = {"driver": self.driver, "namespace": self.namespace, "slug": self.slug, "scope": self.config.scope}
+        parts = self._vault_identity()
         for name, value in self.config.options.items():
             if not name.startswith("cache"):
                 parts[f"option:{name}"] = json.dumps(value, sort_keys=True)
         return parts
+
+    def _vault_identity(self) -> dict[str, str]:
+        """The part of :meth:`cache_location` every driver shares."""
+        return {"driver": self.driver, "namespace": self.namespace, "slug": self.slug, "scope": self.config.scope}
 
     @abstractmethod
     def remote_name(self, stage: str, key: str) -> str:
