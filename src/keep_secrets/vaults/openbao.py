@@ -262,7 +262,6 @@ class BaoHttp:
         #: (scheme, netloc) of the active node a standby redirected to, while it answers
         self._active: tuple[str, str] | None = None
         self._token = token
-        self._namespace = namespace
         #: the X-Vault-Namespace sent, None without one
         self.namespace = namespace
         self._ca_cert = ca_cert
@@ -349,8 +348,8 @@ class BaoHttp:
     # -- requests ----------------------------------------------------------------------------
     def _headers(self, has_body: bool) -> dict[str, str]:
         headers = {"X-Vault-Token": self._token(), "X-Vault-Request": "true", "Accept": "application/json"}
-        if self._namespace:
-            headers["X-Vault-Namespace"] = self._namespace
+        if self.namespace:
+            headers["X-Vault-Namespace"] = self.namespace
         if has_body:
             headers["Content-Type"] = "application/json"
         return headers
