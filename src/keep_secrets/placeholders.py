@@ -290,14 +290,10 @@ def field_value(secret_value: str, path: str) -> str:
         raise LookupError("the JSON secret is nested too deeply") from None
     if not isinstance(data, dict):
         raise LookupError("the secret is not a JSON object")
-    if path in data:
-        found: object = data[path]
-    else:
-        found = data
-        for part in path.split("."):
-            if not isinstance(found, dict) or part not in found:
-                raise LookupError(f"the JSON secret has no field '{path}'")
-            found = found[part]
+    try:
+        found = jsontext.field(data, path)
+    except KeyError:
+        raise LookupError(f"the JSON secret has no field '{path}'") from None
     if isinstance(found, str):
         return str(found)
     if found is None:

@@ -21,6 +21,20 @@ def loads(text: str, **kwargs: Any) -> Any:
     return json.loads(text, parse_int=Number, parse_float=Number, parse_constant=Number, **kwargs)
 
 
+def field(data: dict[str, Any], path: str) -> Any:
+    """The field `path` of a JSON object (`keep get --field`, `{vault:KEY.field}`): an exact
+    top-level name wins (a name may itself contain dots), otherwise dots descend into nested
+    objects. Raises KeyError when there is no such field."""
+    if path in data:
+        return data[path]
+    found: Any = data
+    for part in path.split("."):
+        if not isinstance(found, dict) or part not in found:
+            raise KeyError(path)
+        found = found[part]
+    return found
+
+
 def dumps(value: Any, item_separator: str = ",", key_separator: str = ":") -> str:
     """`value` as JSON (compact by default), its :class:`Number` values spelled as read. May
     raise RecursionError for a value nested about as deeply as `json.loads` can read."""

@@ -101,16 +101,11 @@ def extract_field(value: str, field: str, key: str = "") -> str:
         raise UsageError(f"--field cannot read {label}: its JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise UsageError(f"--field needs a JSON object value, but {label} holds a JSON {_json_kind(data)}")
-    found: object
-    if field in data:
-        found = data[field]
-    else:
-        found = data
-        for part in field.split("."):
-            if not isinstance(found, dict) or part not in found:
-                fields = ", ".join(sorted(str(k) for k in data)) or "none"
-                raise NotFound(f"Field '{field}' not found in {label} (fields: {fields})")
-            found = found[part]
+    try:
+        found = jsontext.field(data, field)
+    except KeyError:
+        fields = ", ".join(sorted(str(k) for k in data)) or "none"
+        raise NotFound(f"Field '{field}' not found in {label} (fields: {fields})") from None
     if isinstance(found, str):
         return str(found)
     try:
