@@ -124,6 +124,16 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     conn.executescript(_SCHEMA)
 
 
+def _key_text(vault_id: str) -> str:
+    """The vault's key file, as text (`keep get` imports no pathlib)."""
+    return _config_text("keys", f"{vault_id}.key")
+
+
+def _state_text(vault_id: str) -> str:
+    """The file remembering the newest generation this account wrote, as text."""
+    return _config_text("state", f"{vault_id}.generation")
+
+
 def config_dir() -> Path:
     from pathlib import Path
 
@@ -466,7 +476,9 @@ class LocalVault(Vault):
             return vault_id
 
     def key_file(self) -> Path:
-        return config_dir() / "keys" / f"{self._vault_id()}.key"
+        from pathlib import Path
+
+        return Path(_key_text(self._vault_id()))
 
     def _stored_key(self, path: str, ring: Callable[[], Any], vault_id: str) -> bytes | None:
         """The vault's key from its key file or the OS keyring, None when there is none yet.
@@ -514,7 +526,7 @@ class LocalVault(Vault):
         if env_key:
             return _decode_key(env_key, "KEEP_LOCAL_KEY", UsageError)
         vault_id = self._vault_id()
-        path = _config_text("keys", f"{vault_id}.key")
+        path = _key_text(vault_id)
         ring = functools.cache(_keyring)
         found = self._stored_key(path, ring, vault_id)
         if found is not None:
@@ -597,11 +609,13 @@ class LocalVault(Vault):
         )
 
     def state_file(self) -> Path:
-        return config_dir() / "state" / f"{self._vault_id()}.generation"
+        from pathlib import Path
+
+        return Path(_state_text(self._vault_id()))
 
     def _seen_generation(self) -> int:
         try:
-            with open(_config_text("state", f"{self._vault_id()}.generation")) as handle:  # state_file()
+            with open(_state_text(self._vault_id())) as handle:
                 return int(handle.read().strip() or 0)
         except (OSError, ValueError):
             return 0
