@@ -218,6 +218,13 @@ def test_a_vault_name_with_a_control_character_is_refused_like_an_app_name(proje
     check()
 
 
+@pytest.mark.parametrize("control", ["\n", "\x1b", "\x7f"])
+def test_an_app_name_with_a_control_character_is_refused_like_a_vault_name(keep: KeepRunner, control: str) -> None:
+    """The app name and a vault's friendly name share one rule: DEL is no more printable than
+    a newline or an escape."""
+    assert_refused(keep, 2, ["init", "-n", "--name", f"Shop{control}"], r"Invalid app name")
+
+
 _SETTINGS = {"app_name": "Shop", "namespace": "shop-prod", "stages": ["local", "staging", "production", "qa"],
              "default_vault": "local", "template_path": "env", "version": "1.0"}
 

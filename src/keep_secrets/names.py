@@ -100,6 +100,14 @@ def validate_namespace(namespace: str) -> str:
     return namespace
 
 
+def validate_friendly_name(name: str, what: str) -> str:
+    """An app or vault name: 1-100 printable characters (it is printed raw in prompts and
+    messages, so no newline, escape sequence or DEL)."""
+    if not name.strip() or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise UsageError(f"Invalid {what} name {name[:60]!r}: use 1-100 printable characters")
+    return name
+
+
 def is_env_var_name(key: str) -> bool:
     return ENV_VAR_RE.fullmatch(key) is not None
 

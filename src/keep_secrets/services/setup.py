@@ -23,7 +23,7 @@ from typing import Any
 from .. import __version__
 from ..fsutil import atomic_write
 from ..model import Conflict, NotFound, UsageError
-from ..names import split_list, validate_namespace, validate_stage_name
+from ..names import split_list, validate_friendly_name, validate_namespace, validate_stage_name
 from ..project import (
     GITIGNORE,
     KEEP_DIR,
@@ -85,9 +85,7 @@ def parse_stages(text: str) -> list[str]:
 
 
 def validate_app_name(name: str) -> str:
-    if not name.strip() or len(name) > 100 or any(ord(c) < 32 for c in name):
-        raise UsageError(f"Invalid app name {name[:60]!r}: use 1-100 printable characters")
-    return name
+    return validate_friendly_name(name, "app")
 
 
 # -- init: lenient reading and repair ---------------------------------------------------------

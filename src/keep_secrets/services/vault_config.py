@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..model import Conflict, UsageError
-from ..names import validate_slug
+from ..names import validate_friendly_name, validate_slug
 from ..project import Project, VaultConfig
 from ..vaults import registry
 
@@ -65,11 +65,8 @@ def initial_options(driver: str, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_vault_name(name: str) -> str:
-    """A friendly name: 1-100 printable characters (it is printed raw in prompts and messages,
-    so no newline or escape sequence), the rule of the app name."""
-    if not name.strip() or len(name) > 100 or any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise UsageError(f"Invalid vault name {name[:60]!r}: use 1-100 printable characters")
-    return name
+    """A vault's friendly name: the rule of the app name."""
+    return validate_friendly_name(name, "vault")
 
 
 def build_vault(driver: str, slug: str, name: str, options: dict[str, Any]) -> VaultConfig:
