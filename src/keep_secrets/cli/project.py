@@ -301,7 +301,7 @@ def vault_add_cmd(
         slug = _ask_valid(ctx, "Slug", default_slug, check_slug) if ctx.interactive else default_slug
     label = registry.get(driver).label
     if name is None:
-        name = _ask_valid(ctx, "Friendly Name", label, _check_name) if ctx.interactive else label
+        name = _ask_valid(ctx, "Friendly Name", label, vault_config.validate_vault_name) if ctx.interactive else label
     if ctx.interactive:
         _prompt_driver_options(ctx, driver, options, {})
     else:
@@ -315,10 +315,6 @@ def vault_add_cmd(
         ctx.msg(f"'{config.slug}' is now the default vault.")
     if not no_verify:
         _probe(ctx, config.slug)
-
-
-def _check_name(name: str) -> None:
-    vault_config.validate_vault_name(name)
 
 
 def _vault_slug(ctx: Ctx, slug: str | None, question: str) -> str:
@@ -351,7 +347,7 @@ def _ask_edits(
 
         slug = _ask_valid(ctx, "Slug", old.slug, check_slug)
     if name is None:
-        name = _ask_valid(ctx, "Friendly Name", old.name, _check_name)
+        name = _ask_valid(ctx, "Friendly Name", old.name, vault_config.validate_vault_name)
     _prompt_driver_options(ctx, old.driver, options, current)
     return slug, name
 
