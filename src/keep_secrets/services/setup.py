@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,13 +104,15 @@ class Existing:
     backups: list[Path] = field(default_factory=list)
     rewrite_vaults: set[str] = field(default_factory=set)
     rewrite_workspace: bool = False
-    #: the raw text of a settings.json that is not valid JSON (its values are recovered from it)
-    settings_text: str | None = None
-    #: `settings` holds only what could be recovered from that text
+    #: `settings` holds only what could be recovered from a settings.json that is not valid JSON
     salvaged: bool = False
 
 
-def _load_json_lenient(path: Path, existing: Existing, keep_text: bool = False) -> dict[str, Any] | None:
+def _load_json_lenient(
+    path: Path, existing: Existing, salvage: Callable[[str, Existing], dict[str, Any] | None] | None = None
+) -> dict[str, Any] | None:
+    """The JSON object in `path`, or None (the problem recorded in `existing`); a file that is
+    not valid JSON gives what `salvage` recovers from its text, if given."""
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text)
@@ -120,9 +123,7 @@ def _load_json_lenient(path: Path, existing: Existing, keep_text: bool = False) 
     except json.JSONDecodeError as exc:
         existing.repairs.append(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg}); replaced")
         existing.backups.append(path)
-        if keep_text:
-            existing.settings_text = text
-        return None
+        return None if salvage is None else salvage(text, existing)
     if not isinstance(data, dict):
         existing.repairs.append(f"{path}: not a JSON object; replaced")
         existing.backups.append(path)
@@ -135,9 +136,7 @@ def read_existing(root: Path) -> Existing:
     keep_dir = root / KEEP_DIR
     settings_path = keep_dir / "settings.json"
     if settings_path.exists():
-        existing.settings = _load_json_lenient(settings_path, existing, keep_text=True)
-        if existing.settings is None and existing.settings_text is not None:
-            existing.settings = _salvage_settings(existing.settings_text, existing)
+        existing.settings = _load_json_lenient(settings_path, existing, salvage=_salvage_settings)
     vault_dir = keep_dir / "vaults"
     if vault_dir.is_dir():
         for path in sorted(vault_dir.glob("*.json")):
