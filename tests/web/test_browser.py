@@ -402,6 +402,31 @@ def test_export_preview_is_masked_until_revealed(page: Page) -> None:
     expect(output).to_contain_text(f"DB_PASSWORD={FAKE_DB}")
 
 
+def _until(page: Page, condition: object, what: str) -> None:
+    """Let the page run (and route handlers fire) until condition() holds, for at most 10 s."""
+    deadline = time.monotonic() + 10
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        page.wait_for_timeout(20)
+
+
+def test_an_export_asked_for_while_its_choices_load_waits_for_them(page: Page) -> None:
+    """Preview clicked before the format list had come sent an empty format: the user got
+    "Unknown format ''" and no preview (seen on a slow CI machine)."""
+    held: list[object] = []
+    page.route("**/api/export/formats", lambda route: held.append(route))
+    page.get_by_role("tab", name="Export").click()
+    _until(page, lambda: held, "the format list to be asked for")
+    page.get_by_role("button", name="Preview (masked)").click()
+    page.wait_for_timeout(100)  # the click has been handled while the formats are still held
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    output = page.locator("#export-output")
+    expect(output).to_contain_text("DB_PASSWORD=")
+    expect(page.locator("#export-summary")).not_to_contain_text("Unknown format")
+    assert FAKE_DB not in (output.text_content() or "")
+
+
 def test_template_editor_validates(page: Page, web_project: Path) -> None:
     page.get_by_role("tab", name="Templates").click()
     page.fill("#template-name", "local.env")
@@ -582,6 +607,7 @@ def test_server_stage_option_sets_the_starting_stage(tabs: Tabs, web_project: Pa
 def test_two_tabs_a_stale_edit_offers_reload_or_overwrite(
     page: Page, server: Server, tabs: Tabs, cli: KeepRunner
 ) -> None:
+    revision_before = _row(page, "DB_PASSWORD").locator("td.rev").text_content() or ""
     # tab A opens Edit
     _act(page, "DB_PASSWORD", "Edit")
     dialog_a = page.locator("dialog[open]")
@@ -604,6 +630,8 @@ def test_two_tabs_a_stale_edit_offers_reload_or_overwrite(
     conflict.get_by_role("button", name="Overwrite with mine").click()
     expect(page.locator("dialog[open]")).to_have_count(0)
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-from-tab-a-0001\n"
+    # the table has reloaded after the save before the CLI changes API_KEY, so its row is stale
+    expect(_row(page, "DB_PASSWORD").locator("td.rev")).not_to_have_text(revision_before)
     # delete from a stale row: reload keeps the other writer's value
     cli.ok("set", "API_KEY", "fake-changed-by-cli-123", "--stage", "local")
     _act(page, "API_KEY", "Delete")
@@ -1051,3 +1079,25 @@ def test_references_are_copied_for_a_secrets_manager_stage_only(
     assert "name: aws-secrets" in page.evaluate("navigator.clipboard.readText()")
     page.select_option("#ctx-vault", "local")
     expect(page.locator("#copy-refs")).to_be_hidden()
+
+
+def test_a_late_references_listing_does_not_overwrite_a_newer_format_choice(sm_server: Server, tabs: Tabs) -> None:
+    """The dialog's first listing (ECS) answered after the user had picked External Secrets,
+    which waits for a store name: the ECS text and count replaced the "Name the SecretStore"
+    prompt under the External Secrets choice."""
+    page = tabs.open(sm_server.url)
+    page.select_option("#ctx-vault", "sm")
+    page.select_option("#ctx-stage", "production")
+    expect(_row(page, "DB_PASSWORD")).to_have_count(1)
+    held: list[object] = []
+    page.route("**/api/refs?*", lambda route: held.append(route))
+    page.get_by_role("button", name="References…").click()
+    _until(page, lambda: held, "the first listing to be asked for")
+    dialog = page.locator("dialog[open]")
+    dialog.locator("select[name=format]").select_option("external-secrets")
+    expect(dialog).to_contain_text("Name the SecretStore")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    page.wait_for_timeout(300)  # the held ECS answer has come and been handled
+    expect(dialog).to_contain_text("Name the SecretStore")
+    expect(dialog.locator("pre")).to_have_text("")

@@ -429,12 +429,12 @@ export async function refsDialog() {
     const fmt = format.value;
     esoFields.hidden = fmt !== "external-secrets";
     text = "";
+    const mine = ++seq;  // an earlier listing still under way must not overwrite this choice
     if (fmt === "external-secrets" && !store.value.trim()) {
       preview.textContent = "";
       note.textContent = "Name the SecretStore the ExternalSecret reads from.";
       return;
     }
-    const mine = ++seq;
     note.textContent = "Listing…";
     try {
       const query = { vault, stage, format: fmt, store: fmt === "external-secrets" ? store.value.trim() : "", store_kind: fmt === "external-secrets" ? storeKind.value : "" };

@@ -77,15 +77,24 @@ export async function applyImport(dryRun) {
 export function resetImportButtons() { $("#import-dry").disabled = true; $("#import-apply").disabled = true; }
 
 
-export async function setupExport() {
-  checkboxes($("#export-vaults"), state.ctx.vaults.map((v) => v.slug), [state.vault], "export-vault");
-  options($("#export-stage"), state.ctx.stages, state.stage);
+// the form's choices (formats, templates) come from the server: an export asked for while they
+// load waits for them instead of sending an empty format
+let exportReady = Promise.resolve();
+
+async function fillExportChoices() {
   const formats = (await api("GET", "/api/export/formats")).formats;
   options($("#export-format"), formats, $("#export-format").value || "env");
   const templates = (await api("GET", "/api/templates")).templates;
   const select = $("#export-template");
   const keep = select.value;
   options(select, [["", "none: every secret"], ...templates.map((t) => [t.name, t.name])], keep);
+}
+
+export function setupExport() {
+  checkboxes($("#export-vaults"), state.ctx.vaults.map((v) => v.slug), [state.vault], "export-vault");
+  options($("#export-stage"), state.ctx.stages, state.stage);
+  exportReady = fillExportChoices();
+  return exportReady;
 }
 
 export function exportBody(reveal) {
@@ -103,6 +112,7 @@ export async function runExport(reveal) {
   const out = $("#export-output");
   let data;
   try {
+    await exportReady;
     data = await api("POST", "/api/export", { body: exportBody(reveal) });
   } catch (err) {
     // never leave the previous format's content under an error
