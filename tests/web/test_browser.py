@@ -1101,3 +1101,55 @@ def test_a_late_references_listing_does_not_overwrite_a_newer_format_choice(sm_s
     page.wait_for_timeout(300)  # the held ECS answer has come and been handled
     expect(dialog).to_contain_text("Name the SecretStore")
     expect(dialog.locator("pre")).to_have_text("")
+
+
+# -- late answers: what the page shows and enables is for the choices on screen ---------------
+
+_COUNT_ANSWERS = """() => {
+  if (window.__keepAnswers) return;
+  window.__keepAnswers = [];
+  const json = Response.prototype.json;
+  Response.prototype.json = function () {
+    const url = this.url;
+    return json.call(this).finally(() => window.__keepAnswers.push(url));
+  };
+}"""
+
+
+def _count_answers(page: Page) -> None:
+    """From now on the page records each API answer it has read (the URL), so a test can wait
+    until a released answer has been handled even when handling it changes nothing on screen."""
+    page.evaluate(_COUNT_ANSWERS)
+
+
+def _answers_read(page: Page, part: str, n: int) -> None:
+    """Wait until the page has read n answers whose URL contains `part`. The code awaiting an
+    answer runs in the microtasks right after it is read, before this check's next poll."""
+    page.wait_for_function(
+        "([part, n]) => window.__keepAnswers.filter((u) => u.includes(part)).length >= n", arg=[part, n])
+
+
+def test_a_late_first_comparison_does_not_replace_a_newer_one(page: Page) -> None:
+    """The Diff tab's first comparison (every stage) answered after the user had unchecked a
+    stage and pressed Compare: the matrix went back to the columns no longer chosen."""
+    _count_answers(page)
+    held: list[object] = []
+
+    def hold_first(route: object) -> None:
+        if held:
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            held.append(route)
+
+    page.route("**/api/diff?*", hold_first)
+    page.get_by_role("tab", name="Diff").click()
+    _until(page, lambda: held, "the tab's first comparison to be asked for")
+    page.uncheck("#diff-stages input[value=production]")
+    page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#diff-table thead th")).to_have_count(4)  # key, status, 2 stages
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    _answers_read(page, "/api/diff?", 2)
+    expect(page.locator("#diff-table thead th")).to_have_count(4)
+    expect(page.locator("#diff-table thead")).not_to_contain_text("production")
+

@@ -9,6 +9,7 @@ export function setupDiff() {
 }
 
 let lastDiff = null;
+let diffSeq = 0;
 
 export function ensureDiff() { return lastDiff ? Promise.resolve() : runDiff(); }
 
@@ -16,11 +17,14 @@ export async function runDiff() {
   const cells = { vaults: checked($("#diff-vaults")).join(","), stages: checked($("#diff-stages")).join(",") };
   // the schema check of the same cells, alongside; its failure (a bad schema.toml) is shown, not fatal
   const check = api("GET", "/api/check", { query: cells }).catch((err) => ({ error: errorText(err) }));
+  const mine = ++diffSeq;  // a comparison started earlier (the tab's first one) must not replace a newer one
   const data = await api("GET", "/api/diff", { query: {
     ...cells, only: $("#diff-only").value.trim(), except: $("#diff-except").value.trim() } });
+  if (mine !== diffSeq) return;
   lastDiff = data;
   renderDiff();
-  renderCheck(await check);
+  const result = await check;
+  if (mine === diffSeq) renderCheck(result);
 }
 
 // `keep check` results (.keep/schema.toml) under the summary: problems, never values
