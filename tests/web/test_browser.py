@@ -1153,3 +1153,29 @@ def test_a_late_first_comparison_does_not_replace_a_newer_one(page: Page) -> Non
     expect(page.locator("#diff-table thead th")).to_have_count(4)
     expect(page.locator("#diff-table thead")).not_to_contain_text("production")
 
+
+def test_a_preview_answered_after_the_target_changed_does_not_enable_import(page: Page, cli: KeepRunner) -> None:
+    """Preview pressed, then the target stage changed while it ran: its late answer drew the
+    old stage's plan and enabled Import, which then wrote into a stage nobody had previewed."""
+    held: list[object] = []
+    page.route("**/api/import/preview", lambda route: held.append(route))
+    page.get_by_role("tab", name="Import").click()
+    page.fill("#import-content", "DB_PASSWORD=fake-db-from-import\n")
+    page.check("input[name=import-mode][value=overwrite]")
+    preview = page.get_by_role("button", name="Preview")
+    preview.click()
+    _until(page, lambda: held, "the preview to be asked for")
+    page.select_option("#import-stage", "staging")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    expect(preview).to_be_enabled()  # the preview has finished
+    expect(page.get_by_role("button", name="Import", exact=True)).to_be_disabled()
+    expect(page.get_by_role("button", name="Dry run")).to_be_disabled()
+    expect(page.locator("#import-result")).to_be_hidden()
+    # a preview of what is on screen enables it again, for the stage shown
+    page.unroute("**/api/import/preview")
+    preview.click()
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#import-table tbody tr[data-key='DB_PASSWORD'] td").last).to_have_text("updated")
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "staging", "--format", "raw").stdout == "fake-db-from-import\n"
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"

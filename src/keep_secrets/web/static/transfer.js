@@ -53,9 +53,12 @@ export function renderImport(data, applied) {
 
 export async function previewImport() {
   resetImportButtons();
+  const mine = importSeq;
   try {
-    renderImport(await api("POST", "/api/import/preview", { body: importBody() }), false);
+    const data = await api("POST", "/api/import/preview", { body: importBody() });
+    if (mine === importSeq) renderImport(data, false);
   } catch (err) {
+    if (mine !== importSeq) return;  // about choices no longer on screen
     clear($("#import-table tbody"));
     $("#import-result").hidden = true;
     clear($("#import-summary")).append(badge(errorText(err), "bad"));
@@ -66,7 +69,11 @@ export async function previewImport() {
 export async function applyImport(dryRun) {
   // both buttons stay disabled while it runs
   $("#import-dry").disabled = true; $("#import-apply").disabled = true;
+  const mine = importSeq;
   const data = await api("POST", "/api/import/apply", { body: importBody({ dry_run: dryRun }) });
+  // a real import is shown whatever changed meanwhile (it was written); a dry run of choices
+  // changed since would enable Import for choices nobody previewed
+  if (dryRun && mine !== importSeq) return;
   renderImport(data, true);
   if (!dryRun) {
     toast(`Import into ${data.target}: ${data.summary}`, { error: !data.ok });
@@ -74,7 +81,11 @@ export async function applyImport(dryRun) {
   }
 }
 
-export function resetImportButtons() { $("#import-dry").disabled = true; $("#import-apply").disabled = true; }
+// bumped whenever the content or a choice changes: a preview or dry run still under way then
+// answers for choices no longer on screen, and must not enable Dry run and Import for them
+let importSeq = 0;
+
+export function resetImportButtons() { importSeq += 1; $("#import-dry").disabled = true; $("#import-apply").disabled = true; }
 
 
 // the form's choices (formats, templates) come from the server: an export asked for while they
