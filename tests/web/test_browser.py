@@ -1179,3 +1179,27 @@ def test_a_preview_answered_after_the_target_changed_does_not_enable_import(page
     expect(page.locator("#import-table tbody tr[data-key='DB_PASSWORD'] td").last).to_have_text("updated")
     assert cli.ok("get", "DB_PASSWORD", "--stage", "staging", "--format", "raw").stdout == "fake-db-from-import\n"
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"
+
+
+def test_an_export_answered_after_the_stage_changed_is_not_shown_or_copied(page: Page) -> None:
+    """Reveal values pressed for local, then the stage changed to staging while it ran: local's
+    values appeared under "staging", and Copy put local's values on the clipboard."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    held: list[object] = []
+    page.route("**/api/export", lambda route: held.append(route))
+    page.get_by_role("tab", name="Export").click()
+    expect(page.locator("#export-format option[value=env]")).to_have_count(1)
+    reveal = page.get_by_role("button", name="Reveal values")
+    reveal.click()
+    _until(page, lambda: held, "the export to be asked for")
+    page.select_option("#export-stage", "staging")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    expect(reveal).to_be_enabled()  # the export of local has come back
+    expect(page.locator("#export-output")).to_be_hidden()
+    expect(page.locator("#export-summary")).to_be_empty()
+    assert FAKE_DB not in page.content()
+    page.unroute("**/api/export")
+    page.get_by_role("button", name="Copy", exact=True).click()
+    expect(page.locator(".toast").last).to_contain_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == f"DB_PASSWORD={FAKE_STAGING_DB}\n"

@@ -117,21 +117,28 @@ export function exportBody(reveal) {
 }
 
 let exported = null;
+let exportSeq = 0;  // bumped when a choice changes: an export still under way is then for old choices
 
 export async function runExport(reveal) {
   const summary = $("#export-summary");
   const out = $("#export-output");
   let data;
+  let mine;
   try {
     await exportReady;
+    mine = exportSeq;
     data = await api("POST", "/api/export", { body: exportBody(reveal) });
   } catch (err) {
+    if (mine !== undefined && mine !== exportSeq) throw err;
     // never leave the previous format's content under an error
     exported = null;
     out.textContent = ""; out.hidden = true;
     clear(summary).append(badge(errorText(err), "bad"));
     throw err;
   }
+  // what the caller asked for (a download, a copy) still comes back, but it is not shown (nor
+  // kept for Copy) under choices it was not made from
+  if (mine !== exportSeq) return data;
   exported = data;
   clear(summary).append(badge(`${data.count} entr${data.count === 1 ? "y" : "ies"}`, "ok"), badge(data.masked ? "values masked" : "real values", data.masked ? "" : "warn"));
   for (const w of data.warnings || []) summary.append(badge(w, "warn"));
@@ -167,7 +174,7 @@ export function wireTransfer() {
 
   // a preview always shows what the current choices give: changing one clears it
   for (const el of $$("#tab-export select, #tab-export input")) el.addEventListener("change", () => {
-    exported = null; $("#export-output").hidden = true; $("#export-output").textContent = ""; clear($("#export-summary"));
+    exportSeq += 1; exported = null; $("#export-output").hidden = true; $("#export-output").textContent = ""; clear($("#export-summary"));
   });
   $("#export-preview").addEventListener("click", (e) => withBusy(e.target, () => runExport(false)).catch(fail));
   $("#export-reveal").addEventListener("click", (e) => withBusy(e.target, () => runExport(true)).catch(fail));
