@@ -7,13 +7,17 @@ import contextlib
 import http.client
 import json
 import re
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from tests.conftest import KeepRunner, base_env
+from tests.conftest import _run_in_process as run_in_process
 
 from .conftest import Server, start_server
 
@@ -132,7 +136,29 @@ def test_quiet_still_prints_the_link(web_project: Path, web_home: Path) -> None:
     try:
         assert running.url.startswith("http://127.0.0.1:")
     finally:
-        assert running.stop() == 0
+        assert running.stop() == 0  # Ctrl+C right after the link: a clean stop
+    assert not [line for line in running.stderr if "Traceback" in line or "Exception ignored" in line]
+
+
+def test_ctrl_c_before_uvicorn_takes_over_stops_the_server(
+    web_project: Path, web_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl+C pressed as the link appears, while uvicorn was still importing what it runs on:
+    the KeyboardInterrupt landed in an import, importlib dropped it ("Exception ignored in
+    _get_module_lock"), and the server ran on (seen as a hung stop on a busy CI machine)."""
+    import uvicorn
+
+    seen: list[bool] = []
+
+    def run(self: uvicorn.Server, sockets: object = None) -> None:
+        with contextlib.suppress(KeyboardInterrupt):  # what importlib does with one raised in its lock callback
+            signal.raise_signal(signal.SIGINT)
+        seen.append(self.should_exit)
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    result = run_in_process(["server", "--no-browser", "--port", "0"], web_project, base_env(web_home), None)
+    assert result.code == 0, result.stderr
+    assert seen == [True]  # the Ctrl+C asked the server to stop
 
 
 def test_sigterm_stops_the_server(server: Server) -> None:
