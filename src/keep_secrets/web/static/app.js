@@ -30,7 +30,7 @@ function wire() {
     if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target;
     if (target instanceof HTMLInputElement || target instanceof HTMLTextAreaElement || target instanceof HTMLSelectElement) return;
-    if ($("#dialog").open) return;
+    if ($("#dialog").open || !state.ctx) return;
     event.preventDefault();
     if (state.tab !== "secrets") showTab("secrets");
     $("#search").focus();
@@ -87,6 +87,9 @@ async function boot() {
   hideBanner();
   try {
     await loadContext();
+    // the tabs and their controls read the context (vaults, stages, drivers): index.html makes
+    // them inert until it is there, or a click on a page drawn before its data threw or sent blanks
+    for (const el of $$("main, .tabs")) el.inert = false;
     setupDiff();
     if (state.tab === "secrets") await loadSecrets(); else await TAB_LOADERS[state.tab]();
   } catch (err) { if (err.status !== 401) fail(err); }
