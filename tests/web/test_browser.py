@@ -1236,3 +1236,35 @@ def test_nothing_on_the_page_acts_before_its_context_has_loaded(server: Server, 
     page.get_by_role("tab", name="Export").click()
     page.get_by_role("button", name="Preview (masked)").click()
     expect(page.locator("#export-output")).to_contain_text("DB_PASSWORD=")
+
+
+@pytest.mark.aws
+def test_the_toolbar_follows_a_vault_switch_at_once(sm_server: Server, tabs: Tabs, web_project: Path) -> None:
+    """Switching vault left the previous vault's References… and Restore… buttons until the new
+    vault's listing answered (for good when it failed): References… on the local vault opened a
+    dialog the server refused, and Restore… was offered for a vault that deletes at once."""
+    import json
+
+    config = web_project / ".keep" / "vaults" / "sm.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "recovery_window_days": 0}))
+    page = tabs.open(sm_server.url)
+    expect(page.locator("#restore-secret")).to_be_visible()  # the local vault restores
+    held: list[object] = []
+    page.route("**/api/secrets?*", lambda route: held.append(route))
+    page.select_option("#ctx-vault", "sm")
+    _until(page, lambda: held, "the sm listing to be asked for")
+    expect(page.locator("#restore-secret")).to_be_hidden()
+    expect(page.locator("#copy-refs")).to_be_visible()
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    held.clear()
+    expect(page.locator("#secret-count")).to_have_text("0 secrets in sm:local")
+    expect(page.locator("#restore-secret")).to_be_hidden()  # sm deletes at once here
+    page.select_option("#ctx-vault", "local")
+    _until(page, lambda: held, "the local listing to be asked for")
+    expect(page.locator("#copy-refs")).to_be_hidden()
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    expect(_row(page, "DB_PASSWORD")).to_be_visible()
+    expect(page.locator("#restore-secret")).to_be_visible()
+    expect(page.locator("#copy-refs")).to_be_hidden()

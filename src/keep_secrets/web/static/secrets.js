@@ -36,6 +36,10 @@ export function switchContext() {
   clear($("#secrets-table tbody"));
   $("#pager").hidden = true;
   $("#secret-count").textContent = "";
+  // so do the previous vault's buttons: References… follows the driver at once, Restore… waits
+  // for the listing to say whether this vault can restore
+  $("#copy-refs").hidden = !driverCaps(state.vault).references;
+  $("#restore-secret").hidden = true;
   const empty = $("#secrets-empty");
   const where = `${state.vault}:${state.stage}`;
   empty.hidden = false;
