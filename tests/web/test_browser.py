@@ -1268,3 +1268,28 @@ def test_the_toolbar_follows_a_vault_switch_at_once(sm_server: Server, tabs: Tab
     expect(_row(page, "DB_PASSWORD")).to_be_visible()
     expect(page.locator("#restore-secret")).to_be_visible()
     expect(page.locator("#copy-refs")).to_be_hidden()
+
+
+def test_a_template_opened_late_does_not_replace_a_new_one_being_typed(page: Page, web_project: Path) -> None:
+    """A template clicked in the list, then New and typing: the clicked template's text came
+    late and replaced what the user had typed, and the file name (Save then wrote to that file)."""
+    (web_project / "env").mkdir(exist_ok=True)
+    (web_project / "env" / "local.env").write_text("DB={local:DB_PASSWORD}\n")
+    _count_answers(page)
+    held: list[object] = []
+    page.route("**/api/template?*", lambda route: held.append(route))
+    page.get_by_role("tab", name="Templates").click()
+    page.locator("#template-list button[data-name='local.env']").click()
+    _until(page, lambda: held, "the template to be asked for")
+    page.get_by_role("button", name="New", exact=True).click()
+    page.fill("#template-name", "fresh.env")
+    page.fill("#template-editor", "APP=fresh\n")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    _answers_read(page, "/api/template?", 1)
+    expect(page.locator("#template-editor")).to_have_value("APP=fresh\n")
+    expect(page.locator("#template-name")).to_have_value("fresh.env")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#template-list button[data-name='fresh.env']")).to_be_visible()
+    assert (web_project / "env" / "fresh.env").read_text() == "APP=fresh\n"
+    assert (web_project / "env" / "local.env").read_text() == "DB={local:DB_PASSWORD}\n"

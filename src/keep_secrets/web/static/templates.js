@@ -3,6 +3,9 @@
 import { $, $$, api, badge, checkboxes, checked, clear, confirmDialog, fail, h, openDialog, options, state, toast, withBusy } from "./core.js";
 
 let currentTemplate = null;
+// bumped by every open, New and Generate: a template whose text comes late must not replace
+// what the user went on to (another template, a new one being typed)
+let editorSeq = 0;
 
 export async function loadTemplates(select = null) {
   const data = await api("GET", "/api/templates");
@@ -18,7 +21,9 @@ export async function loadTemplates(select = null) {
 }
 
 export async function openTemplate(name) {
+  const mine = ++editorSeq;
   const data = await api("GET", "/api/template", { query: { name } });
+  if (mine !== editorSeq) return;
   currentTemplate = name;
   $("#template-name").value = name;
   $("#template-editor").value = data.content;
@@ -51,6 +56,7 @@ export async function generateTemplate() {
     body: [h("label", {}, "Stage", stage), h("fieldset", {}, h("legend", { text: "Vaults" }), vaults)],
     actions: [{ label: "Generate", kind: "primary", submit: true, run: async () => {
       const data = await api("POST", "/api/template/generate", { body: { stage: stage.value, vaults: checked(vaults) } });
+      editorSeq += 1;
       currentTemplate = null;
       $("#template-name").value = data.name;
       $("#template-editor").value = data.content;
@@ -62,6 +68,7 @@ export async function generateTemplate() {
 
 export function wireTemplates() {
   $("#template-new").addEventListener("click", () => {
+    editorSeq += 1;
     currentTemplate = null; $("#template-name").value = ""; $("#template-editor").value = ""; clear($("#template-report"));
     $("#template-output").hidden = true; $("#template-name").focus();
   });
