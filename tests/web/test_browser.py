@@ -249,6 +249,7 @@ def test_create_edit_delete_and_undo(page: Page, cli: KeepRunner) -> None:
     expect(row).to_be_visible()
     assert cli.ok("get", "NEW_TOKEN", "--stage", "local", "--format", "raw").stdout == "fake-new-token-789\n"
 
+    revision_before = row.locator("td.rev").text_content() or ""
     _act(page, "NEW_TOKEN", "Edit")
     editor = page.locator("dialog[open] textarea[name=value]")
     # the current value is shown only after an explicit reveal
@@ -261,6 +262,9 @@ def test_create_edit_delete_and_undo(page: Page, cli: KeepRunner) -> None:
     expect(page.locator("dialog[open]")).to_have_count(0)
     expect(page.locator(".toast").last).to_contain_text("Saved NEW_TOKEN")
     assert cli.ok("get", "NEW_TOKEN", "--stage", "local", "--format", "raw").stdout == "fake-new-token-edited\n"
+    # the table has reloaded after the save: a Delete from the row still on screen before would
+    # send the old revision and meet a conflict
+    expect(row.locator("td.rev")).not_to_have_text(revision_before)
 
     _act(page, "NEW_TOKEN", "Delete")
     page.locator("dialog[open]").get_by_role("button", name="Delete").click()
