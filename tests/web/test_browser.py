@@ -874,7 +874,7 @@ def test_no_row_of_the_previous_stage_stays_clickable_while_another_stage_loads(
     page.route("**/api/secrets?*stage=staging*", lambda route: held.append(route))
     page.select_option("#ctx-stage", "staging")
     expect(page.locator("#secrets-empty")).to_have_text("Loading local:staging…")
-    assert held, "the staging listing was requested"
+    _until(page, lambda: held, "the staging listing to be asked for")
     expect(page.locator("#secrets-table tbody tr")).to_have_count(0)
     for route in held:
         route.continue_()  # type: ignore[attr-defined]
