@@ -1090,6 +1090,7 @@ def test_a_late_references_listing_does_not_overwrite_a_newer_format_choice(sm_s
     which waits for a store name: the ECS text and count replaced the "Name the SecretStore"
     prompt under the External Secrets choice."""
     page = tabs.open(sm_server.url)
+    _count_answers(page)
     page.select_option("#ctx-vault", "sm")
     page.select_option("#ctx-stage", "production")
     expect(_row(page, "DB_PASSWORD")).to_have_count(1)
@@ -1102,7 +1103,7 @@ def test_a_late_references_listing_does_not_overwrite_a_newer_format_choice(sm_s
     expect(dialog).to_contain_text("Name the SecretStore")
     for route in held:
         route.continue_()  # type: ignore[attr-defined]
-    page.wait_for_timeout(300)  # the held ECS answer has come and been handled
+    _answers_read(page, "/api/refs?", 1)  # the held ECS answer has come and been handled
     expect(dialog).to_contain_text("Name the SecretStore")
     expect(dialog.locator("pre")).to_have_text("")
 
