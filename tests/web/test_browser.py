@@ -1298,3 +1298,24 @@ def test_a_template_opened_late_does_not_replace_a_new_one_being_typed(page: Pag
     expect(page.locator("#template-list button[data-name='fresh.env']")).to_be_visible()
     assert (web_project / "env" / "fresh.env").read_text() == "APP=fresh\n"
     assert (web_project / "env" / "local.env").read_text() == "DB={local:DB_PASSWORD}\n"
+
+
+def test_a_workspace_without_the_shown_stage_takes_its_rows_away(page: Page) -> None:
+    """Saving a workspace without the stage on screen moved the page to another stage but left
+    the old stage's rows in the table until a new listing came: Reveal on a local row then
+    showed the staging value under it."""
+    page.get_by_role("tab", name="Settings").click()
+    page.uncheck("#ws-stages input[value=local]")
+    held: list[object] = []
+    page.route("**/api/secrets?*stage=staging*", lambda route: held.append(route))
+    page.get_by_role("button", name="Save workspace").click()
+    expect(page.locator("#ctx-stage")).to_have_value("staging")
+    page.get_by_role("tab", name="Secrets").click()
+    _until(page, lambda: held, "the staging listing to be asked for")
+    expect(page.locator("#secrets-table tbody tr")).to_have_count(0)
+    expect(page.locator("#secrets-empty")).to_have_text("Loading local:staging…")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    expect(page.locator("#secret-count")).to_have_text("1 secret in local:staging")
+    _row(page, "DB_PASSWORD").get_by_role("button", name="Reveal DB_PASSWORD").click()
+    expect(_row(page, "DB_PASSWORD").locator("code")).to_have_text(FAKE_STAGING_DB)

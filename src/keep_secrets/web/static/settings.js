@@ -2,6 +2,7 @@
 
 import { $, api, badge, checkboxes, checked, clear, confirmDialog, fail, h, loadContext, openDialog, options, state, toast, withBusy } from "./core.js";
 import { setupDiff } from "./diff.js";
+import { switchContext } from "./secrets.js";
 
 export function renderSettings() {
   const ctx = state.ctx;
@@ -32,9 +33,13 @@ export function renderSettings() {
 }
 
 export async function refreshAll() {
+  const before = `${state.vault}:${state.stage}`;
   await loadContext();
   renderSettings();
   setupDiff();
+  // the change took the page's vault or stage out of the workspace, and loadContext moved to
+  // another: the table's rows (whose buttons act on the new one) go at once, as on a switch
+  if (`${state.vault}:${state.stage}` !== before) switchContext();
 }
 
 export async function saveSettings(body) {
