@@ -1319,3 +1319,30 @@ def test_a_workspace_without_the_shown_stage_takes_its_rows_away(page: Page) -> 
     expect(page.locator("#secret-count")).to_have_text("1 secret in local:staging")
     _row(page, "DB_PASSWORD").get_by_role("button", name="Reveal DB_PASSWORD").click()
     expect(_row(page, "DB_PASSWORD").locator("code")).to_have_text(FAKE_STAGING_DB)
+
+
+def test_a_row_action_right_after_an_edit_acts_on_the_saved_revision(page: Page, cli: KeepRunner) -> None:
+    """Delete pressed on a row right after saving an edit of it, while the table reloaded: the
+    row on screen still had the old revision, so the page said the secret "was changed
+    elsewhere" (the change was the user's own) and deleted nothing."""
+    _act(page, "API_KEY", "Edit")
+    page.locator("dialog[open] textarea[name=value]").fill("fake-edited-0001")
+    held: list[object] = []
+
+    def hold_first(route: object) -> None:
+        if held:
+            route.continue_()  # type: ignore[attr-defined]
+        else:
+            held.append(route)
+
+    page.route("**/api/secrets?*", hold_first)
+    page.locator("dialog[open]").get_by_role("button", name="Save").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    _until(page, lambda: held, "the table's reload to be asked for")
+    _act(page, "API_KEY", "Delete")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    page.locator("dialog[open]").get_by_role("button", name="Delete").click()
+    expect(_row(page, "API_KEY")).to_have_count(0)
+    expect(page.locator(".conflict-panel")).to_have_count(0)
+    assert cli("get", "API_KEY", "--stage", "local").code == 3

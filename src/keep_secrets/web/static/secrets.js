@@ -10,8 +10,14 @@ let searchTimer = null;
 export const PAGE_SIZE = 100;
 
 let loadSeq = 0;
+let listing = Promise.resolve();  // the table's latest listing (a row action waits for it)
 
-export async function loadSecrets({ resetPage = false } = {}) {
+export function loadSecrets(options = {}) {
+  listing = listSecrets(options);
+  return listing;
+}
+
+async function listSecrets({ resetPage = false } = {}) {
   clearTimeout(searchTimer);
   const query = { vault: state.vault, stage: state.stage };
   const q = $("#search").value;
@@ -115,8 +121,16 @@ export function secretRow(secret) {
       reveal.setAttribute("aria-label", `Hide ${secret.key}`);
     } catch (err) { fail(err); }
   });
+  // a row still on screen while the table reloads after a write (an edit, a rename) is stale: its
+  // action waits for the listing and acts on the key as listed now (Delete and Rename send its
+  // revision), or not at all if it is gone
   const act = (label, run, extra = "") => h("button", { type: "button", class: "link " + extra, text: label, role: "menuitem",
-    onclick: () => { closeMenus(); run(); }, "aria-label": `${label} ${secret.key}` });
+    onclick: async () => {
+      closeMenus();
+      await listing.catch(() => {});
+      const now = state.secrets.find((s) => s.key === secret.key);
+      if (now) run(now);
+    }, "aria-label": `${label} ${secret.key}` });
   const toggle = h("button", { type: "button", class: "icon menu-toggle", text: "⋯", "aria-haspopup": "true", "aria-expanded": "false",
     "aria-label": `Actions for ${secret.key}`, title: "Actions" });
   const row = h("tr", { dataset: { key: secret.key } },
@@ -128,11 +142,11 @@ export function secretRow(secret) {
     h("td", { class: "rev", text: secret.revision, title: `revision ${secret.revision}` }),
     h("td", { class: "when", text: when(secret.modified) }),
     h("td", { class: "row-actions" }, toggle, h("div", { class: "menu", role: "menu", "aria-label": `Actions for ${secret.key}` },
-      act("Edit", () => editSecret(state.vault, state.stage, secret.key).then((ok) => ok && loadSecrets())),
-      act("Rename", () => renameSecret(secret)),
-      act("Copy to…", () => copySecret(secret)),
-      act("History", () => showHistory(secret.key)),
-      act("Delete", () => deleteSecret(secret), "danger-text"))));
+      act("Edit", (s) => editSecret(state.vault, state.stage, s.key).then((ok) => ok && loadSecrets())),
+      act("Rename", (s) => renameSecret(s)),
+      act("Copy to…", (s) => copySecret(s)),
+      act("History", (s) => showHistory(s.key)),
+      act("Delete", (s) => deleteSecret(s), "danger-text"))));
   toggle.addEventListener("click", (event) => {
     event.stopPropagation();
     const open = !row.classList.contains("menu-open");
