@@ -1346,3 +1346,51 @@ def test_a_row_action_right_after_an_edit_acts_on_the_saved_revision(page: Page,
     expect(_row(page, "API_KEY")).to_have_count(0)
     expect(page.locator(".conflict-panel")).to_have_count(0)
     assert cli("get", "API_KEY", "--stage", "local").code == 3
+
+
+def test_a_rollback_answering_after_its_dialog_was_left_does_not_close_the_next_one(
+    page: Page, cli: KeepRunner
+) -> None:
+    """A rollback confirmed, then History closed and New secret opened while it ran: its answer
+    closed the New secret dialog, with what the user had typed in it."""
+    cli.ok("set", "DB_PASSWORD", "fake-db-pass-second", "--stage", "local")
+    _act(page, "DB_PASSWORD", "History")
+    rows = page.locator("#history-table tbody tr")
+    expect(rows).to_have_count(2)
+    held: list[object] = []
+    page.route("**/api/secret/rollback", lambda route: held.append(route))
+    rows.nth(1).get_by_role("button", name="Roll back to this").click()
+    rows.nth(1).get_by_role("button", name=re.compile("^Confirm roll back")).click()
+    _until(page, lambda: held, "the rollback to be asked for")
+    page.locator("dialog[open]").get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="+ New secret").click()
+    page.locator("dialog[open] input[name=key]").fill("TYPED_MEANWHILE")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    expect(page.locator(".toast").last).to_contain_text("Rolled back DB_PASSWORD")  # shown just before its close
+    expect(page.locator("dialog[open] h2")).to_have_text("New secret in local:local")
+    expect(page.locator("dialog[open] input[name=key]")).to_have_value("TYPED_MEANWHILE")
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"
+
+
+def test_a_save_answering_after_its_dialog_was_left_does_not_close_the_next_one(page: Page, cli: KeepRunner) -> None:
+    """Save pressed on an edit of a key deleted meanwhile, then Cancel and New secret while the
+    save ran: its answer closed the New secret dialog being typed into and said "no longer exists"."""
+    _count_answers(page)
+    _act(page, "API_KEY", "Edit")
+    dialog = page.locator("dialog[open]")
+    dialog.locator("textarea").fill("fake-new-value-1")
+    cli.ok("delete", "API_KEY", "--stage", "local", "--force")
+    held: list[object] = []
+    page.route("**/api/secret", lambda r: held.append(r) if r.request.method == "PUT" else r.continue_())
+    dialog.get_by_role("button", name="Save").click()
+    _until(page, lambda: held, "the save to be asked for")
+    dialog.get_by_role("button", name="Cancel").click()
+    page.get_by_role("button", name="+ New secret").click()
+    page.locator("dialog[open] input[name=key]").fill("TYPED_MEANWHILE")
+    read = int(page.evaluate("window.__keepAnswers.length"))
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    page.wait_for_function("(n) => window.__keepAnswers.length > n", arg=read)  # the save's 404 has been handled
+    expect(page.locator("dialog[open] h2")).to_have_text("New secret in local:local")
+    expect(page.locator("dialog[open] input[name=key]")).to_have_value("TYPED_MEANWHILE")

@@ -206,6 +206,14 @@ export function openDialog({ title, body, actions, wide = false, cancel = null }
   });
 }
 
+// Work that closes the dialog once its answer comes (a rollback, a save that found the key gone)
+// first asks whether the dialog it started in is still on screen: meanwhile the user may have
+// closed it and opened another, which stays. Call it when the work starts.
+export function dialogOnScreen() {
+  const seq = openSeq;
+  return () => seq === openSeq && $("#dialog").open;
+}
+
 export async function confirmDialog(title, text, label = "Delete") {
   return openDialog({ title, body: h("p", { text }), actions: [{ label, kind: "danger", run: () => true }] });
 }

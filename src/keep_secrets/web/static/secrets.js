@@ -1,7 +1,7 @@
 // The secrets tab: the masked table, per-row reveal, and the create/edit/rename/copy/delete/
 // history dialogs (also used by the diff matrix's inline edit).
 
-import { $, api, badge, checked, clear, confirmDialog, copyText, errorText, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
+import { $, api, badge, checked, clear, confirmDialog, copyText, dialogOnScreen, errorText, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
 
 let searchTimer = null;
 
@@ -242,6 +242,7 @@ export async function editSecret(vault, stage, key) {
   const value = h("textarea", { name: "value", rows: 5, spellcheck: "false", autocomplete: "off",
     placeholder: "Type the new value, or reveal the current one to edit it" });
   const reveal = h("button", { type: "button", class: "link", text: "Reveal current value", onclick: async () => {
+    const ours = dialogOnScreen();
     try {
       const fresh = (await api("GET", "/api/secret", { query: { vault, stage, key } })).secret;
       value.value = fresh.value; revision = fresh.revision; revealed = true;
@@ -249,7 +250,7 @@ export async function editSecret(vault, stage, key) {
       value.focus();
     } catch (err) {
       // this dialog's promise is left unsettled: the table is reloaded once the gone dialog is done
-      if (err.status === 404) { $("#dialog").close(); goneDialog(vault, stage, key).then(reloadAfterEdit, fail); } else fail(err);
+      if (err.status === 404) { if (ours()) { $("#dialog").close(); goneDialog(vault, stage, key).then(reloadAfterEdit, fail); } } else fail(err);
     }
   } });
   const secure = secureBox(vault, current.secure);
@@ -257,19 +258,21 @@ export async function editSecret(vault, stage, key) {
   const conflictBox = h("div", {});
   const save = async () => {
     if (!revealed && value.value === "") throw new Error("Type the new value, or reveal the current one to change it");
+    const ours = dialogOnScreen();
     try {
       const data = await api("PUT", "/api/secret", { body: { vault, stage, key, value: value.value, secure: $("input", secure).checked, revision } });
       toast(data.changed ? `Saved ${key} (revision ${data.revision})` : `${key} unchanged`);
       return true;
     } catch (err) {
-      if (err.status === 404) { $("#dialog").close(); await goneDialog(vault, stage, key); return true; }
+      if (err.status === 404) { if (ours()) { $("#dialog").close(); await goneDialog(vault, stage, key); } return true; }
       if (!isStale(err)) throw err;
       const conflict = err.data.conflict;
       clear(conflictBox).append(conflictPanel(conflict, {
         onReload: () => { $("#dialog").close(); editSecret(vault, stage, key).then(() => reloadAfterEdit()); },
         onOverwrite: async () => {
           revision = conflict.current.revision;
-          try { if (await save()) { $("#dialog").close(); reloadAfterEdit(); } } catch (again) { fail(again); }
+          const ours = dialogOnScreen();
+          try { if (await save()) { if (ours()) $("#dialog").close(); reloadAfterEdit(); } } catch (again) { fail(again); }
         },
       }));
       return false;
@@ -296,13 +299,17 @@ export async function renameSecret(secret) {
   let revision = secret.revision;
   const conflictBox = h("div", {});
   const run = async () => {
+    const ours = dialogOnScreen();
     try {
       const data = await api("POST", "/api/secret/rename", { body: {
         vault: state.vault, stage: state.stage, key: secret.key, new_key: input.value.trim(), overwrite: overwrite.checked, revision } });
       toast(`Renamed ${data.old_key} to ${data.key}`);
       return true;
     } catch (err) {
-      if (err.status === 404) { $("#dialog").close(); await goneDialog(state.vault, state.stage, secret.key); loadSecrets().catch(fail); return true; }
+      if (err.status === 404) {
+        if (ours()) { $("#dialog").close(); await goneDialog(state.vault, state.stage, secret.key); }
+        loadSecrets().catch(fail); return true;
+      }
       if (!isStale(err)) throw err;
       const conflict = err.data.conflict;
       clear(conflictBox).append(conflictPanel(conflict, {
@@ -310,7 +317,8 @@ export async function renameSecret(secret) {
         onReload: () => { $("#dialog").close(); loadSecrets().catch(fail); },
         onOverwrite: async () => {
           revision = conflict.current.revision;
-          try { if (await run()) { $("#dialog").close(); loadSecrets().catch(fail); } } catch (again) { fail(again); }
+          const ours = dialogOnScreen();
+          try { if (await run()) { if (ours()) $("#dialog").close(); loadSecrets().catch(fail); } } catch (again) { fail(again); }
         },
       }));
       return false;
@@ -506,10 +514,11 @@ export async function showHistory(key) {
       clear(cell).append(h("span", { class: "confirm-text", text: `Roll back to version ${v.version}?` }),
         h("button", { type: "button", class: "danger", text: "Roll back", "aria-label": `Confirm roll back to ${v.version}`, onclick: async (e) => {
           e.target.disabled = true;
+          const ours = dialogOnScreen();
           try {
             const r = await api("POST", "/api/secret/rollback", { body: { vault, stage, key, version: v.version } });
             toast(`Rolled back ${key} to version ${v.version} (now revision ${r.revision})`);
-            $("#dialog").close();
+            if (ours()) $("#dialog").close();
             loadSecrets().catch(fail);
           } catch (err) { e.target.disabled = false; fail(err); }
         } }),
