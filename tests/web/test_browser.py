@@ -1394,3 +1394,25 @@ def test_a_save_answering_after_its_dialog_was_left_does_not_close_the_next_one(
     page.wait_for_function("(n) => window.__keepAnswers.length > n", arg=read)  # the save's 404 has been handled
     expect(page.locator("dialog[open] h2")).to_have_text("New secret in local:local")
     expect(page.locator("dialog[open] input[name=key]")).to_have_value("TYPED_MEANWHILE")
+
+
+def test_a_dialog_whose_data_comes_after_another_was_opened_does_not_replace_it(page: Page) -> None:
+    """History pressed (its versions slow to come), then New secret and typing: the history came
+    and replaced the New secret dialog, and what the user had typed in it."""
+    _count_answers(page)
+    held: list[object] = []
+    page.route("**/api/secret/history?*", lambda route: held.append(route))
+    _act(page, "API_KEY", "History")
+    _until(page, lambda: held, "the history to be asked for")
+    page.get_by_role("button", name="+ New secret").click()
+    page.locator("dialog[open] input[name=key]").fill("TYPED_MEANWHILE")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    _answers_read(page, "/api/secret/history?", 1)
+    expect(page.locator("dialog[open] h2")).to_have_text("New secret in local:local")
+    expect(page.locator("dialog[open] input[name=key]")).to_have_value("TYPED_MEANWHILE")
+    page.locator("dialog[open]").get_by_role("button", name="Cancel").click()
+    # asked for again, it opens as usual
+    page.unroute("**/api/secret/history?*")
+    _act(page, "API_KEY", "History")
+    expect(page.locator("#history-table tbody tr")).to_have_count(1)

@@ -214,6 +214,14 @@ export function dialogOnScreen() {
   return () => seq === openSeq && $("#dialog").open;
 }
 
+// A dialog opened once an answer comes (Edit, History, Restore…) is not opened if the user opened
+// another meanwhile: it would replace that one, and what they had typed in it. Call it when the
+// work starts; true while no dialog has opened since.
+export function noDialogSince() {
+  const seq = openSeq;
+  return () => seq === openSeq;
+}
+
 export async function confirmDialog(title, text, label = "Delete") {
   return openDialog({ title, body: h("p", { text }), actions: [{ label, kind: "danger", run: () => true }] });
 }

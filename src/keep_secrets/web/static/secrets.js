@@ -1,7 +1,7 @@
 // The secrets tab: the masked table, per-row reveal, and the create/edit/rename/copy/delete/
 // history dialogs (also used by the diff matrix's inline edit).
 
-import { $, api, badge, checked, clear, confirmDialog, copyText, dialogOnScreen, errorText, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
+import { $, api, badge, checked, clear, confirmDialog, copyText, dialogOnScreen, errorText, noDialogSince, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
 
 let searchTimer = null;
 
@@ -127,9 +127,10 @@ export function secretRow(secret) {
   const act = (label, run, extra = "") => h("button", { type: "button", class: "link " + extra, text: label, role: "menuitem",
     onclick: async () => {
       closeMenus();
+      const quiet = noDialogSince();
       await listing.catch(() => {});
       const now = state.secrets.find((s) => s.key === secret.key);
-      if (now) run(now);
+      if (now && quiet()) run(now);
     }, "aria-label": `${label} ${secret.key}` });
   const toggle = h("button", { type: "button", class: "icon menu-toggle", text: "⋯", "aria-haspopup": "true", "aria-expanded": "false",
     "aria-label": `Actions for ${secret.key}`, title: "Actions" });
@@ -228,14 +229,16 @@ export async function goneDialog(vault, stage, key) {
 }
 
 export async function editSecret(vault, stage, key) {
+  const quiet = noDialogSince();
   let current;
   try {
     // the value stays masked until the user asks for it
     current = (await api("GET", "/api/secret", { query: { vault, stage, key, masked: 1 } })).secret;
   } catch (err) {
-    if (err.status === 404) return goneDialog(vault, stage, key);
+    if (err.status === 404) return quiet() ? goneDialog(vault, stage, key) : null;
     fail(err); return null;
   }
+  if (!quiet()) return null;
   let revision = current.revision;
   let revealed = false;
   const shown = h("code", { class: "masked", text: current.value });
@@ -390,8 +393,10 @@ async function doDelete(secret, revision) {
 
 export async function restoreDialog() {
   const vault = state.vault, stage = state.stage;
+  const quiet = noDialogSince();
   let data;
   try { data = await api("GET", "/api/secrets/deleted", { query: { vault, stage } }); } catch (err) { fail(err); return; }
+  if (!quiet()) return;
   const restore = async (key, button) => {
     button.disabled = true;
     try {
@@ -497,8 +502,10 @@ export async function refsDialog() {
 
 export async function showHistory(key) {
   const vault = state.vault, stage = state.stage;
+  const quiet = noDialogSince();
   let data;
   try { data = await api("GET", "/api/secret/history", { query: { vault, stage, key, limit: 50 } }); } catch (err) { fail(err); return; }
+  if (!quiet()) return;
   const rows = data.versions.map((v) => {
     const code = h("code", { class: "masked", text: v.value === null ? "(no value)" : v.value });
     const reveal = h("button", { type: "button", class: "icon", text: "Reveal", disabled: v.value === null });
