@@ -609,6 +609,31 @@ def test_context_reports_the_starting_vault_and_stage(web_project: Path) -> None
         assert starting.get("/api/context").json()["initial"] == {"vault": "local", "stage": "staging"}
 
 
+def test_the_starting_vault_and_stage_are_shown_even_if_the_workspace_hides_them(
+    web_project: Path, client: TestClient, cli: KeepRunner
+) -> None:
+    """`keep server --vault V --stage S` with V and S hidden by the personal workspace: the page
+    silently started on the first visible vault and stage instead."""
+    from keep_secrets.web.app import create_app
+    from keep_secrets.web.security import Auth
+
+    cli.ok("vault:add", "--driver", "local", "--slug", "other", "--name", "Other", "-n")
+    hidden = client.put("/api/workspace", json={"stages": ["local", "production"], "vaults": ["local"]})
+    assert hidden.status_code == 200
+    auth = Auth(host="127.0.0.1", port=4000)
+    app = create_app(web_project, auth, {"stage": "staging", "vault": "other"})
+    with TestClient(app, base_url="http://127.0.0.1:4000") as starting:
+        session = starting.post("/api/session", json={"secret": auth.link_token}).json()["session"]
+        starting.headers["Authorization"] = f"Session {session}"
+        context = starting.get("/api/context").json()
+    assert context["initial"] == {"vault": "other", "stage": "staging"}
+    assert context["visible_stages"] == ["local", "staging", "production"]  # the project's order
+    assert context["visible_vaults"] == ["local", "other"]
+    # without the options, the workspace's choice stands
+    plain = client.get("/api/context").json()
+    assert plain["visible_stages"] == ["local", "production"] and plain["visible_vaults"] == ["local"]
+
+
 def test_verify_read_only_writes_nothing(client: TestClient) -> None:
     data = client.post("/api/verify", json={"stages": ["staging"], "read_only": True}).json()
     [result] = data["results"]

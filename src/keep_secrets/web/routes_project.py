@@ -25,12 +25,21 @@ def context(call: Call) -> dict[str, Any]:
     """What the page needs to draw itself: names, stages, vaults, the workspace."""
     project = call.project
     settings = project.settings
+    initial_vault = call.defaults.get("vault") if call.defaults.get("vault") in project.vaults else None
+    initial_stage = call.defaults.get("stage") if call.defaults.get("stage") in project.stages else None
+    # `keep server --vault V --stage S` names what to show, also what the workspace hides
+    visible_stages = project.visible_stages()
+    if initial_stage is not None and initial_stage not in visible_stages:
+        visible_stages = [s for s in project.stages if s in visible_stages or s == initial_stage]
+    visible_vaults = project.visible_vaults()
+    if initial_vault is not None and initial_vault not in visible_vaults:
+        visible_vaults = [*visible_vaults, initial_vault]
     return {
         "version": __version__,
         "app_name": settings.app_name,
         "namespace": settings.namespace,
         "stages": project.stages,
-        "visible_stages": project.visible_stages(),
+        "visible_stages": visible_stages,
         "default_vault": settings.default_vault,
         "template_path": settings.template_path,
         "vaults": [
@@ -45,14 +54,11 @@ def context(call: Call) -> dict[str, Any]:
             }
             for slug, config in sorted(project.vaults.items())
         ],
-        "visible_vaults": project.visible_vaults(),
+        "visible_vaults": visible_vaults,
         "system_stages": list(SYSTEM_STAGES),
         # the vault form is drawn from each driver's declared options (vaults/registry.py)
         "drivers": [declared.schema() for declared in registry.all_drivers()],
-        "initial": {
-            "vault": call.defaults.get("vault") if call.defaults.get("vault") in project.vaults else None,
-            "stage": call.defaults.get("stage") if call.defaults.get("stage") in project.stages else None,
-        },
+        "initial": {"vault": initial_vault, "stage": initial_stage},
     }
 
 
