@@ -1416,3 +1416,23 @@ def test_a_dialog_whose_data_comes_after_another_was_opened_does_not_replace_it(
     page.unroute("**/api/secret/history?*")
     _act(page, "API_KEY", "History")
     expect(page.locator("#history-table tbody tr")).to_have_count(1)
+
+
+def test_coming_back_to_export_from_another_stage_clears_the_preview(page: Page) -> None:
+    """Export revealed for staging, then the Secrets tab and back: the form started again from the
+    page's stage (local) but still showed staging's values, and Copy put them on the clipboard."""
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    output = page.locator("#export-output")
+    page.get_by_role("tab", name="Export").click()
+    page.select_option("#export-stage", "staging")
+    page.get_by_role("button", name="Reveal values").click()
+    expect(output).to_contain_text(f"DB_PASSWORD={FAKE_STAGING_DB}")
+    page.get_by_role("tab", name="Secrets").click()
+    page.get_by_role("tab", name="Export").click()
+    expect(page.locator("#export-stage")).to_have_value("local")
+    expect(output).to_be_hidden()
+    assert FAKE_STAGING_DB not in page.content()
+    page.get_by_role("button", name="Copy", exact=True).click()
+    expect(page.locator(".toast").last).to_contain_text("Copied")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert f"DB_PASSWORD={FAKE_DB}\n" in copied and FAKE_STAGING_DB not in copied

@@ -102,8 +102,11 @@ async function fillExportChoices() {
 }
 
 export function setupExport() {
+  const before = `${checked($("#export-vaults"))}|${$("#export-stage").value}`;
   checkboxes($("#export-vaults"), state.ctx.vaults.map((v) => v.slug), [state.vault], "export-vault");
   options($("#export-stage"), state.ctx.stages, state.stage);
+  // the tab starts again from the page's vault and stage: a preview of other choices goes
+  if (`${checked($("#export-vaults"))}|${$("#export-stage").value}` !== before) clearExport();
   exportReady = fillExportChoices();
   return exportReady;
 }
@@ -118,6 +121,11 @@ export function exportBody(reveal) {
 
 let exported = null;
 let exportSeq = 0;  // bumped when a choice changes: an export still under way is then for old choices
+
+// a preview always shows what the current choices give: changing one clears it
+function clearExport() {
+  exportSeq += 1; exported = null; $("#export-output").hidden = true; $("#export-output").textContent = ""; clear($("#export-summary"));
+}
 
 export async function runExport(reveal) {
   const summary = $("#export-summary");
@@ -172,10 +180,7 @@ export function wireTransfer() {
   $("#import-dry").addEventListener("click", (e) => withBusy(e.target, () => applyImport(true), { settles: true }).catch(fail));
   $("#import-apply").addEventListener("click", (e) => withBusy(e.target, () => applyImport(false), { settles: true }).catch(fail));
 
-  // a preview always shows what the current choices give: changing one clears it
-  for (const el of $$("#tab-export select, #tab-export input")) el.addEventListener("change", () => {
-    exportSeq += 1; exported = null; $("#export-output").hidden = true; $("#export-output").textContent = ""; clear($("#export-summary"));
-  });
+  for (const el of $$("#tab-export select, #tab-export input")) el.addEventListener("change", clearExport);
   $("#export-preview").addEventListener("click", (e) => withBusy(e.target, () => runExport(false)).catch(fail));
   $("#export-reveal").addEventListener("click", (e) => withBusy(e.target, () => runExport(true)).catch(fail));
   $("#export-download").addEventListener("click", (e) => withBusy(e.target, downloadExport).catch(fail));
