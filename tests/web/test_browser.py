@@ -1436,3 +1436,22 @@ def test_coming_back_to_export_from_another_stage_clears_the_preview(page: Page)
     expect(page.locator(".toast").last).to_contain_text("Copied")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert f"DB_PASSWORD={FAKE_DB}\n" in copied and FAKE_STAGING_DB not in copied
+
+
+def test_a_save_in_settings_keeps_what_is_being_changed_in_another_card(page: Page, web_project: Path) -> None:
+    """A new app name typed (not saved yet) and a workspace stage unticked, then a stage added:
+    the page drew the settings again from the server and the typed name and the untick were gone."""
+    page.get_by_role("tab", name="Settings").click()
+    page.fill("#set-app-name", "Renamed Demo")
+    page.uncheck("#ws-stages input[value=production]")
+    page.fill("#stage-new", "qa")
+    page.get_by_role("button", name="Add stage").click()
+    expect(page.locator("#stage-list")).to_contain_text("qa")
+    expect(page.locator("#set-app-name")).to_have_value("Renamed Demo")
+    expect(page.locator("#ws-stages input[value=production]")).not_to_be_checked()
+    expect(page.locator("#ws-stages input[value=local]")).to_be_checked()
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator(".toast").last).to_contain_text("Settings saved")
+    assert '"Renamed Demo"' in (web_project / ".keep" / "settings.json").read_text()
+    expect(page.locator("#set-app-name")).to_have_value("Renamed Demo")
+    expect(page.locator("#ws-stages input[value=production]")).not_to_be_checked()

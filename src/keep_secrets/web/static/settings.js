@@ -4,12 +4,16 @@ import { $, api, badge, checkboxes, checked, clear, confirmDialog, fail, h, load
 import { setupDiff } from "./diff.js";
 import { switchContext } from "./secrets.js";
 
-export function renderSettings() {
+// `before`: the context the tab was drawn from, when it is drawn again after a save: a field the
+// user has changed since and not saved (another card's save came meanwhile) keeps their value
+export function renderSettings(before = null) {
   const ctx = state.ctx;
-  $("#set-app-name").value = ctx.app_name;
+  const edited = (el, was) => before !== null && el.value !== was;
+  if (!edited($("#set-app-name"), before && before.app_name)) $("#set-app-name").value = ctx.app_name;
   $("#set-namespace").value = ctx.namespace;
-  $("#set-template-path").value = ctx.template_path;
-  options($("#set-default-vault"), ctx.vaults.map((v) => v.slug), ctx.default_vault);
+  if (!edited($("#set-template-path"), before && before.template_path)) $("#set-template-path").value = ctx.template_path;
+  const defaultVault = $("#set-default-vault");
+  options(defaultVault, ctx.vaults.map((v) => v.slug), edited(defaultVault, before && before.default_vault) ? defaultVault.value : ctx.default_vault);
   const chips = clear($("#stage-list"));
   for (const stage of ctx.stages) {
     const system = ctx.system_stages.includes(stage);
@@ -28,14 +32,19 @@ export function renderSettings() {
         v.default ? null : h("button", { type: "button", class: "link", text: "Make default", onclick: () => saveSettings({ default_vault: v.slug }) }),
         v.default ? null : h("button", { type: "button", class: "link danger-text", text: "Delete", onclick: () => deleteVault(v.slug) }))));
   }
-  checkboxes($("#ws-vaults"), ctx.vaults.map((v) => v.slug), ctx.visible_vaults, "ws-vault");
-  checkboxes($("#ws-stages"), ctx.stages, ctx.visible_stages, "ws-stage");
+  const ticks = (box, was, now) => {
+    const mine = checked(box);
+    return before !== null && [...mine].sort().join() !== [...was].sort().join() ? mine : now;
+  };
+  checkboxes($("#ws-vaults"), ctx.vaults.map((v) => v.slug), ticks($("#ws-vaults"), before && before.visible_vaults, ctx.visible_vaults), "ws-vault");
+  checkboxes($("#ws-stages"), ctx.stages, ticks($("#ws-stages"), before && before.visible_stages, ctx.visible_stages), "ws-stage");
 }
 
 export async function refreshAll() {
   const before = `${state.vault}:${state.stage}`;
+  const drawn = state.ctx;
   await loadContext();
-  renderSettings();
+  renderSettings(drawn);
   setupDiff();
   // the change took the page's vault or stage out of the workspace, and loadContext moved to
   // another: the table's rows (whose buttons act on the new one) go at once, as on a switch
