@@ -1455,3 +1455,20 @@ def test_a_save_in_settings_keeps_what_is_being_changed_in_another_card(page: Pa
     assert '"Renamed Demo"' in (web_project / ".keep" / "settings.json").read_text()
     expect(page.locator("#set-app-name")).to_have_value("Renamed Demo")
     expect(page.locator("#ws-stages input[value=production]")).not_to_be_checked()
+
+
+def test_signing_out_elsewhere_takes_a_revealed_value_out_of_the_open_dialog(
+    page: Page, server: Server, tabs: Tabs
+) -> None:
+    """An edit dialog with the current value revealed, and the session ended from another tab:
+    the dialog was closed but kept its content, so the value stayed in the signed-out page."""
+    _act(page, "DB_PASSWORD", "Edit")
+    page.locator("dialog[open]").get_by_role("button", name="Reveal current value").click()
+    expect(page.locator("dialog[open] textarea[name=value]")).to_have_value(FAKE_DB)
+    other = tabs.open(server.base + "/", context=page.context)
+    other.get_by_role("button", name="Sign out").click()
+    expect(other.locator("#signin")).to_be_visible()
+    expect(page.locator("#signin-message")).to_contain_text("signed out in another tab")
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    assert FAKE_DB not in page.content()
+    assert page.locator("#dialog textarea").count() == 0

@@ -71,6 +71,7 @@ async function consumeSignin() {
 function wipe() {
   // nothing revealed stays on a signed-out page
   if ($("#dialog").open) $("#dialog").close();
+  clear($("#dialog-body"));  // a closed dialog keeps its content (an edit's revealed value, history)
   for (const body of $$("main tbody")) clear(body);
   for (const out of $$("main pre.output")) { out.textContent = ""; out.hidden = true; }
   state.secrets = [];
