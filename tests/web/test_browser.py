@@ -1472,3 +1472,36 @@ def test_signing_out_elsewhere_takes_a_revealed_value_out_of_the_open_dialog(
     expect(page.locator("dialog[open]")).to_have_count(0)
     assert FAKE_DB not in page.content()
     assert page.locator("#dialog textarea").count() == 0
+
+
+def _answer_later(held: list[tuple[object, object]]) -> object:
+    """A route handler that lets the server answer at once but holds the answer from the page
+    (route.fulfill releases it): the server acted on the request while the session was valid."""
+    def handler(route: object) -> None:
+        held.append((route, route.fetch()))  # type: ignore[attr-defined]
+    return handler
+
+
+@pytest.mark.parametrize("where", ["export", "template"])
+def test_revealed_values_answering_after_sign_out_stay_out_of_the_page(page: Page, where: str) -> None:
+    """Reveal values (Export) or Render (Templates) pressed, then Sign out while the answer was on
+    its way: the values came into the signed-out page (and showed again on the next sign-in)."""
+    held: list[tuple[object, object]] = []
+    page.route("**/api/export", _answer_later(held))
+    if where == "export":
+        page.get_by_role("tab", name="Export").click()
+        expect(page.locator("#export-format option[value=env]")).to_have_count(1)
+        page.get_by_role("button", name="Reveal values").click()
+    else:
+        page.get_by_role("tab", name="Templates").click()
+        page.fill("#template-editor", "DB={local:DB_PASSWORD}\n")
+        page.select_option("#template-stage", "local")
+        page.get_by_role("button", name="Render (reveals values)").click()
+    _until(page, lambda: held, "the server to have answered")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    _count_answers(page)
+    for route, response in held:
+        route.fulfill(response=response)  # type: ignore[attr-defined]
+    _answers_read(page, "/api/export", 1)
+    assert FAKE_DB not in page.content()

@@ -92,6 +92,7 @@ export function wireTemplates() {
     try {
       const data = await withBusy(e.target, () => api("POST", "/api/export", { body: {
         stage, content: $("#template-editor").value, template: $("#template-name").value.trim() || null, format: "env", missing: "skip", reveal: true } }));
+      if (document.body.classList.contains("signed-out")) return;  // signed out while it rendered
       const out = $("#template-output"); out.hidden = false; out.textContent = data.content;
       for (const w of data.warnings) toast(w);
     } catch (err) { fail(err); }

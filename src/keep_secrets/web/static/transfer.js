@@ -145,8 +145,8 @@ export async function runExport(reveal) {
     throw err;
   }
   // what the caller asked for (a download, a copy) still comes back, but it is not shown (nor
-  // kept for Copy) under choices it was not made from
-  if (mine !== exportSeq) return data;
+  // kept for Copy) under choices it was not made from, nor on a page signed out meanwhile
+  if (mine !== exportSeq || document.body.classList.contains("signed-out")) return data;
   exported = data;
   clear(summary).append(badge(`${data.count} entr${data.count === 1 ? "y" : "ies"}`, "ok"), badge(data.masked ? "values masked" : "real values", data.masked ? "" : "warn"));
   for (const w of data.warnings || []) summary.append(badge(w, "warn"));
