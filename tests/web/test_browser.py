@@ -290,7 +290,7 @@ def test_invalid_key_is_refused_in_the_dialog(page: Page, cli: KeepRunner) -> No
 
 def test_history_reveal_and_rollback(page: Page, cli: KeepRunner) -> None:
     cli.ok("set", "DB_PASSWORD", "fake-db-pass-second", "--stage", "local")
-    page.get_by_role("button", name="Reload").click()
+    _reload_for(page, "DB_PASSWORD")
     _act(page, "DB_PASSWORD", "History")
     rows = page.locator("#history-table tbody tr")
     expect(rows).to_have_count(2)
@@ -780,6 +780,15 @@ def _act(page: Page, key: str, action: str) -> None:
     row.get_by_role("menuitem", name=f"{action} {key}").click()
 
 
+def _reload_for(page: Page, key: str) -> None:
+    """Reload the table after the CLI changed `key`, and wait until its row shows the change:
+    on a phone a row menu opened before the new rows come is closed by their drawing."""
+    revision = _row(page, key).locator("td.rev")
+    before = revision.text_content() or ""
+    page.get_by_role("button", name="Reload").click()
+    expect(revision).not_to_have_text(before)
+
+
 def _page_width(page: Page) -> int:
     return int(page.evaluate("document.documentElement.scrollWidth"))
 
@@ -965,7 +974,7 @@ def test_search_copy_restore_history_toasts_and_fonts(page: Page, cli: KeepRunne
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"
     # history: nothing clipped, and a rollback is confirmed first
     cli.ok("set", "DB_PASSWORD", "fake-db-pass-second", "--stage", "local")
-    page.get_by_role("button", name="Reload").click()
+    _reload_for(page, "DB_PASSWORD")
     _act(page, "DB_PASSWORD", "History")
     older = page.locator("#history-table tbody tr").nth(1)
     older.get_by_role("button", name="Roll back to this").click()
