@@ -183,10 +183,18 @@ def test_a_fetch_that_pipelines_again_does_not_wait_on_its_own_pool(monkeypatch:
 
 
 def test_listings_after_the_first_start_no_thread() -> None:
+    from keep_secrets import concurrency
+
     pipelined([[1, 2, 3]], 1, lambda chunk: chunk)
-    deadline = time.monotonic() + 10  # the pool's threads are started in the background
-    while sum(t.name.startswith("keep-read_") for t in threading.enumerate()) < max_concurrency():
-        assert time.monotonic() < deadline
+    assert max_concurrency() in concurrency._pools
+    # the pool's threads are started in the background. Every pool this process made so far
+    # counts (one per KEEP_MAX_CONCURRENCY an earlier test of this pytest-xdist worker set,
+    # e.g. 1 or 3): counting only up to this pool's size ended the wait while its last threads
+    # were still starting, and they showed up as "new" threads below
+    expected = sum(pool.size for pool in list(concurrency._pools.values()))
+    deadline = time.monotonic() + 30
+    while sum(t.name.startswith("keep-read_") for t in threading.enumerate()) < expected:
+        assert time.monotonic() < deadline, "the pools' threads did not all start"
         time.sleep(0.01)
     before = {t.ident for t in threading.enumerate()}
     for _ in range(5):
