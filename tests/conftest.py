@@ -135,6 +135,30 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
 
+def forget_once_per_process_state() -> None:
+    """What keep remembers for the rest of a process in module-level containers, which the
+    in-process runner leaves alone between calls (README, Testing): Parameter Store's "listing
+    denied, use GetParametersByPath" identities and its per-region read limiters. Keyed by
+    (profile, endpoint, region), a denial under `AWS_ENDPOINT_URL` (tests/iam/test_matrix.py, run
+    first on every pytest-xdist worker as a slow module) is (None, None, region), which every
+    later in-process SSM call through AWS_ENDPOINT_URL shares: they silently listed through the
+    fallback, and a proxy that reused a denied test's port was taken for denied too."""
+    ssm = sys.modules.get("keep_secrets.vaults.ssm")  # never imported here only for this
+    if ssm is not None:
+        with ssm._state_lock:
+            ssm._describe_denied.clear()
+            ssm._limiters.clear()
+
+
+@pytest.fixture(autouse=True)
+def fresh_process_state() -> Iterator[None]:
+    """Every test starts with the "once per process" state of a new process, whichever tests
+    ran before it on the same worker."""
+    forget_once_per_process_state()
+    yield
+    forget_once_per_process_state()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def shared_botocore_loader() -> Iterator[None]:
     """Every new botocore session parses botocore's JSON data files again (endpoints, the service
