@@ -75,3 +75,54 @@ def test_sigterm_exit_code_is_reported_at_once(rp: KeepRunner, grandchild: Path)
     proc.stdout.close()
     assert proc.stderr is not None
     proc.stderr.close()
+
+
+class _LateClock:
+    """time.monotonic for the stream pump as a thread of a busy machine sees it: every look at
+    the clock comes a second after the previous one (the thread was not run in between)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+def test_output_written_before_the_command_exited_is_shown_however_late_the_pump_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`run --redact` stops reading a pipe a background process holds open 0.5 s after the
+    command exits; what the command wrote before it exited (here 60 KB, still in the pipe)
+    must come out all the same, even when the pump thread only gets to it after those 0.5 s,
+    as on a loaded machine. It was dropped: the pump looked at the clock before reading."""
+    import threading
+
+    from keep_secrets.services import running
+
+    monkeypatch.setattr(running, "time", _LateClock())
+    lines = b"".join(b"line %05d fake-secret-value\n" % i for i in range(2000))
+    assert len(lines) < 65536  # all of it fits in the pipe: the command could exit
+    source_r, source_w = os.pipe()  # source_w stays open: the background process's copy
+    os.write(source_w, lines)
+    out_r, out_w = os.pipe()
+    exited = threading.Event()
+    exited.set()
+    shown = bytearray()
+    reader = threading.Thread(target=lambda: shown.extend(_read_all(out_r)))
+    reader.start()
+    try:
+        running._pump(os.fdopen(source_r, "rb", buffering=0), out_w, running.Redactor(["fake-secret-value"]), exited)
+    finally:
+        os.close(out_w)
+        reader.join(timeout=30)
+        os.close(out_r)
+        os.close(source_w)
+    assert bytes(shown) == lines.replace(b"fake-secret-value", b"********")
+
+
+def _read_all(fd: int) -> bytes:
+    data = b""
+    while chunk := os.read(fd, 65536):
+        data += chunk
+    return data

@@ -225,33 +225,51 @@ def _write_all(fd: int, data: bytes) -> None:
 DRAIN_SECONDS = 0.5
 
 
+def _buffered(fd: int) -> int:
+    """Bytes waiting in the pipe `fd` (FIONREAD); 0 where that cannot be asked."""
+    try:
+        import fcntl
+        import termios
+
+        answer = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+    except (ImportError, OSError, AttributeError):
+        return 0
+    return max(0, int.from_bytes(answer, sys.byteorder, signed=True))
+
+
 def _pump(source: IO[bytes], target: int, redactor: Redactor, done: threading.Event | None = None) -> None:
     """Copy one child stream to ours through the filter until EOF, or, once `done` is set
     (the command exited), until what is buffered is drained: a grandchild that inherited the
-    pipe (`sh -c 'sleep 20 & echo started'`) must not keep `keep run` waiting. If our side is
-    closed (`keep run … | head`), stop reading so the child sees EPIPE as it would unwrapped."""
+    pipe (`sh -c 'sleep 20 & echo started'`) must not keep `keep run` waiting. What was in
+    the pipe when the pump saw the exit is read whatever the clock says (a pump thread a busy
+    machine runs late must not drop the command's last output); DRAIN_SECONDS bound only the
+    wait for more. If our side is closed (`keep run … | head`), stop reading so the child sees
+    EPIPE as it would unwrapped."""
     import select
 
     fd = source.fileno()
     drain_until: float | None = None
+    owed = 0  # bytes the command had written when it exited, not read yet
     try:
         while True:
             if done is not None and done.is_set() and drain_until is None:
+                owed = _buffered(fd)
                 drain_until = time.monotonic() + DRAIN_SECONDS
-            if drain_until is not None:
+            if drain_until is not None and owed <= 0:  # owed bytes are there: read them at once
                 wait = drain_until - time.monotonic()
                 if wait <= 0:
                     break
                 ready, _, _ = select.select([fd], [], [], min(wait, 0.05))
                 if not ready:
                     break  # nothing more buffered: stop
-            elif done is not None:
+            elif drain_until is None and done is not None:
                 ready, _, _ = select.select([fd], [], [], 0.05)
                 if not ready:
                     continue
             chunk = os.read(fd, _CHUNK)
             if not chunk:
                 break
+            owed -= len(chunk)
             _write_all(target, redactor.feed(chunk))
         _write_all(target, redactor.flush())
     except OSError:
