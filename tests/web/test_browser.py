@@ -1514,3 +1514,26 @@ def test_revealed_values_answering_after_sign_out_stay_out_of_the_page(page: Pag
         route.fulfill(response=response)  # type: ignore[attr-defined]
     _answers_read(page, "/api/export", 1)
     assert FAKE_DB not in page.content()
+
+
+@pytest.mark.parametrize(("action", "path"), [
+    ("History", "**/api/secret/history?*"), ("Edit", "**/api/secret?*"), ("Restore", "**/api/secrets/deleted?*"),
+])
+def test_a_dialog_whose_data_answers_after_sign_out_does_not_open(page: Page, action: str, path: str) -> None:
+    """History, Edit or Restore… pressed, then Sign out while the answer was on its way (the
+    server had answered while the session was valid): the dialog opened over the sign-in screen."""
+    held: list[tuple[object, object]] = []
+    page.route(path, _answer_later(held))
+    if action == "Restore":
+        page.get_by_role("button", name="Restore…").click()
+    else:
+        _act(page, "DB_PASSWORD", action)
+    _until(page, lambda: held, "the server to have answered")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    _count_answers(page)
+    for route, response in held:
+        route.fulfill(response=response)  # type: ignore[attr-defined]
+    _answers_read(page, path.strip("*").split("?")[0] + "?", 1)
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    assert page.locator("#dialog-body *").count() == 0

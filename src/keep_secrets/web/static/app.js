@@ -1,5 +1,5 @@
 // keep web UI entry point: tabs, keyboard shortcuts and start-up.
-import { $, $$, api, clear, errorText, fail, hideBanner, hooks, options, session, state, loadContext, trackTopbar } from "./core.js";
+import { $, $$, api, clear, errorText, fail, forgetDialogWork, hideBanner, hooks, options, session, state, loadContext, trackTopbar } from "./core.js";
 import { ensureDiff, setupDiff, wireDiff } from "./diff.js";
 import { loadSecrets, wireSecrets } from "./secrets.js";
 import { renderSettings, wireSettings } from "./settings.js";
@@ -69,7 +69,8 @@ async function consumeSignin() {
 }
 
 function wipe() {
-  // nothing revealed stays on a signed-out page
+  // nothing revealed stays on a signed-out page, nor opens in it later
+  forgetDialogWork();
   if ($("#dialog").open) $("#dialog").close();
   clear($("#dialog-body"));  // a closed dialog keeps its content (an edit's revealed value, history)
   for (const body of $$("main tbody")) clear(body);

@@ -215,12 +215,19 @@ export function dialogOnScreen() {
 }
 
 // A dialog opened once an answer comes (Edit, History, Restore…) is not opened if the user opened
-// another meanwhile: it would replace that one, and what they had typed in it. Call it when the
-// work starts; true while no dialog has opened since.
+// another meanwhile: it would replace that one, and what they had typed in it; nor once the page
+// has signed out meanwhile (the server answered while the session was valid): it would open over
+// the sign-in screen. Call it when the work starts; true while no dialog has opened since and the
+// page has not signed out.
+let signOuts = 0;
+
 export function noDialogSince() {
-  const seq = openSeq;
-  return () => seq === openSeq;
+  const seq = openSeq, out = signOuts;
+  return () => seq === openSeq && out === signOuts;
 }
+
+// the page signs out (app.js): work started before opens no dialog when its answer comes
+export function forgetDialogWork() { signOuts += 1; }
 
 export async function confirmDialog(title, text, label = "Delete") {
   return openDialog({ title, body: h("p", { text }), actions: [{ label, kind: "danger", run: () => true }] });
