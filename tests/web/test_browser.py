@@ -1537,3 +1537,27 @@ def test_a_dialog_whose_data_answers_after_sign_out_does_not_open(page: Page, ac
     _answers_read(page, path.strip("*").split("?")[0] + "?", 1)
     expect(page.locator("dialog[open]")).to_have_count(0)
     assert page.locator("#dialog-body *").count() == 0
+
+
+def test_a_reveal_answering_after_the_user_typed_keeps_what_was_typed(page: Page, cli: KeepRunner) -> None:
+    """Reveal current value pressed in an edit, then a new value typed while it came: the
+    revealed value replaced what the user had typed (and Save would have saved it back)."""
+    _count_answers(page)
+    _act(page, "DB_PASSWORD", "Edit")
+    dialog = page.locator("dialog[open]")
+    expect(dialog.locator("code.masked")).to_have_count(1)
+    held: list[object] = []
+    page.route("**/api/secret?*", lambda route: held.append(route))
+    dialog.get_by_role("button", name="Reveal current value").click()
+    _until(page, lambda: held, "the value to be asked for")
+    dialog.locator("textarea[name=value]").fill("fake-typed-meanwhile")
+    for route in held:
+        route.continue_()  # type: ignore[attr-defined]
+    _answers_read(page, "/api/secret?", 1)
+    expect(dialog.locator("code.revealed")).to_have_text(FAKE_DB)  # the current value is shown above
+    expect(dialog.locator("textarea[name=value]")).to_have_value("fake-typed-meanwhile")
+    expect(dialog).to_contain_text("the new value you typed was kept")
+    page.unroute("**/api/secret?*")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.locator("dialog[open]")).to_have_count(0)
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-typed-meanwhile\n"

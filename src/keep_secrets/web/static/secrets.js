@@ -248,8 +248,14 @@ export async function editSecret(vault, stage, key) {
     const ours = dialogOnScreen();
     try {
       const fresh = (await api("GET", "/api/secret", { query: { vault, stage, key } })).secret;
-      value.value = fresh.value; revision = fresh.revision; revealed = true;
       shown.textContent = fresh.value; shown.className = "revealed"; reveal.hidden = true;
+      if (value.value !== "") {
+        // the user typed a new value (before or while it came): theirs stays, and the save still
+        // names the revision they started from
+        kept.hidden = false;
+        return;
+      }
+      value.value = fresh.value; revision = fresh.revision; revealed = true;
       value.focus();
     } catch (err) {
       // this dialog's promise is left unsettled: the table is reloaded once the gone dialog is done
@@ -258,6 +264,8 @@ export async function editSecret(vault, stage, key) {
   } });
   const secure = secureBox(vault, current.secure);
   const note = h("p", { class: "muted small", text: `Editing revision ${revision}; saving creates a new version.` });
+  const kept = h("p", { class: "muted small", hidden: true,
+    text: "The current value is shown above; the new value you typed was kept, not replaced by it." });
   const conflictBox = h("div", {});
   const save = async () => {
     if (!revealed && value.value === "") throw new Error("Type the new value, or reveal the current one to change it");
@@ -285,7 +293,7 @@ export async function editSecret(vault, stage, key) {
     title: `Edit ${key} in ${vault}:${stage}`,
     body: [h("label", {}, "Key", h("input", { type: "text", value: key, readonly: true, class: "mono" })),
       h("div", { class: "field" }, h("span", { class: "field-label", text: "Current value" }), h("div", { class: "value" }, shown, reveal)),
-      valueField(value, "New value"), secure, note, conflictBox],
+      valueField(value, "New value"), kept, secure, note, conflictBox],
     actions: [{ label: "Save", kind: "primary", submit: true, run: save }],
   });
 }
