@@ -1561,3 +1561,28 @@ def test_a_reveal_answering_after_the_user_typed_keeps_what_was_typed(page: Page
     dialog.get_by_role("button", name="Save").click()
     expect(page.locator("dialog[open]")).to_have_count(0)
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-typed-meanwhile\n"
+
+
+def test_removing_the_import_target_vault_in_settings_disables_import(page: Page, cli: KeepRunner) -> None:
+    """A preview for vault `second`, then `second` removed in Settings: back on Import, the
+    target fell back to another vault with Import still enabled, so it wrote into a vault
+    nobody had previewed."""
+    cli.ok("vault:add", "--driver", "local", "--slug", "second", "--name", "Second", "--no-verify", "-n")
+    page.reload()
+    page.wait_for_selector("#secrets-table tbody tr")
+    page.get_by_role("tab", name="Import").click()
+    page.select_option("#import-vault", "second")
+    page.fill("#import-content", "DB_PASSWORD=fake-db-from-import\n")
+    page.check("input[name=import-mode][value=overwrite]")
+    page.get_by_role("button", name="Preview").click()
+    apply = page.get_by_role("button", name="Import", exact=True)
+    expect(apply).to_be_enabled()
+    page.get_by_role("tab", name="Settings").click()
+    page.locator("#vault-table tbody tr[data-slug='second']").get_by_role("button", name="Delete").click()
+    page.locator("dialog[open]").get_by_role("button", name="Remove").click()
+    expect(page.locator("#vault-table tbody tr[data-slug='second']")).to_have_count(0)
+    page.get_by_role("tab", name="Import").click()
+    expect(page.locator("#import-vault")).to_have_value("local")
+    expect(apply).to_be_disabled()
+    expect(page.get_by_role("button", name="Dry run")).to_be_disabled()
+    assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"

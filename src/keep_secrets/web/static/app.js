@@ -1,16 +1,15 @@
 // keep web UI entry point: tabs, keyboard shortcuts and start-up.
-import { $, $$, api, clear, errorText, fail, forgetDialogWork, hideBanner, hooks, options, session, state, loadContext, trackTopbar } from "./core.js";
+import { $, $$, api, clear, errorText, fail, forgetDialogWork, hideBanner, hooks, session, state, loadContext, trackTopbar } from "./core.js";
 import { ensureDiff, setupDiff, wireDiff } from "./diff.js";
 import { loadSecrets, wireSecrets } from "./secrets.js";
 import { renderSettings, wireSettings } from "./settings.js";
 import { loadTemplates, wireTemplates } from "./templates.js";
-import { setupExport, wireTransfer } from "./transfer.js";
+import { setupExport, setupImport, wireTransfer } from "./transfer.js";
 
 const TAB_LOADERS = {
   secrets: () => loadSecrets(),
   diff: () => ensureDiff(),
-  import: () => { options($("#import-vault"), state.ctx.vaults.map((v) => v.slug), $("#import-vault").value || state.vault);
-    options($("#import-stage"), state.ctx.stages, $("#import-stage").value || state.stage); return Promise.resolve(); },
+  import: () => { setupImport(); return Promise.resolve(); },
   export: () => setupExport(),
   templates: () => loadTemplates(),
   settings: () => { renderSettings(); return Promise.resolve(); },

@@ -87,6 +87,16 @@ let importSeq = 0;
 
 export function resetImportButtons() { importSeq += 1; $("#import-dry").disabled = true; $("#import-apply").disabled = true; }
 
+// the target's choices come from the context: a vault or stage removed in Settings meanwhile
+// makes its select fall back to another, a change of target like the user's own (a preview of
+// the old target must not enable Import into the new one)
+export function setupImport() {
+  const before = `${$("#import-vault").value}:${$("#import-stage").value}`;
+  options($("#import-vault"), state.ctx.vaults.map((v) => v.slug), $("#import-vault").value || state.vault);
+  options($("#import-stage"), state.ctx.stages, $("#import-stage").value || state.stage);
+  if (`${$("#import-vault").value}:${$("#import-stage").value}` !== before) resetImportButtons();
+}
+
 
 // the form's choices (formats, templates) come from the server: an export asked for while they
 // load waits for them instead of sending an empty format
