@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -463,6 +464,49 @@ def test_template_files_round_trip(client: TestClient, web_project: Path) -> Non
     assert client.get("/api/template", params={"name": "staging.env"}).json()["content"] == content
     assert client.delete("/api/template", params={"name": "staging.env"}).status_code == 200
     assert client.get("/api/template", params={"name": "staging.env"}).status_code == 404
+
+
+def test_a_template_save_from_a_stale_revision_is_refused(client: TestClient, web_project: Path) -> None:
+    """Two tabs open the same template; the first saves; the second's save, naming the revision
+    it read, is a 409 that says what the file is at now, and the first's text stays."""
+    (web_project / "env").mkdir(exist_ok=True)
+    file = web_project / "env" / "local.env"
+    file.write_text("A={local:DB_PASSWORD}\n")
+
+    def read() -> dict[str, Any]:
+        data = client.get("/api/template", params={"name": "local.env"}).json()
+        assert isinstance(data, dict)
+        return data
+
+    def save(content: str, revision: str | None) -> Any:
+        return client.put("/api/template", json={"name": "local.env", "content": content, "revision": revision})
+
+    first, second = read(), read()
+    assert first["revision"] == second["revision"]
+    saved = save("A=first\n", first["revision"])
+    assert saved.status_code == 200, saved.text
+    assert saved.json()["revision"] == read()["revision"] != first["revision"]
+    stale = save("A=second\n", second["revision"])
+    assert stale.status_code == 409
+    assert stale.json()["conflict"] == {
+        "name": "local.env", "expected": second["revision"], "current": {"revision": saved.json()["revision"]}}
+    assert "changed elsewhere" in stale.json()["error"]
+    assert file.read_text() == "A=first\n"
+    # overwriting on purpose names the revision the file is at now
+    again = save("A=second\n", stale.json()["conflict"]["current"]["revision"])
+    assert again.status_code == 200
+    assert file.read_text() == "A=second\n"
+    # changed by hand (an editor, the CLI) counts as well; deleted is a 409 with no current revision
+    file.write_text("A=by-hand\n")
+    assert save("B=1\n", again.json()["revision"]).status_code == 409
+    file.unlink()
+    gone = save("B=1\n", again.json()["revision"])
+    assert gone.status_code == 409 and gone.json()["conflict"]["current"] is None
+    assert "deleted" in gone.json()["error"]
+    assert not file.exists()
+    # without a revision (a new template, a script) it writes as before
+    assert save("B=1\n", None).status_code == 200
+    assert file.read_text() == "B=1\n"
 
 
 @pytest.mark.parametrize("outside", ["/tmp", "/", "../..", "..", "env/../../x", "~"])

@@ -1586,3 +1586,44 @@ def test_removing_the_import_target_vault_in_settings_disables_import(page: Page
     expect(apply).to_be_disabled()
     expect(page.get_by_role("button", name="Dry run")).to_be_disabled()
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"
+
+
+def test_two_tabs_saving_one_template_the_second_is_told_and_offered_reload_or_overwrite(
+    page: Page, server: Server, tabs: Tabs, web_project: Path
+) -> None:
+    """The same template open in two tabs, each saved: the second Save silently overwrote the
+    first tab's change. Now it is refused, says so, and Reload or Overwrite with mine follow."""
+    file = web_project / "env" / "local.env"
+    file.parent.mkdir(exist_ok=True)
+    file.write_text("DB={local:DB_PASSWORD}\n")
+    other = tabs.open(server.base + "/", context=page.context)
+    for tab in (page, other):
+        tab.get_by_role("tab", name="Templates").click()
+        tab.locator("#template-list button[data-name='local.env']").click()
+        expect(tab.locator("#template-editor")).to_have_value("DB={local:DB_PASSWORD}\n")
+    page.fill("#template-editor", "FIRST={local:DB_PASSWORD}\n")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".toast").last).to_contain_text("Saved local.env")
+    other.fill("#template-editor", "SECOND={local:DB_PASSWORD}\n")
+    other.get_by_role("button", name="Save").click()
+    panel = other.locator("#template-report .conflict-panel")
+    expect(panel).to_contain_text("local.env was changed elsewhere")
+    assert file.read_text() == "FIRST={local:DB_PASSWORD}\n"
+    # Reload shows the first tab's text; saved from there, it goes through
+    panel.get_by_role("button", name="Reload").click()
+    expect(other.locator("#template-editor")).to_have_value("FIRST={local:DB_PASSWORD}\n")
+    expect(panel).to_have_count(0)
+    other.fill("#template-editor", "FIRST={local:DB_PASSWORD}\nSECOND=2\n")
+    other.get_by_role("button", name="Save").click()
+    expect(other.locator(".toast").last).to_contain_text("Saved local.env")
+    assert file.read_text() == "FIRST={local:DB_PASSWORD}\nSECOND=2\n"
+    # the first tab, now behind, is told too; it overwrites on purpose
+    page.fill("#template-editor", "MINE=1\n")
+    page.get_by_role("button", name="Save").click()
+    mine = page.locator("#template-report .conflict-panel")
+    expect(mine).to_contain_text("changed elsewhere")
+    assert file.read_text() == "FIRST={local:DB_PASSWORD}\nSECOND=2\n"
+    mine.get_by_role("button", name="Overwrite with mine").click()
+    expect(mine).to_have_count(0)
+    expect(page.locator(".toast").last).to_contain_text("Saved local.env")
+    assert file.read_text() == "MINE=1\n"

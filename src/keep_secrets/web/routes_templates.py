@@ -4,13 +4,19 @@ Template files live only in the project's template directory, named `NAME.env` (
 separators, no leading dot), so a request can never read or write elsewhere (Keep's
 §5.5/§12.5). Text being edited but not yet saved is validated or rendered from a private
 temporary copy, so the page checks exactly what `keep template:validate` would.
+
+A template read comes with its revision (a hash of the file's bytes); a save that sends it back
+is refused with 409 when the file changed since (another tab, an editor, `keep template:add`),
+as an edit of a secret is, so two editors never overwrite each other silently.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -97,18 +103,49 @@ def read_template(call: Call) -> dict[str, Any]:
         content = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UsageError(f"Template {name} is not UTF-8 text") from None
-    return {"name": name, "content": content}
+    return {"name": name, "content": content, "revision": _revision(path)}
+
+
+def _revision(path: Path) -> str | None:
+    """The file's revision: a hash of its bytes (None: no such file)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+# a save's revision check and its write are one step for this server (two tabs saving at once)
+_saving = threading.Lock()
+
+
+def _check_revision(path: Path, name: str, expected: str) -> None:
+    current = _revision(path)
+    if current == expected:
+        return
+    happened = "changed elsewhere" if current else "deleted"
+    exc = Conflict(f"Template {name} was {happened} since you opened it")
+    exc.details = {  # type: ignore[attr-defined]
+        "conflict": {"name": name, "expected": expected, "current": None if current is None else {"revision": current}}
+    }
+    raise exc
 
 
 def save_template(call: Call) -> dict[str, Any]:
+    """Write a template; with `revision` (from GET), only if the file is still at it (409 else)."""
     name = call.text("name", required=True)
     content = _content(call)
+    expected = call.optional_text("revision")
     path = template_path(call, name)
-    if path.exists() and not call.flag("overwrite", True):
-        raise Conflict(f"Template {name} already exists")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, content, mode=0o644)
-    return {"name": name, "saved": True, "size": len(content.encode())}
+    with _saving:
+        if expected is not None:
+            _check_revision(path, name, expected)
+        if path.exists() and not call.flag("overwrite", True):
+            raise Conflict(f"Template {name} already exists")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, content, mode=0o644)
+        revision = _revision(path)
+    return {"name": name, "saved": True, "size": len(content.encode()), "revision": revision}
 
 
 def delete_template(call: Call) -> dict[str, Any]:

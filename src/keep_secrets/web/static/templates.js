@@ -3,6 +3,9 @@
 import { $, $$, api, badge, checkboxes, checked, clear, confirmDialog, fail, h, openDialog, options, state, toast, withBusy } from "./core.js";
 
 let currentTemplate = null;
+// the revision of currentTemplate's file the editor's text started from (from GET /api/template):
+// a save sends it back, and the server refuses it (409) if the file changed since
+let currentRevision = null;
 // bumped by every open, New and Generate: a template whose text comes late must not replace
 // what the user went on to (another template, a new one being typed)
 let editorSeq = 0;
@@ -25,6 +28,7 @@ export async function openTemplate(name) {
   const data = await api("GET", "/api/template", { query: { name } });
   if (mine !== editorSeq) return;
   currentTemplate = name;
+  currentRevision = data.revision;
   $("#template-name").value = name;
   $("#template-editor").value = data.content;
   const stem = name.replace(/\.env$/, "");
@@ -57,7 +61,8 @@ export async function generateTemplate() {
     actions: [{ label: "Generate", kind: "primary", submit: true, run: async () => {
       const data = await api("POST", "/api/template/generate", { body: { stage: stage.value, vaults: checked(vaults) } });
       editorSeq += 1;
-      currentTemplate = null;
+      currentTemplate = null; currentRevision = null;
+      clear($("#template-report"));
       $("#template-name").value = data.name;
       $("#template-editor").value = data.content;
       $("#template-stage").value = stage.value;
@@ -66,20 +71,47 @@ export async function generateTemplate() {
   });
 }
 
+// Save: the revision goes along when the editor holds the file it was opened from (not a new
+// name typed over it); a 409 shows what happened, and the user reloads or overwrites on purpose
+async function saveTemplate(overwriting = undefined) {
+  const name = $("#template-name").value.trim();
+  const revision = overwriting !== undefined ? overwriting : name === currentTemplate ? currentRevision : null;
+  const mine = editorSeq;
+  try {
+    const data = await api("PUT", "/api/template", { body: { name, content: $("#template-editor").value, revision } });
+    toast(`Saved ${name}`);
+    if (mine === editorSeq) {
+      clear($("#template-report"));
+      currentTemplate = name; currentRevision = data.revision;
+    }
+    await loadTemplates();
+  } catch (err) {
+    if (!(err.status === 409 && err.data && err.data.conflict) || mine !== editorSeq) { fail(err); return; }
+    showConflict(err.data.conflict);
+  }
+}
+
+function showConflict(conflict) {
+  const current = conflict.current;
+  const box = clear($("#template-report"));
+  box.className = "report";
+  box.append(h("div", { class: "conflict-panel", role: "alert" },
+    h("p", { class: "conflict-title", text: `${conflict.name} was ${current ? "changed" : "deleted"} elsewhere (another tab, ` +
+      "an editor or the CLI) since you opened it. Nothing was saved." }),
+    h("div", { class: "actions" },
+      current ? h("button", { type: "button", text: "Reload", onclick: () => openTemplate(conflict.name).catch(fail) }) : null,
+      h("button", { type: "button", class: "danger", text: current ? "Overwrite with mine" : "Save it again",
+        onclick: () => saveTemplate(current ? current.revision : null) }))));
+}
+
 export function wireTemplates() {
   $("#template-new").addEventListener("click", () => {
     editorSeq += 1;
-    currentTemplate = null; $("#template-name").value = ""; $("#template-editor").value = ""; clear($("#template-report"));
+    currentTemplate = null; currentRevision = null; $("#template-name").value = ""; $("#template-editor").value = ""; clear($("#template-report"));
     $("#template-output").hidden = true; $("#template-name").focus();
   });
   $("#template-generate").addEventListener("click", () => generateTemplate().catch(fail));
-  $("#template-save").addEventListener("click", async () => {
-    const name = $("#template-name").value.trim();
-    try {
-      await api("PUT", "/api/template", { body: { name, content: $("#template-editor").value } });
-      currentTemplate = name; toast(`Saved ${name}`); await loadTemplates();
-    } catch (err) { fail(err); }
-  });
+  $("#template-save").addEventListener("click", () => saveTemplate());
   $("#template-validate").addEventListener("click", async (e) => {
     try {
       renderReport(await withBusy(e.target, () => api("POST", "/api/template/validate", { body: {
@@ -100,6 +132,6 @@ export function wireTemplates() {
   $("#template-delete").addEventListener("click", async () => {
     const name = $("#template-name").value.trim();
     if (!name || !(await confirmDialog(`Delete ${name}?`, `Delete the template file ${name}?`))) return;
-    try { await api("DELETE", "/api/template", { query: { name } }); currentTemplate = null; $("#template-editor").value = ""; toast(`Deleted ${name}`); await loadTemplates(); } catch (err) { fail(err); }
+    try { await api("DELETE", "/api/template", { query: { name } }); currentTemplate = null; currentRevision = null; $("#template-editor").value = ""; toast(`Deleted ${name}`); await loadTemplates(); } catch (err) { fail(err); }
   });
 }
