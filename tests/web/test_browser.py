@@ -1627,3 +1627,19 @@ def test_two_tabs_saving_one_template_the_second_is_told_and_offered_reload_or_o
     expect(mine).to_have_count(0)
     expect(page.locator(".toast").last).to_contain_text("Saved local.env")
     assert file.read_text() == "MINE=1\n"
+
+
+def test_a_workspace_change_compares_the_diff_matrix_again(page: Page) -> None:
+    """Diff compared (every stage), then production taken out of the workspace in Settings: back
+    on Diff the ticks said production was not chosen, but the matrix still showed its column
+    (and the schema check its problems) until Compare was pressed."""
+    page.get_by_role("tab", name="Diff").click()
+    expect(page.locator("#diff-table thead th")).to_have_count(5)  # key, status, 3 stages
+    page.get_by_role("tab", name="Settings").click()
+    page.uncheck("#ws-stages input[value=production]")
+    page.get_by_role("button", name="Save workspace").click()
+    expect(page.locator(".toast").last).to_contain_text("Workspace saved")
+    page.get_by_role("tab", name="Diff").click()
+    expect(page.locator("#diff-stages input[value=production]")).not_to_be_checked()
+    expect(page.locator("#diff-table thead th")).to_have_count(4)
+    expect(page.locator("#diff-table thead")).not_to_contain_text("production")

@@ -3,13 +3,23 @@
 import { $, api, badge, checkboxes, checked, clear, errorText, fail, h, state, withBusy } from "./core.js";
 import { editSecret, newSecret } from "./secrets.js";
 
-export function setupDiff() {
-  checkboxes($("#diff-vaults"), state.ctx.vaults.map((v) => v.slug), state.ctx.visible_vaults, "diff-vault");
-  checkboxes($("#diff-stages"), state.ctx.stages, state.ctx.visible_stages, "diff-stage");
-}
-
 let lastDiff = null;
 let diffSeq = 0;
+
+// The columns start from the workspace (drawn again after a Settings save): when that changes
+// the ticks, the matrix (and its schema check) of the old columns goes, a comparison still under
+// way is dropped, and the tab compares again when shown (a workspace that hides production no
+// longer shows production's column under ticks that leave it out)
+export function setupDiff() {
+  const before = `${checked($("#diff-vaults"))}|${checked($("#diff-stages"))}`;
+  checkboxes($("#diff-vaults"), state.ctx.vaults.map((v) => v.slug), state.ctx.visible_vaults, "diff-vault");
+  checkboxes($("#diff-stages"), state.ctx.stages, state.ctx.visible_stages, "diff-stage");
+  if (`${checked($("#diff-vaults"))}|${checked($("#diff-stages"))}` === before) return;
+  diffSeq += 1; lastDiff = null;  // ensureDiff (the tab shown, or boot's) compares again
+  clear($("#diff-summary")); clear($("#diff-table thead")); clear($("#diff-table tbody"));
+  if ($("#diff-check")) clear($("#diff-check"));
+  $("#diff-empty").hidden = true;
+}
 
 export function ensureDiff() { return lastDiff ? Promise.resolve() : runDiff(); }
 
