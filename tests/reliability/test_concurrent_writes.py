@@ -131,7 +131,11 @@ def test_concurrent_set_of_a_new_secrets_manager_key_stores_both_values(kp: Keep
     CreateSecret until the second one arrives, so every pair really races (left to the OS, 8 of 10
     pairs did not)."""
     add_vault(kp.cwd, "sm", "secretsmanager")
-    env = {"AWS_ENDPOINT_URL": counted.url}
+    # the first CreateSecret of a pair waits in the proxy for the second process, which a busy
+    # machine starts seconds later (3.2 s seen here, loaded): past the default 10 s read timeout
+    # the first process would time out and send its CreateSecret again, and that retry, not the
+    # other process, would meet it at the barrier
+    env = {"AWS_ENDPOINT_URL": counted.url, "KEEP_AWS_READ_TIMEOUT": "150", "KEEP_AWS_DEADLINE": "300"}
     client = boto3.client("secretsmanager", endpoint_url=counted.upstream, region_name=REGION)
     lock = threading.Lock()
     barriers: dict[str, threading.Barrier] = {}
@@ -143,7 +147,7 @@ def test_concurrent_set_of_a_new_secrets_manager_key_stores_both_values(kp: Keep
             with lock:
                 barrier = barriers.setdefault(name, threading.Barrier(2))
             try:
-                barrier.wait(timeout=20)
+                barrier.wait(timeout=120)
             except threading.BrokenBarrierError:
                 return None  # the other process found the secret there already: no race to stage
             with lock:
@@ -154,7 +158,7 @@ def test_concurrent_set_of_a_new_secrets_manager_key_stores_both_values(kp: Keep
     pairs = range(3)  # all at once: each pair's race is staged by the proxy, apart from the others
     procs = [start(kp, "set", f"NEW_KEY_{pair}", f"fake-{who}-{pair}", "--vault", "sm", "--stage", "staging", env=env)
              for pair in pairs for who in ("a", "b")]
-    outputs = [proc.communicate(timeout=120) for proc in procs]
+    outputs = [proc.communicate(timeout=240) for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * len(procs), [err.decode() for _, err in outputs]
     for pair in pairs:
         name = f"myapp/staging/NEW_KEY_{pair}"
