@@ -108,11 +108,14 @@ def test_six_processes_first_using_one_fresh_vault_all_succeed(tmp_path: Path) -
     subprocess.run([*KEEP, "init", "-n", "--namespace", "myapp"], cwd=project, env=env, check=True,
                    capture_output=True, timeout=60)
     go = tmp_path / "go"
-    # each process waits for the same moment, then makes its first use of the vault
+    # each process imports keep, says it is ready, waits for the same moment, then makes its
+    # first use of the vault; `go` comes once all six are ready (a fixed pause before it let a
+    # busy machine start some of them after it, one after another instead of at once)
     starter = (
         "import os, sys, time\n"
-        f"while not os.path.exists({str(go)!r}): time.sleep(0.005)\n"
         "from keep_secrets.cli import main\n"
+        f"open(os.path.join({str(tmp_path)!r}, 'ready-' + sys.argv[2]), 'w').close()\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.005)\n"
         "main(sys.argv[1:])\n"
     )
     procs = [
@@ -122,7 +125,11 @@ def test_six_processes_first_using_one_fresh_vault_all_succeed(tmp_path: Path) -
         )
         for i in range(6)
     ]
-    time.sleep(0.3)
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready-KEY_*"))) < len(procs):
+        assert time.monotonic() < deadline, "the keep processes did not all start"
+        assert all(p.poll() is None for p in procs), [p.communicate() for p in procs if p.poll() is not None]
+        time.sleep(0.01)
     go.touch()
     results = [(p.wait(timeout=60), p.stderr.read().decode() if p.stderr else "") for p in procs]
     for proc in procs:
