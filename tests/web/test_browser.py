@@ -739,6 +739,8 @@ def test_saving_an_edit_of_a_key_deleted_meanwhile_says_so_and_stays_open(page: 
 def test_create_it_again_after_a_reveal_found_the_key_gone(page: Page, cli: KeepRunner) -> None:
     _act(page, "API_KEY", "Edit")
     dialog = page.locator("dialog[open]")
+    # the edit has read the key before it goes (deleted first, Edit opens "no longer exists" at once)
+    expect(dialog.locator("h2")).to_have_text("Edit API_KEY in local:local")
     cli.ok("delete", "API_KEY", "--stage", "local", "--force", "--purge")
     dialog.get_by_role("button", name="Reveal current value").click()
     expect(page.locator("dialog[open] h2")).to_have_text("API_KEY no longer exists")
@@ -1598,12 +1600,15 @@ def test_two_tabs_saving_one_template_the_second_is_told_and_offered_reload_or_o
     file.write_text("DB={local:DB_PASSWORD}\n")
     other = tabs.open(server.base + "/", context=page.context)
     for tab in (page, other):
+        tab.bring_to_front()  # the user looks at that tab (a background tab paints no frames)
         tab.get_by_role("tab", name="Templates").click()
         tab.locator("#template-list button[data-name='local.env']").click()
         expect(tab.locator("#template-editor")).to_have_value("DB={local:DB_PASSWORD}\n")
+    page.bring_to_front()
     page.fill("#template-editor", "FIRST={local:DB_PASSWORD}\n")
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".toast").last).to_contain_text("Saved local.env")
+    other.bring_to_front()
     other.fill("#template-editor", "SECOND={local:DB_PASSWORD}\n")
     other.get_by_role("button", name="Save").click()
     panel = other.locator("#template-report .conflict-panel")
@@ -1618,6 +1623,7 @@ def test_two_tabs_saving_one_template_the_second_is_told_and_offered_reload_or_o
     expect(other.locator(".toast").last).to_contain_text("Saved local.env")
     assert file.read_text() == "FIRST={local:DB_PASSWORD}\nSECOND=2\n"
     # the first tab, now behind, is told too; it overwrites on purpose
+    page.bring_to_front()
     page.fill("#template-editor", "MINE=1\n")
     page.get_by_role("button", name="Save").click()
     mine = page.locator("#template-report .conflict-panel")
