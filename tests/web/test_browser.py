@@ -1560,6 +1560,11 @@ def test_a_reveal_answering_after_the_user_typed_keeps_what_was_typed(page: Page
     expect(dialog.locator("textarea[name=value]")).to_have_value("fake-typed-meanwhile")
     expect(dialog).to_contain_text("the new value you typed was kept")
     page.unroute("**/api/secret?*")
+    # emptied, the box takes the current value from another reveal
+    dialog.locator("textarea[name=value]").fill("")
+    dialog.get_by_role("button", name="Reveal current value").click()
+    expect(dialog.locator("textarea[name=value]")).to_have_value(FAKE_DB)
+    dialog.locator("textarea[name=value]").fill("fake-typed-meanwhile")
     dialog.get_by_role("button", name="Save").click()
     expect(page.locator("dialog[open]")).to_have_count(0)
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == "fake-typed-meanwhile\n"

@@ -248,14 +248,15 @@ export async function editSecret(vault, stage, key) {
     const ours = dialogOnScreen();
     try {
       const fresh = (await api("GET", "/api/secret", { query: { vault, stage, key } })).secret;
-      shown.textContent = fresh.value; shown.className = "revealed"; reveal.hidden = true;
+      shown.textContent = fresh.value; shown.className = "revealed";
       if (value.value !== "") {
         // the user typed a new value (before or while it came): theirs stays, and the save still
-        // names the revision they started from
+        // names the revision they started from; emptied, the box is filled by another reveal
         kept.hidden = false;
         return;
       }
       value.value = fresh.value; revision = fresh.revision; revealed = true;
+      reveal.hidden = true; kept.hidden = true;
       value.focus();
     } catch (err) {
       // this dialog's promise is left unsettled: the table is reloaded once the gone dialog is done
@@ -265,7 +266,7 @@ export async function editSecret(vault, stage, key) {
   const secure = secureBox(vault, current.secure);
   const note = h("p", { class: "muted small", text: `Editing revision ${revision}; saving creates a new version.` });
   const kept = h("p", { class: "muted small", hidden: true,
-    text: "The current value is shown above; the new value you typed was kept, not replaced by it." });
+    text: "The current value is shown above; the new value you typed was kept, not replaced by it (empty the box and reveal again to edit the current value)." });
   const conflictBox = h("div", {});
   const save = async () => {
     if (!revealed && value.value === "") throw new Error("Type the new value, or reveal the current one to change it");
