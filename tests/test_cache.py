@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import sqlite3
 import stat
 import sys
@@ -230,12 +229,10 @@ def test_endpoint_down_serves_the_cache_with_one_notice(aws: KeepRunner, counted
     assert counted.total == 0
 
 
-def test_closed_port_serves_the_cache(aws: KeepRunner, counted: Proxy, moto: str) -> None:
+def test_closed_port_serves_the_cache(aws: KeepRunner, counted: Proxy, moto: str, closed_port: int) -> None:
     seed_ssm(moto, "staging", values("staging", 12))
     assert export(aws, "ssm", "staging").code == 0
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]  # nothing listens once the socket is closed
+    closed = closed_port  # refuses connections for the whole test (no other worker's server on it)
     config_path = aws.cwd / ".keep" / "vaults" / "ssm.json"
     config = json.loads(config_path.read_text())
     config["endpoint_url"] = f"http://127.0.0.1:{closed}"

@@ -5,7 +5,6 @@ empty value on SSM (Secrets Manager cannot hold one either)."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,10 @@ def add_vault(project: Path, slug: str, driver: str, endpoint: str) -> None:
     (project / ".keep" / "vaults" / f"{slug}.json").write_text(json.dumps(data))
 
 
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+def closed_port_url(port: int) -> str:
+    """`port`: the closed_port fixture's (held closed for the whole test; a port merely free
+    when asked could be taken by another pytest-xdist worker's server before keep connects)."""
+    return f"http://127.0.0.1:{port}"
 
 
 def single_line(result: Result) -> str:
@@ -87,8 +86,8 @@ def test_default_vault_naming_no_vault_is_a_configuration_error(kp: KeepRunner) 
 
 
 @pytest.mark.aws
-def test_verify_with_the_store_unreachable_suggests_no_policy(kp: KeepRunner) -> None:
-    add_vault(kp.cwd, "sm", "secretsmanager", closed_port_url())
+def test_verify_with_the_store_unreachable_suggests_no_policy(kp: KeepRunner, closed_port: int) -> None:
+    add_vault(kp.cwd, "sm", "secretsmanager", closed_port_url(closed_port))
     result = kp("verify", "--vault", "sm", "--stage", "staging", env={"KEEP_AWS_MAX_ATTEMPTS": "1"})
     assert result.code == 1
     assert "1 of 1 vault/stage combination(s) could not be checked: the store cannot be reached" in result.stderr
@@ -99,9 +98,9 @@ def test_verify_with_the_store_unreachable_suggests_no_policy(kp: KeepRunner) ->
 
 
 @pytest.mark.aws
-def test_vault_add_with_the_store_unreachable_suggests_no_policy(kp: KeepRunner) -> None:
+def test_vault_add_with_the_store_unreachable_suggests_no_policy(kp: KeepRunner, closed_port: int) -> None:
     result = kp.ok("vault:add", "--driver", "secretsmanager", "--slug", "sm", "--region", "us-east-1",
-                   "--endpoint-url", closed_port_url(), "-n", env={"KEEP_AWS_MAX_ATTEMPTS": "1"})
+                   "--endpoint-url", closed_port_url(closed_port), "-n", env={"KEEP_AWS_MAX_ATTEMPTS": "1"})
     assert "vault 'sm' was saved, but its store cannot be reached" in result.stderr
     assert "keep iam" not in result.stderr and "permissions are missing" not in result.stderr
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -109,12 +108,9 @@ def test_ssm_cycle(aws: tuple[KeepRunner, dict[str, str]], moto: str) -> None:
     assert value["Type"] == "String"
 
 
-def test_unreachable_endpoint_is_one_clean_line(kp: KeepRunner) -> None:
+def test_unreachable_endpoint_is_one_clean_line(kp: KeepRunner, closed_port: int) -> None:
     add_vault(kp.cwd, "sm", "secretsmanager")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = f"http://127.0.0.1:{closed_port}"  # refuses connections for the whole test
     result = kp("get", "ANY", "--vault", "sm", "--stage", "staging",
                 env={"AWS_ENDPOINT_URL": endpoint, "KEEP_AWS_MAX_ATTEMPTS": "2"})
     assert result.code == 1
