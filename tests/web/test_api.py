@@ -509,6 +509,37 @@ def test_a_template_save_from_a_stale_revision_is_refused(client: TestClient, we
     assert file.read_text() == "B=1\n"
 
 
+def test_creating_a_template_under_a_taken_name_is_refused(client: TestClient, web_project: Path) -> None:
+    """The page's New (or Generate) saved under an existing file's name overwrote that file
+    silently. A create (`overwrite: false`) is now a 409 naming the file's revision, so the
+    page can offer to open it or to overwrite it on purpose; a save without it writes as before."""
+    (web_project / "env").mkdir(exist_ok=True)
+    file = web_project / "env" / "local.env"
+    file.write_text("A={local:DB_PASSWORD}\n")
+    revision = client.get("/api/template", params={"name": "local.env"}).json()["revision"]
+
+    def save(**body: Any) -> Any:
+        return client.put("/api/template", json={"name": "local.env", "content": "NEW=1\n", **body})
+
+    taken = save(overwrite=False, revision=None)
+    assert taken.status_code == 409
+    assert taken.json()["error"] == "Template local.env already exists"
+    assert taken.json()["conflict"] == {"name": "local.env", "expected": None, "current": {"revision": revision}}
+    assert file.read_text() == "A={local:DB_PASSWORD}\n"
+    # overwriting on purpose names the revision the 409 reported (and is refused if it moved on)
+    file.write_text("A=by-hand\n")
+    assert save(revision=revision).status_code == 409
+    assert file.read_text() == "A=by-hand\n"
+    now = save(overwrite=False).json()["conflict"]["current"]["revision"]
+    assert save(revision=now).status_code == 200
+    assert file.read_text() == "NEW=1\n"
+    # a free name is created; a script's save without either field writes as before
+    fresh = client.put("/api/template", json={"name": "fresh.env", "content": "F=1\n", "overwrite": False})
+    assert fresh.status_code == 200 and (web_project / "env" / "fresh.env").read_text() == "F=1\n"
+    assert client.put("/api/template", json={"name": "local.env", "content": "SCRIPT=1\n"}).status_code == 200
+    assert file.read_text() == "SCRIPT=1\n"
+
+
 @pytest.mark.parametrize("outside", ["/tmp", "/", "../..", "..", "env/../../x", "~"])
 def test_template_directory_must_stay_inside_the_project(client: TestClient, web_project: Path, outside: str) -> None:
     response = client.put("/api/settings", json={"template_path": outside})

@@ -1654,3 +1654,42 @@ def test_a_workspace_change_compares_the_diff_matrix_again(page: Page) -> None:
     expect(page.locator("#diff-stages input[value=production]")).not_to_be_checked()
     expect(page.locator("#diff-table thead th")).to_have_count(4)
     expect(page.locator("#diff-table thead")).not_to_contain_text("production")
+
+
+def test_a_new_template_saved_under_a_taken_name_is_refused_and_offers_open_or_overwrite(
+    page: Page, web_project: Path
+) -> None:
+    """New (or Generate), then Save under the name of an existing file: the file was silently
+    replaced. Now the save is refused, the panel says so and offers Open it or Overwrite."""
+    file = web_project / "env" / "local.env"
+    file.parent.mkdir(exist_ok=True)
+    file.write_text("DB={local:DB_PASSWORD}\n")
+    page.get_by_role("tab", name="Templates").click()
+    expect(page.locator("#template-list button[data-name='local.env']")).to_be_visible()
+    page.get_by_role("button", name="New", exact=True).click()
+    page.fill("#template-name", "local.env")
+    page.fill("#template-editor", "MINE=1\n")
+    page.get_by_role("button", name="Save").click()
+    panel = page.locator("#template-report .conflict-panel")
+    expect(panel).to_contain_text("local.env already exists")
+    assert file.read_text() == "DB={local:DB_PASSWORD}\n"
+    # Open it shows the file, which saved from there is an ordinary save
+    panel.get_by_role("button", name="Open it").click()
+    expect(page.locator("#template-editor")).to_have_value("DB={local:DB_PASSWORD}\n")
+    expect(panel).to_have_count(0)
+    # Generate names the stage's file: the same refusal; Overwrite writes the generated text
+    page.get_by_role("button", name="Generate…").click()
+    dialog = page.locator("dialog[open]")
+    dialog.locator("select[name=stage]").select_option("local")
+    dialog.get_by_role("button", name="Generate", exact=True).click()
+    expect(page.locator(".toast").last).to_contain_text("review and Save")
+    expect(page.locator("#template-name")).to_have_value("local.env")
+    generated = page.locator("#template-editor").input_value()
+    assert "{local:DB_PASSWORD}" in generated and generated != "DB={local:DB_PASSWORD}\n"
+    page.get_by_role("button", name="Save").click()
+    expect(panel).to_contain_text("local.env already exists")
+    assert file.read_text() == "DB={local:DB_PASSWORD}\n"
+    panel.get_by_role("button", name="Overwrite", exact=True).click()
+    expect(page.locator(".toast").last).to_contain_text("Saved local.env")
+    expect(panel).to_have_count(0)
+    assert file.read_text() == generated

@@ -29,7 +29,10 @@ vault; values are masked unless the endpoint reveals them on purpose)::
                                          except, dry_run]
     POST   /api/export                   stage[, vault(s), format, template|content, missing,
                                          all, only, except, reveal]
-    GET    /api/templates, GET|PUT|DELETE /api/template, POST /api/template/generate|validate
+    GET    /api/templates, GET /api/template name -> {name, content, revision}
+    PUT    /api/template                 name, content[, revision | overwrite=false (a create)]
+                                         409 stale / exists: conflict {name, expected, current}
+    DELETE /api/template                 name;  POST /api/template/generate|validate
     PUT    /api/settings, POST|PUT|DELETE /api/vaults, POST|DELETE /api/stages,
     PUT    /api/workspace, POST /api/verify
 

@@ -7,7 +7,9 @@ temporary copy, so the page checks exactly what `keep template:validate` would.
 
 A template read comes with its revision (a hash of the file's bytes); a save that sends it back
 is refused with 409 when the file changed since (another tab, an editor, `keep template:add`),
-as an edit of a secret is, so two editors never overwrite each other silently.
+as an edit of a secret is, so two editors never overwrite each other silently. A save with
+`overwrite: false` (the page's New, Generate or a name typed over: no revision) is a create,
+refused with 409 when the name is taken.
 """
 
 from __future__ import annotations
@@ -119,20 +121,25 @@ def _revision(path: Path) -> str | None:
 _saving = threading.Lock()
 
 
+def _conflict(message: str, name: str, expected: str | None, current: str | None) -> Conflict:
+    exc = Conflict(message)
+    exc.details = {  # type: ignore[attr-defined]
+        "conflict": {"name": name, "expected": expected, "current": None if current is None else {"revision": current}}
+    }
+    return exc
+
+
 def _check_revision(path: Path, name: str, expected: str) -> None:
     current = _revision(path)
     if current == expected:
         return
     happened = "changed elsewhere" if current else "deleted"
-    exc = Conflict(f"Template {name} was {happened} since you opened it")
-    exc.details = {  # type: ignore[attr-defined]
-        "conflict": {"name": name, "expected": expected, "current": None if current is None else {"revision": current}}
-    }
-    raise exc
+    raise _conflict(f"Template {name} was {happened} since you opened it", name, expected, current)
 
 
 def save_template(call: Call) -> dict[str, Any]:
-    """Write a template; with `revision` (from GET), only if the file is still at it (409 else)."""
+    """Write a template; with `revision` (from GET), only if the file is still at it (409 else);
+    with `overwrite: false`, only if there is no such file yet (409 naming its revision else)."""
     name = call.text("name", required=True)
     content = _content(call)
     expected = call.optional_text("revision")
@@ -141,7 +148,7 @@ def save_template(call: Call) -> dict[str, Any]:
         if expected is not None:
             _check_revision(path, name, expected)
         if path.exists() and not call.flag("overwrite", True):
-            raise Conflict(f"Template {name} already exists")
+            raise _conflict(f"Template {name} already exists", name, expected, _revision(path))
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, content, mode=0o644)
         revision = _revision(path)

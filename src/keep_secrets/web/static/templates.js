@@ -72,13 +72,18 @@ export async function generateTemplate() {
 }
 
 // Save: the revision goes along when the editor holds the file it was opened from (not a new
-// name typed over it); a 409 shows what happened, and the user reloads or overwrites on purpose
+// name typed over it); without one it is a create (`overwrite: false`), refused if the name is
+// taken. A 409 shows what happened, and the user reloads, opens or overwrites on purpose
 async function saveTemplate(overwriting = undefined) {
   const name = $("#template-name").value.trim();
   const revision = overwriting !== undefined ? overwriting : name === currentTemplate ? currentRevision : null;
+  const creating = !revision;
   const mine = editorSeq;
   try {
-    const data = await api("PUT", "/api/template", { body: { name, content: $("#template-editor").value, revision } });
+    // Save stays disabled until the answer: a double click of a new template's Save would
+    // otherwise be told by its second request that the name (just created) is taken
+    const data = await withBusy($("#template-save"), () => api("PUT", "/api/template", {
+      body: { name, content: $("#template-editor").value, revision, overwrite: !creating } }));
     toast(`Saved ${name}`);
     if (mine === editorSeq) {
       clear($("#template-report"));
@@ -87,21 +92,27 @@ async function saveTemplate(overwriting = undefined) {
     await loadTemplates();
   } catch (err) {
     if (!(err.status === 409 && err.data && err.data.conflict) || mine !== editorSeq) { fail(err); return; }
-    showConflict(err.data.conflict);
+    showConflict(err.data.conflict, creating ? "create" : "save");
   }
 }
 
-function showConflict(conflict) {
-  const current = conflict.current;
+// the conflict panel of a refused save ("save": the file changed) or create ("create": the name is taken)
+function showConflict(conflict, action) {
+  const { name, current } = conflict;
+  const button = (text, onclick, danger = false) => h("button", { type: "button", class: danger ? "danger" : null, text, onclick });
+  let text; let actions;
+  if (action === "create") {
+    text = `${name} already exists. Nothing was saved: open it, or overwrite it with the text here.`;
+    actions = [button("Open it", () => openTemplate(name).catch(fail)), button("Overwrite", () => saveTemplate(current.revision), true)];
+  } else {
+    text = `${name} was ${current ? "changed" : "deleted"} elsewhere (another tab, an editor or the CLI) since you opened it. Nothing was saved.`;
+    actions = [current ? button("Reload", () => openTemplate(name).catch(fail)) : null,
+      button(current ? "Overwrite with mine" : "Save it again", () => saveTemplate(current ? current.revision : null), true)];
+  }
   const box = clear($("#template-report"));
   box.className = "report";
   box.append(h("div", { class: "conflict-panel", role: "alert" },
-    h("p", { class: "conflict-title", text: `${conflict.name} was ${current ? "changed" : "deleted"} elsewhere (another tab, ` +
-      "an editor or the CLI) since you opened it. Nothing was saved." }),
-    h("div", { class: "actions" },
-      current ? h("button", { type: "button", text: "Reload", onclick: () => openTemplate(conflict.name).catch(fail) }) : null,
-      h("button", { type: "button", class: "danger", text: current ? "Overwrite with mine" : "Save it again",
-        onclick: () => saveTemplate(current ? current.revision : null) }))));
+    h("p", { class: "conflict-title", text }), h("div", { class: "actions" }, ...actions)));
 }
 
 export function wireTemplates() {
