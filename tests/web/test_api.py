@@ -540,6 +540,36 @@ def test_creating_a_template_under_a_taken_name_is_refused(client: TestClient, w
     assert file.read_text() == "SCRIPT=1\n"
 
 
+def test_a_template_delete_from_a_stale_revision_is_refused(client: TestClient, web_project: Path) -> None:
+    """Delete from an editor opened before the file changed (another tab, an editor, the CLI)
+    removed the newer file. With the revision the editor read it is a 409 that names the file's
+    revision now, and the file stays; without a revision (a script) it deletes as before."""
+    (web_project / "env").mkdir(exist_ok=True)
+    file = web_project / "env" / "local.env"
+    file.write_text("A={local:DB_PASSWORD}\n")
+    opened = client.get("/api/template", params={"name": "local.env"}).json()["revision"]
+    file.write_text("A=changed-elsewhere\n")
+    now = client.get("/api/template", params={"name": "local.env"}).json()["revision"]
+
+    def delete(revision: str | None) -> Any:
+        params = {"name": "local.env"} | ({"revision": revision} if revision is not None else {})
+        return client.delete("/api/template", params=params)
+
+    stale = delete(opened)
+    assert stale.status_code == 409
+    assert "changed elsewhere" in stale.json()["error"]
+    assert stale.json()["conflict"] == {"name": "local.env", "expected": opened, "current": {"revision": now}}
+    assert file.read_text() == "A=changed-elsewhere\n"
+    # deleting anyway names the revision the 409 reported
+    assert delete(now).status_code == 200
+    assert not file.exists()
+    assert delete(now).status_code == 404
+    # without a revision it deletes as before
+    file.write_text("B=1\n")
+    assert delete(None).status_code == 200
+    assert not file.exists()
+
+
 @pytest.mark.parametrize("outside", ["/tmp", "/", "../..", "..", "env/../../x", "~"])
 def test_template_directory_must_stay_inside_the_project(client: TestClient, web_project: Path, outside: str) -> None:
     response = client.put("/api/settings", json={"template_path": outside})

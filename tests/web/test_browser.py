@@ -1693,3 +1693,48 @@ def test_a_new_template_saved_under_a_taken_name_is_refused_and_offers_open_or_o
     expect(page.locator(".toast").last).to_contain_text("Saved local.env")
     expect(panel).to_have_count(0)
     assert file.read_text() == generated
+
+
+def test_deleting_a_template_changed_in_another_tab_is_refused_and_offers_reload_or_delete_anyway(
+    page: Page, server: Server, tabs: Tabs, web_project: Path
+) -> None:
+    """The same template open in two tabs; the first saves a change; the second, still showing
+    the old text, presses Delete: the first tab's change was deleted unseen. Now the delete is
+    refused, says so, and Reload or Delete anyway follow."""
+    file = web_project / "env" / "local.env"
+    file.parent.mkdir(exist_ok=True)
+    file.write_text("DB={local:DB_PASSWORD}\n")
+    other = tabs.open(server.base + "/", context=page.context)
+    for tab in (page, other):
+        tab.bring_to_front()  # the user looks at that tab (a background tab paints no frames)
+        tab.get_by_role("tab", name="Templates").click()
+        tab.locator("#template-list button[data-name='local.env']").click()
+        expect(tab.locator("#template-editor")).to_have_value("DB={local:DB_PASSWORD}\n")
+    page.bring_to_front()
+    page.fill("#template-editor", "FIRST={local:DB_PASSWORD}\n")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".toast").last).to_contain_text("Saved local.env")
+    other.bring_to_front()
+
+    def delete() -> None:
+        other.locator("#template-delete").click()
+        other.locator("dialog[open]").get_by_role("button", name="Delete", exact=True).click()
+
+    delete()
+    panel = other.locator("#template-report .conflict-panel")
+    expect(panel).to_contain_text("local.env was changed elsewhere")
+    expect(panel).to_contain_text("Nothing was deleted")
+    assert file.read_text() == "FIRST={local:DB_PASSWORD}\n"
+    # Reload shows the first tab's text; deleted from there, it goes
+    panel.get_by_role("button", name="Reload").click()
+    expect(other.locator("#template-editor")).to_have_value("FIRST={local:DB_PASSWORD}\n")
+    expect(panel).to_have_count(0)
+    file.write_text("BY_HAND=1\n")  # an editor or the CLI changes it once more
+    delete()
+    expect(panel).to_contain_text("local.env was changed elsewhere")
+    assert file.read_text() == "BY_HAND=1\n"
+    panel.get_by_role("button", name="Delete anyway").click()
+    expect(other.locator(".toast").last).to_contain_text("Deleted local.env")
+    expect(panel).to_have_count(0)
+    expect(other.locator("#template-list button[data-name='local.env']")).to_have_count(0)
+    assert not file.exists()

@@ -32,7 +32,8 @@ vault; values are masked unless the endpoint reveals them on purpose)::
     GET    /api/templates, GET /api/template name -> {name, content, revision}
     PUT    /api/template                 name, content[, revision | overwrite=false (a create)]
                                          409 stale / exists: conflict {name, expected, current}
-    DELETE /api/template                 name;  POST /api/template/generate|validate
+    DELETE /api/template                 name[, revision]          404 / 409 stale
+    POST   /api/template/generate|validate
     PUT    /api/settings, POST|PUT|DELETE /api/vaults, POST|DELETE /api/stages,
     PUT    /api/workspace, POST /api/verify
 

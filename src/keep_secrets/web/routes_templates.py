@@ -9,7 +9,7 @@ A template read comes with its revision (a hash of the file's bytes); a save tha
 is refused with 409 when the file changed since (another tab, an editor, `keep template:add`),
 as an edit of a secret is, so two editors never overwrite each other silently. A save with
 `overwrite: false` (the page's New, Generate or a name typed over: no revision) is a create,
-refused with 409 when the name is taken.
+refused with 409 when the name is taken. A delete that sends the revision is refused likewise.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _revision(path: Path) -> str | None:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-# a save's revision check and its write are one step for this server (two tabs saving at once)
+# a save's or delete's revision check and its write are one step for this server (two tabs at once)
 _saving = threading.Lock()
 
 
@@ -156,11 +156,16 @@ def save_template(call: Call) -> dict[str, Any]:
 
 
 def delete_template(call: Call) -> dict[str, Any]:
+    """Delete a template; with `revision` (from GET), only if the file is still at it (409 else)."""
     name = call.text("name", required=True)
+    expected = call.optional_text("revision")
     path = template_path(call, name)
-    if not path.is_file():
-        raise NotFound(f"Template {name} not found")
-    os.unlink(path)
+    with _saving:
+        if not path.is_file():
+            raise NotFound(f"Template {name} not found")
+        if expected is not None:
+            _check_revision(path, name, expected)
+        os.unlink(path)
     return {"name": name, "deleted": True}
 
 

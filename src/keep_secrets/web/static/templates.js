@@ -96,7 +96,8 @@ async function saveTemplate(overwriting = undefined) {
   }
 }
 
-// the conflict panel of a refused save ("save": the file changed) or create ("create": the name is taken)
+// the conflict panel of a refused save ("save": the file changed), create ("create": the name
+// is taken) or delete ("delete": the file changed)
 function showConflict(conflict, action) {
   const { name, current } = conflict;
   const button = (text, onclick, danger = false) => h("button", { type: "button", class: danger ? "danger" : null, text, onclick });
@@ -105,14 +106,34 @@ function showConflict(conflict, action) {
     text = `${name} already exists. Nothing was saved: open it, or overwrite it with the text here.`;
     actions = [button("Open it", () => openTemplate(name).catch(fail)), button("Overwrite", () => saveTemplate(current.revision), true)];
   } else {
-    text = `${name} was ${current ? "changed" : "deleted"} elsewhere (another tab, an editor or the CLI) since you opened it. Nothing was saved.`;
-    actions = [current ? button("Reload", () => openTemplate(name).catch(fail)) : null,
-      button(current ? "Overwrite with mine" : "Save it again", () => saveTemplate(current ? current.revision : null), true)];
+    const where = `${name} was ${current ? "changed" : "deleted"} elsewhere (another tab, an editor or the CLI) since you opened it.`;
+    text = `${where} Nothing was ${action === "delete" ? "deleted" : "saved"}.`;
+    const reload = current ? button("Reload", () => openTemplate(name).catch(fail)) : null;
+    actions = action === "delete" ? [reload, button("Delete anyway", () => deleteTemplate(name, current.revision), true)]
+      : [reload, button(current ? "Overwrite with mine" : "Save it again", () => saveTemplate(current ? current.revision : null), true)];
   }
   const box = clear($("#template-report"));
   box.className = "report";
   box.append(h("div", { class: "conflict-panel", role: "alert" },
     h("p", { class: "conflict-title", text }), h("div", { class: "actions" }, ...actions)));
+}
+
+// Delete: with the revision the editor opened (a name only typed has none, and deletes as
+// before), refused (409) if the file changed since; the user reloads or deletes anyway
+async function deleteTemplate(name, revision) {
+  const mine = editorSeq;
+  try {
+    await api("DELETE", "/api/template", { query: { name, revision } });
+    toast(`Deleted ${name}`);
+    if (mine === editorSeq) {
+      clear($("#template-report"));
+      currentTemplate = null; currentRevision = null; $("#template-editor").value = "";
+    }
+    await loadTemplates();
+  } catch (err) {
+    if (!(err.status === 409 && err.data && err.data.conflict) || mine !== editorSeq) { fail(err); return; }
+    showConflict(err.data.conflict, "delete");
+  }
 }
 
 export function wireTemplates() {
@@ -143,6 +164,6 @@ export function wireTemplates() {
   $("#template-delete").addEventListener("click", async () => {
     const name = $("#template-name").value.trim();
     if (!name || !(await confirmDialog(`Delete ${name}?`, `Delete the template file ${name}?`))) return;
-    try { await api("DELETE", "/api/template", { query: { name } }); currentTemplate = null; currentRevision = null; $("#template-editor").value = ""; toast(`Deleted ${name}`); await loadTemplates(); } catch (err) { fail(err); }
+    await deleteTemplate(name, name === currentTemplate ? currentRevision : null);
   });
 }
