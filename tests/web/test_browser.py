@@ -1595,11 +1595,9 @@ def test_removing_the_import_target_vault_in_settings_disables_import(page: Page
     assert cli.ok("get", "DB_PASSWORD", "--stage", "local", "--format", "raw").stdout == FAKE_DB + "\n"
 
 
-def test_two_tabs_saving_one_template_the_second_is_told_and_offered_reload_or_overwrite(
-    page: Page, server: Server, tabs: Tabs, web_project: Path
-) -> None:
-    """The same template open in two tabs, each saved: the second Save silently overwrote the
-    first tab's change. Now it is refused, says so, and Reload or Overwrite with mine follow."""
+def _template_saved_in_one_of_two_tabs(page: Page, server: Server, tabs: Tabs, web_project: Path) -> tuple[Path, Page]:
+    """env/local.env open in `page` and in a second tab; `page` saves a change to it, and the
+    second tab, still showing the old text, is brought to the front. Returns the file and that tab."""
     file = web_project / "env" / "local.env"
     file.parent.mkdir(exist_ok=True)
     file.write_text("DB={local:DB_PASSWORD}\n")
@@ -1614,6 +1612,15 @@ def test_two_tabs_saving_one_template_the_second_is_told_and_offered_reload_or_o
     page.get_by_role("button", name="Save").click()
     expect(page.locator(".toast").last).to_contain_text("Saved local.env")
     other.bring_to_front()
+    return file, other
+
+
+def test_two_tabs_saving_one_template_the_second_is_told_and_offered_reload_or_overwrite(
+    page: Page, server: Server, tabs: Tabs, web_project: Path
+) -> None:
+    """The same template open in two tabs, each saved: the second Save silently overwrote the
+    first tab's change. Now it is refused, says so, and Reload or Overwrite with mine follow."""
+    file, other = _template_saved_in_one_of_two_tabs(page, server, tabs, web_project)
     other.fill("#template-editor", "SECOND={local:DB_PASSWORD}\n")
     other.get_by_role("button", name="Save").click()
     panel = other.locator("#template-report .conflict-panel")
@@ -1701,20 +1708,7 @@ def test_deleting_a_template_changed_in_another_tab_is_refused_and_offers_reload
     """The same template open in two tabs; the first saves a change; the second, still showing
     the old text, presses Delete: the first tab's change was deleted unseen. Now the delete is
     refused, says so, and Reload or Delete anyway follow."""
-    file = web_project / "env" / "local.env"
-    file.parent.mkdir(exist_ok=True)
-    file.write_text("DB={local:DB_PASSWORD}\n")
-    other = tabs.open(server.base + "/", context=page.context)
-    for tab in (page, other):
-        tab.bring_to_front()  # the user looks at that tab (a background tab paints no frames)
-        tab.get_by_role("tab", name="Templates").click()
-        tab.locator("#template-list button[data-name='local.env']").click()
-        expect(tab.locator("#template-editor")).to_have_value("DB={local:DB_PASSWORD}\n")
-    page.bring_to_front()
-    page.fill("#template-editor", "FIRST={local:DB_PASSWORD}\n")
-    page.get_by_role("button", name="Save").click()
-    expect(page.locator(".toast").last).to_contain_text("Saved local.env")
-    other.bring_to_front()
+    file, other = _template_saved_in_one_of_two_tabs(page, server, tabs, web_project)
 
     def delete() -> None:
         other.locator("#template-delete").click()
