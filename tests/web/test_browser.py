@@ -1145,10 +1145,9 @@ def _answers_read(page: Page, part: str, n: int) -> None:
         "([part, n]) => window.__keepAnswers.filter((u) => u.includes(part)).length >= n", arg=[part, n])
 
 
-def test_a_late_first_comparison_does_not_replace_a_newer_one(page: Page) -> None:
-    """The Diff tab's first comparison (every stage) answered after the user had unchecked a
-    stage and pressed Compare: the matrix went back to the columns no longer chosen."""
-    _count_answers(page)
+def _hold_first(page: Page, pattern: str) -> list[object]:
+    """Hold the first request matching `pattern` (the list gets its route, to continue later);
+    later ones go through."""
     held: list[object] = []
 
     def hold_first(route: object) -> None:
@@ -1157,7 +1156,15 @@ def test_a_late_first_comparison_does_not_replace_a_newer_one(page: Page) -> Non
         else:
             held.append(route)
 
-    page.route("**/api/diff?*", hold_first)
+    page.route(pattern, hold_first)
+    return held
+
+
+def test_a_late_first_comparison_does_not_replace_a_newer_one(page: Page) -> None:
+    """The Diff tab's first comparison (every stage) answered after the user had unchecked a
+    stage and pressed Compare: the matrix went back to the columns no longer chosen."""
+    _count_answers(page)
+    held = _hold_first(page, "**/api/diff?*")
     page.get_by_role("tab", name="Diff").click()
     _until(page, lambda: held, "the tab's first comparison to be asked for")
     page.uncheck("#diff-stages input[value=production]")
@@ -1338,15 +1345,7 @@ def test_a_row_action_right_after_an_edit_acts_on_the_saved_revision(page: Page,
     elsewhere" (the change was the user's own) and deleted nothing."""
     _act(page, "API_KEY", "Edit")
     page.locator("dialog[open] textarea[name=value]").fill("fake-edited-0001")
-    held: list[object] = []
-
-    def hold_first(route: object) -> None:
-        if held:
-            route.continue_()  # type: ignore[attr-defined]
-        else:
-            held.append(route)
-
-    page.route("**/api/secrets?*", hold_first)
+    held = _hold_first(page, "**/api/secrets?*")
     page.locator("dialog[open]").get_by_role("button", name="Save").click()
     expect(page.locator("dialog[open]")).to_have_count(0)
     _until(page, lambda: held, "the table's reload to be asked for")
