@@ -101,20 +101,25 @@ def read_template(call: Call) -> dict[str, Any]:
     path = template_path(call, name)
     if not path.is_file():
         raise NotFound(f"Template {name} not found in {call.project.settings.template_path}/")
+    data = path.read_bytes()
     try:
-        content = path.read_bytes().decode("utf-8-sig")
+        content = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise UsageError(f"Template {name} is not UTF-8 text") from None
-    return {"name": name, "content": content, "revision": _revision(path)}
+    return {"name": name, "content": content, "revision": _digest(data)}
+
+
+def _digest(data: bytes) -> str:
+    """A template's revision: a hash of the file's bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 def _revision(path: Path) -> str | None:
-    """The file's revision: a hash of its bytes (None: no such file)."""
+    """The file's revision now (None: no such file)."""
     try:
-        data = path.read_bytes()
+        return _digest(path.read_bytes())
     except FileNotFoundError:
         return None
-    return hashlib.sha256(data).hexdigest()[:16]
 
 
 # a save's or delete's revision check and its write are one step for this server (two tabs at once)
@@ -149,10 +154,9 @@ def save_template(call: Call) -> dict[str, Any]:
             _check_revision(path, name, expected)
         if path.exists() and not call.flag("overwrite", True):
             raise _conflict(f"Template {name} already exists", name, expected, _revision(path))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, content, mode=0o644)
-        revision = _revision(path)
-    return {"name": name, "saved": True, "size": len(content.encode()), "revision": revision}
+        data = content.encode("utf-8")
+        atomic_write(path, data, mode=0o644)  # makes the template directory if need be
+    return {"name": name, "saved": True, "size": len(data), "revision": _digest(data)}
 
 
 def delete_template(call: Call) -> dict[str, Any]:
