@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # concurrent.futures (and logging with it), threading and typ
     # use: a driver module imported only to validate a vault's settings stays cheap (SPEC §12)
     import threading
     from concurrent.futures import Future, ThreadPoolExecutor
+    from types import FrameType
     from typing import Any, TypeVar
 
     T = TypeVar("T")
@@ -351,3 +352,32 @@ class Watchdog:
                 # a callback's bug must not stop the others
                 with contextlib.suppress(Exception):
                     callback()
+
+
+@contextlib.contextmanager
+def on_ctrl_c(callback: Callable[[], None], *, then_previous: bool = True) -> Iterator[bool]:
+    """While inside, Ctrl+C (SIGINT) first calls `callback`, then, with `then_previous`, the
+    handler that was in place (Python's raises KeyboardInterrupt); the old handler is put back
+    on the way out. The callback sees every Ctrl+C, also one whose KeyboardInterrupt Python
+    drops: raised inside a finalizer or an import's lock callback ("Exception ignored in ...").
+    Yields whether it is in force: not off the main thread (only it gets signals, and may set
+    their handlers) nor where SIGINT is ignored (a background job), which stay as they were."""
+    import signal
+    import threading
+
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        yield False
+        return
+    chained = previous
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        callback()
+        if then_previous:
+            chained(signum, frame)
+
+    signal.signal(signal.SIGINT, handle)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -14,18 +14,17 @@ import html
 import ipaddress
 import logging
 import os
-import signal
 import socket
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from ..concurrency import on_ctrl_c
 from ..model import UsageError
 from .context import Ctx, keep_command
 
@@ -155,8 +154,14 @@ def server_cmd(ctx: Ctx, port: int, host: str, no_browser: bool, idle_timeout: i
             host_names=_host_names() if wildcard else (),
         )
         server = _uvicorn_server(project.root, auth, defaults)
-        # Ctrl+C is the way to stop, whenever it comes: a clean stop, exit 0
-        with contextlib.suppress(KeyboardInterrupt), _interrupt_stops(server):
+
+        def stop_server() -> None:
+            server.should_exit = True
+
+        # Ctrl+C is the way to stop, whenever it comes: a clean stop, exit 0. It asks uvicorn to
+        # stop also before uvicorn installs its own handler: a KeyboardInterrupt raised there could
+        # land inside an import, where Python drops it, and the server ran on
+        with contextlib.suppress(KeyboardInterrupt), on_ctrl_c(stop_server, then_previous=False):
             if bound_port != port and port != 0:
                 ctx.warn(f"port {port} is in use; using {bound_port}")
             if not _is_loopback(host):
@@ -271,26 +276,6 @@ def _offer_new_links(auth: Auth) -> None:
                 click.echo(f"New one-time sign-in link (the previous one no longer works): {auth.new_link()}", err=True)
 
     threading.Thread(target=run, name="keep-new-links", daemon=True).start()
-
-
-@contextlib.contextmanager
-def _interrupt_stops(server: uvicorn.Server) -> Iterator[None]:
-    """Ctrl+C asks the server to stop, also in the moments before uvicorn installs its own
-    handler (it puts this one back when it ends). A KeyboardInterrupt raised there could land
-    inside an import, where importlib drops it ("Exception ignored in ... _get_module_lock"):
-    the server printed a traceback, ran on and ignored that Ctrl+C."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread gets signals (and may set their handlers)
-        return
-
-    def stop(signum: int, frame: object) -> None:
-        server.should_exit = True
-
-    previous = signal.signal(signal.SIGINT, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _signal_started(server: object, started: threading.Event) -> None:

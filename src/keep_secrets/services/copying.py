@@ -19,22 +19,19 @@ split is what gives the guarantees of SPEC §5/§12:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..concurrency import on_ctrl_c
 from ..model import AccessDenied, Conflict, Expect, KeepError, NotFound, PreconditionFailed, UsageError
 from ..names import Patterns, validate_key
 from .fetch import fetch_cells
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     from ..project import Project
     from ..vaults.base import Vault
 
@@ -231,7 +228,10 @@ def apply(
     """
     writer = _Writer(vault, plan.target.stage, 0.0 if dry_run else write_interval(vault))
     counts: dict[str, int] = {}
-    with _ctrl_c_noted() as ctrl_c:
+    # a Ctrl+C is noted as well as raised: one whose KeyboardInterrupt Python dropped let the
+    # run go on to the last key
+    ctrl_c = threading.Event()
+    with on_ctrl_c(ctrl_c.set):
         for item in plan.items:
             if ctrl_c.is_set() and not writer.stop:
                 writer.stop = writer.interrupted = True  # its KeyboardInterrupt was lost
@@ -255,30 +255,6 @@ def _apply_item(
         except KeyboardInterrupt:
             # Ctrl+C while reporting: this item is done; the rest are not attempted
             writer.stop = writer.interrupted = True
-
-
-@contextlib.contextmanager
-def _ctrl_c_noted() -> Iterator[threading.Event]:
-    """Ctrl+C during the writes is noted as well as handled as before (a KeyboardInterrupt):
-    one raised inside code whose exceptions Python drops (a finalizer, an import's lock
-    callback: "Exception ignored in ...") was lost, and the run went on to the last key."""
-    noted = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or not callable(previous):
-        yield noted  # no signal comes here, or SIGINT is ignored (a background job): as it was
-        return
-
-    handler = previous
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        noted.set()
-        handler(signum, frame)
-
-    signal.signal(signal.SIGINT, note)
-    try:
-        yield noted
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 # what an item that is not written ends as (a conflict reaches apply only in a dry run: a real
