@@ -421,8 +421,9 @@ def test_an_export_asked_for_while_its_choices_load_waits_for_them(page: Page) -
     page.route("**/api/export/formats", lambda route: held.append(route))
     page.get_by_role("tab", name="Export").click()
     _until(page, lambda: held, "the format list to be asked for")
-    page.get_by_role("button", name="Preview (masked)").click()
-    page.wait_for_timeout(100)  # the click has been handled while the formats are still held
+    preview = page.get_by_role("button", name="Preview (masked)")
+    preview.click()
+    expect(preview).to_be_disabled()  # the click is being handled while the formats are still held
     for route in held:
         route.continue_()  # type: ignore[attr-defined]
     output = page.locator("#export-output")
