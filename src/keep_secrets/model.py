@@ -24,6 +24,8 @@ class KeepError(Exception):
 
     exit_code = 1
     http_status = 500
+    #: more for the web page's JSON error (a 409's revisions, values masked), set by a route
+    details: dict[str, object] | None = None
 
     def __init__(
         self,

@@ -199,10 +199,7 @@ def endpoint(
             call = Call(root, query, body, defaults)
             result = await run_in_threadpool(_run, handler, call)
         except KeepError as exc:
-            details = getattr(exc, "details", None)
-            return error_response(
-                exc.http_status, exc.message, web_hint(exc), details if isinstance(details, dict) else None
-            )
+            return error_response(exc.http_status, exc.message, web_hint(exc), exc.details)
         except RecursionError:
             # a hostile value nested beyond Python's limit (a JSON field, an import): bad input
             return error_response(400, "Input nested too deeply")

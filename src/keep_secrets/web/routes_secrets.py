@@ -87,7 +87,7 @@ def _revision(call: Call, *, required: bool = True) -> str | None:
 
 def _stale(exc: StaleRevision, yours: str | None) -> StaleRevision:
     current = exc.current
-    exc.details = {  # type: ignore[attr-defined]
+    exc.details = {
         "conflict": {
             "key": exc.key,
             "expected": exc.expected,

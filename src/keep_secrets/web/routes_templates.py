@@ -128,7 +128,7 @@ _saving = threading.Lock()
 
 def _conflict(message: str, name: str, expected: str | None, current: str | None) -> Conflict:
     exc = Conflict(message)
-    exc.details = {  # type: ignore[attr-defined]
+    exc.details = {
         "conflict": {"name": name, "expected": expected, "current": None if current is None else {"revision": current}}
     }
     return exc
