@@ -85,6 +85,9 @@ export async function api(method, path, { query = null, body = null } = {}) {
   return data;
 }
 
+// a 409 whose body says what changed (a secret's or a template's revision): the page offers a choice
+export function isStale(err) { return Boolean(err && err.status === 409 && err.data && err.data.conflict); }
+
 export function errorText(err) {
   if (err instanceof ApiError) return err.hint ? `${err.message} (${err.hint})` : err.message;
   return String(err && err.message ? err.message : err);

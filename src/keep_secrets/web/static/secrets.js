@@ -1,7 +1,7 @@
 // The secrets tab: the masked table, per-row reveal, and the create/edit/rename/copy/delete/
 // history dialogs (also used by the diff matrix's inline edit).
 
-import { $, api, badge, checked, clear, confirmDialog, copyText, dialogOnScreen, errorText, noDialogSince, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
+import { $, api, badge, checked, clear, confirmDialog, copyText, dialogOnScreen, errorText, isStale, noDialogSince, fail, h, openDialog, options, state, toast, vaultInfo, when } from "./core.js";
 
 let searchTimer = null;
 
@@ -215,7 +215,6 @@ export function conflictPanel(conflict, { onReload, onOverwrite, overwriteLabel 
       current ? h("button", { type: "button", class: "danger", text: overwriteLabel, onclick: onOverwrite }) : null));
 }
 
-function isStale(err) { return err && err.status === 409 && err.data && err.data.conflict; }
 
 export async function goneDialog(vault, stage, key) {
   const again = await openDialog({

@@ -1,6 +1,6 @@
 // The template editor: list, open, save, delete, generate from a stage, validate, render.
 
-import { $, $$, api, badge, checkboxes, checked, clear, confirmDialog, fail, h, openDialog, options, state, toast, withBusy } from "./core.js";
+import { $, $$, api, badge, checkboxes, checked, clear, confirmDialog, fail, h, isStale, openDialog, options, state, toast, withBusy } from "./core.js";
 
 let currentTemplate = null;
 // the revision of currentTemplate's file the editor's text started from (from GET /api/template):
@@ -91,7 +91,7 @@ async function saveTemplate(overwriting = undefined) {
     }
     await loadTemplates();
   } catch (err) {
-    if (!(err.status === 409 && err.data && err.data.conflict) || mine !== editorSeq) { fail(err); return; }
+    if (!isStale(err) || mine !== editorSeq) { fail(err); return; }
     showConflict(err.data.conflict, creating ? "create" : "save");
   }
 }
@@ -131,7 +131,7 @@ async function deleteTemplate(name, revision) {
     }
     await loadTemplates();
   } catch (err) {
-    if (!(err.status === 409 && err.data && err.data.conflict) || mine !== editorSeq) { fail(err); return; }
+    if (!isStale(err) || mine !== editorSeq) { fail(err); return; }
     showConflict(err.data.conflict, "delete");
   }
 }
